@@ -1,0 +1,133 @@
+"""Open enumerations of SES's vocabularies.
+
+SES adds values without notice, so every enum here is *open*: looking up a value this version does not know
+returns a member-like object carrying that value (``BounceType("Gentle").value == "Gentle"``) whose
+``is_known`` is false, instead of raising. Members are ``str`` subclasses, so they compare equal to SES's
+spelling and serialise as it.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from typing import Any, ClassVar
+
+__all__ = [
+    "BounceSubType",
+    "BounceType",
+    "ComplaintFeedbackType",
+    "DelayType",
+    "EventFamily",
+    "EventType",
+    "OpenEnum",
+    "SubscriptionStatus",
+]
+
+_lock = threading.Lock()
+
+
+class OpenEnum(enum.StrEnum):
+    """A ``str`` enum that keeps unknown values instead of rejecting them."""
+
+    # Unknown values are interned per class so repeated lookups give the same object.
+    _unknown_: ClassVar[dict[str, Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._unknown_ = {}
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        with _lock:
+            member = cls._unknown_.get(value)
+            if member is None:
+                member = str.__new__(cls, value)
+                member._name_ = value
+                member._value_ = value  # type: ignore[assignment]
+                cls._unknown_[value] = member
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """False for a value SES sent that this version of sesflow does not list."""
+        return self._name_ in type(self).__members__
+
+    def __repr__(self) -> str:
+        state = "" if self.is_known else " (unknown)"
+        return f"<{type(self).__name__}.{self._name_}: {self._value_!r}{state}>"
+
+
+class EventType(OpenEnum):
+    """The kind of a sending event; ``.value`` is SES's own spelling."""
+
+    SEND = "Send"
+    DELIVERY = "Delivery"
+    BOUNCE = "Bounce"
+    COMPLAINT = "Complaint"
+    REJECT = "Reject"
+    OPEN = "Open"
+    CLICK = "Click"
+    RENDERING_FAILURE = "Rendering Failure"
+    DELIVERY_DELAY = "DeliveryDelay"
+    SUBSCRIPTION = "Subscription"
+
+
+class EventFamily(OpenEnum):
+    """Which of SES's two publishing mechanisms produced a record.
+
+    ``EVENT`` records come from configuration-set event destinations (key ``eventType``); ``NOTIFICATION``
+    records are the older identity feedback notifications (key ``notificationType``), which carry no
+    ``mail.tags`` and so no configuration set.
+    """
+
+    EVENT = "eventType"
+    NOTIFICATION = "notificationType"
+
+
+class BounceType(OpenEnum):
+    UNDETERMINED = "Undetermined"
+    PERMANENT = "Permanent"
+    TRANSIENT = "Transient"
+
+
+class BounceSubType(OpenEnum):
+    UNDETERMINED = "Undetermined"
+    GENERAL = "General"
+    NO_EMAIL = "NoEmail"
+    SUPPRESSED = "Suppressed"
+    ON_ACCOUNT_SUPPRESSION_LIST = "OnAccountSuppressionList"
+    MAILBOX_FULL = "MailboxFull"
+    MESSAGE_TOO_LARGE = "MessageTooLarge"
+    CONTENT_REJECTED = "ContentRejected"
+    ATTACHMENT_REJECTED = "AttachmentRejected"
+
+
+class ComplaintFeedbackType(OpenEnum):
+    """The feedback type a mailbox provider reported (RFC 5965)."""
+
+    ABUSE = "abuse"
+    AUTH_FAILURE = "auth-failure"
+    FRAUD = "fraud"
+    NOT_SPAM = "not-spam"
+    OTHER = "other"
+    VIRUS = "virus"
+
+
+class DelayType(OpenEnum):
+    INTERNAL_FAILURE = "InternalFailure"
+    GENERAL = "General"
+    MAILBOX_FULL = "MailboxFull"
+    SPAM_DETECTED = "SpamDetected"
+    RECIPIENT_SERVER_ERROR = "RecipientServerError"
+    IP_FAILURE = "IPFailure"
+    TRANSIENT_COMMUNICATION_FAILURE = "TransientCommunicationFailure"
+    BYOIP_HOST_NAME_LOOKUP_UNAVAILABLE = "BYOIPHostNameLookupUnavailable"
+    UNDETERMINED = "Undetermined"
+    SENDING_DEFERRAL = "SendingDeferral"
+
+
+class SubscriptionStatus(OpenEnum):
+    OPT_IN = "OptIn"
+    OPT_OUT = "OptOut"

@@ -1,0 +1,567 @@
+"""Frozen attrs models of every record SES publishes about a message.
+
+Attribute names are snake_case; the SES spelling of each is in the field's ``metadata["ses"]`` and is used by
+the one converter in :mod:`sesflow.events._converter`. Lists are tuples and maps are read-only by contract
+(``Mapping``), so a parsed event can be shared between handlers without defensive copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from .enums import (
+    BounceSubType,
+    BounceType,
+    ComplaintFeedbackType,
+    DelayType,
+    EventFamily,
+    EventType,
+    SubscriptionStatus,
+)
+
+__all__ = [
+    "Bounce",
+    "BounceEvent",
+    "BouncedRecipient",
+    "Click",
+    "ClickEvent",
+    "CommonHeaders",
+    "ComplainedRecipient",
+    "Complaint",
+    "ComplaintEvent",
+    "ControlMessage",
+    "DelayedRecipient",
+    "Delivery",
+    "DeliveryDelay",
+    "DeliveryDelayEvent",
+    "DeliveryEvent",
+    "Header",
+    "Mail",
+    "Open",
+    "OpenEvent",
+    "ReceivedMail",
+    "Reject",
+    "RejectEvent",
+    "RenderingFailure",
+    "RenderingFailureEvent",
+    "Send",
+    "SendEvent",
+    "SesEvent",
+    "Subscription",
+    "SubscriptionEvent",
+    "SubscriptionSucceeded",
+    "TopicPreferences",
+    "TopicSubscriptionStatus",
+    "TopicValidation",
+    "UnknownEvent",
+]
+
+
+class Tags(dict[str, tuple[str, ...]]):
+    """SES tags, read-only: each name maps to its values (``{"ses:configuration-set": ("ConfigSet",)}``).
+
+    A ``dict`` (so it is fast, JSON-friendly and picklable) that refuses to be changed after it is built.
+    """
+
+    __slots__ = ()
+
+    def _readonly(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("SES tags are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _readonly  # type: ignore[assignment]
+    update = setdefault = pop = popitem = clear = _readonly  # type: ignore[assignment]
+
+    def first(self, name: str) -> str | None:
+        """The first value of tag ``name``, or None."""
+        values = self.get(name)
+        return values[0] if values else None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (dict(self),))
+
+
+_EMPTY_TAGS = Tags()
+
+
+def _ses(key: str) -> Any:
+    """A required field whose SES spelling is ``key``."""
+    return attrs.field(metadata={"ses": key})
+
+
+def _opt(key: str) -> Any:
+    """A field SES may omit; ``None`` when absent (and omitted again by ``to_dict``)."""
+    return attrs.field(default=None, metadata={"ses": key})
+
+
+# --- mail -------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Header:
+    """One header of the original message, as SES recorded it."""
+
+    name: str = _ses("name")
+    value: str = _ses("value")
+
+
+@attrs.frozen
+class CommonHeaders:
+    """The headers SES decodes for convenience. Address headers are lists, as SES sends them."""
+
+    from_: tuple[str, ...] | None = _opt("from")
+    to: tuple[str, ...] | None = _opt("to")
+    cc: tuple[str, ...] | None = _opt("cc")
+    bcc: tuple[str, ...] | None = _opt("bcc")
+    reply_to: tuple[str, ...] | None = _opt("replyTo")
+    sender: tuple[str, ...] | None = _opt("sender")
+    return_path: str | None = _opt("returnPath")
+    date: str | None = _opt("date")
+    message_id: str | None = _opt("messageId")
+    subject: str | None = _opt("subject")
+
+
+def _lazy(key: str, model: Any) -> Any:
+    """A field structured on first access rather than at parse time (see :class:`Mail`).
+
+    The slot holds SES's raw value until a property asks for it; equality, hashing and repr look at the
+    structured value, so a lazy field behaves like an eager one apart from *when* a bad value is reported.
+    """
+    return attrs.field(
+        default=None,
+        metadata={"ses": key, "lazy": model},
+        eq=lambda value: _materialise(value, key, model),
+    )
+
+
+def _materialise(value: Any, key: str, model: Any) -> Any:
+    # Raw JSON values are exactly dict or list; structured ones are Tags, tuples or model instances.
+    if type(value) is not dict and type(value) is not list:
+        return value
+    from ._converter import structure_lazy
+
+    return structure_lazy(value, key, model)
+
+
+@attrs.frozen(repr=False)
+class Mail:
+    """The message an event is about; the same in every event of one message.
+
+    ``headers``, ``common_headers`` and ``tags`` are structured when first read, not when the record is
+    parsed: most handlers never look at them, and building them is most of the cost of a parse. A malformed
+    value in one of them raises :class:`sesflow.ParseError` (naming the field) on that first read.
+    """
+
+    timestamp: datetime = _ses("timestamp")
+    message_id: str = _ses("messageId")
+    source: str = _ses("source")
+    destination: tuple[str, ...] = _ses("destination")
+    source_arn: str | None = _opt("sourceArn")
+    sending_account_id: str | None = _opt("sendingAccountId")
+    headers_truncated: bool | None = _opt("headersTruncated")
+    _headers: Any = _lazy("headers", tuple[Header, ...])
+    _common_headers: Any = _lazy("commonHeaders", CommonHeaders)
+    _tags: Any = _lazy("tags", Tags)
+    # Feedback notifications only.
+    source_ip: str | None = _opt("sourceIp")
+    caller_identity: str | None = _opt("callerIdentity")
+
+    @property
+    def headers(self) -> tuple[Header, ...] | None:
+        """Every header of the original message, when SES included them (see ``headers_truncated``)."""
+        return self._read("_headers")  # type: ignore[no-any-return]
+
+    @property
+    def common_headers(self) -> CommonHeaders | None:
+        return self._read("_common_headers")  # type: ignore[no-any-return]
+
+    @property
+    def tags(self) -> Tags | None:
+        """Message tags: SES's own (``ses:configuration-set``...) and the sender's; None in notifications."""
+        return self._read("_tags")  # type: ignore[no-any-return]
+
+    def _read(self, name: str) -> Any:
+        value = getattr(self, name)
+        if type(value) is dict or type(value) is list:
+            field = _LAZY_FIELDS[name]
+            value = _materialise(value, field.metadata["ses"], field.metadata["lazy"])
+            object.__setattr__(self, name, value)  # cache the structured value in the slot
+        return value
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{f.alias}={getattr(self, str(f.alias))!r}" for f in attrs.fields(Mail))
+        return f"Mail({parts})"
+
+    def header(self, name: str) -> str | None:
+        """The value of the first header called ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for h in self.headers or ():
+            if h.name.lower() == wanted:
+                return h.value
+        return None
+
+    @property
+    def configuration_set(self) -> str | None:
+        return (self.tags or _EMPTY_TAGS).first("ses:configuration-set")
+
+
+_LAZY_FIELDS = {f.name: f for f in attrs.fields(Mail) if "lazy" in f.metadata}
+
+
+# --- detail objects ----------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BouncedRecipient:
+    email_address: str = _ses("emailAddress")
+    action: str | None = _opt("action")
+    status: str | None = _opt("status")
+    diagnostic_code: str | None = _opt("diagnosticCode")
+
+
+@attrs.frozen
+class Bounce:
+    bounce_type: BounceType = _ses("bounceType")
+    bounce_sub_type: BounceSubType = _ses("bounceSubType")
+    bounced_recipients: tuple[BouncedRecipient, ...] = _ses("bouncedRecipients")
+    timestamp: datetime = _ses("timestamp")
+    feedback_id: str | None = _opt("feedbackId")
+    reporting_mta: str | None = _opt("reportingMTA")
+    remote_mta_ip: str | None = _opt("remoteMtaIp")
+
+
+@attrs.frozen
+class ComplainedRecipient:
+    email_address: str = _ses("emailAddress")
+
+
+@attrs.frozen
+class Complaint:
+    complained_recipients: tuple[ComplainedRecipient, ...] = _ses("complainedRecipients")
+    timestamp: datetime = _ses("timestamp")
+    feedback_id: str | None = _opt("feedbackId")
+    complaint_sub_type: str | None = _opt("complaintSubType")
+    user_agent: str | None = _opt("userAgent")
+    complaint_feedback_type: ComplaintFeedbackType | None = _opt("complaintFeedbackType")
+    arrival_date: datetime | None = _opt("arrivalDate")
+
+
+@attrs.frozen
+class Delivery:
+    timestamp: datetime = _ses("timestamp")
+    recipients: tuple[str, ...] = _ses("recipients")
+    processing_time_millis: int | None = _opt("processingTimeMillis")
+    smtp_response: str | None = _opt("smtpResponse")
+    reporting_mta: str | None = _opt("reportingMTA")
+    remote_mta_ip: str | None = _opt("remoteMtaIp")
+
+
+@attrs.frozen
+class Send:
+    """SES publishes ``send`` as an empty object."""
+
+
+@attrs.frozen
+class Reject:
+    reason: str | None = _opt("reason")
+
+
+@attrs.frozen
+class Open:
+    timestamp: datetime = _ses("timestamp")
+    ip_address: str | None = _opt("ipAddress")
+    user_agent: str | None = _opt("userAgent")
+
+
+@attrs.frozen
+class Click:
+    timestamp: datetime = _ses("timestamp")
+    link: str = _ses("link")
+    ip_address: str | None = _opt("ipAddress")
+    user_agent: str | None = _opt("userAgent")
+    link_tags: Tags | None = _opt("linkTags")
+
+
+@attrs.frozen
+class RenderingFailure:
+    template_name: str | None = _opt("templateName")
+    error_message: str | None = _opt("errorMessage")
+
+
+@attrs.frozen
+class DelayedRecipient:
+    email_address: str = _ses("emailAddress")
+    status: str | None = _opt("status")
+    diagnostic_code: str | None = _opt("diagnosticCode")
+
+
+@attrs.frozen
+class DeliveryDelay:
+    timestamp: datetime = _ses("timestamp")
+    delay_type: DelayType = _ses("delayType")
+    delayed_recipients: tuple[DelayedRecipient, ...] = _ses("delayedRecipients")
+    expiration_time: datetime | None = _opt("expirationTime")
+    reporting_mta: str | None = _opt("reportingMTA")
+
+
+@attrs.frozen
+class TopicSubscriptionStatus:
+    topic_name: str = _ses("topicName")
+    subscription_status: SubscriptionStatus = _ses("subscriptionStatus")
+
+
+@attrs.frozen
+class TopicPreferences:
+    unsubscribe_all: bool | None = _opt("unsubscribeAll")
+    topic_subscription_status: tuple[TopicSubscriptionStatus, ...] | None = _opt("topicSubscriptionStatus")
+
+
+@attrs.frozen
+class Subscription:
+    timestamp: datetime = _ses("timestamp")
+    contact_list: str | None = _opt("contactList")
+    source: str | None = _opt("source")
+    new_topic_preferences: TopicPreferences | None = _opt("newTopicPreferences")
+    old_topic_preferences: TopicPreferences | None = _opt("oldTopicPreferences")
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SesEvent:
+    """What every sending event has in common.
+
+    ``family`` tells event publishing (configuration sets) from feedback notifications; ``raw`` is the record
+    as it arrived, unknown fields included (excluded from equality and repr).
+    """
+
+    EVENT_TYPE: ClassVar[EventType]
+    DETAIL_KEY: ClassVar[str | None] = None
+
+    mail: Mail = _ses("mail")
+    family: EventFamily = attrs.field(default=EventFamily.EVENT, kw_only=True)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False, repr=False)
+
+    @property
+    def event_type(self) -> EventType:
+        return self.EVENT_TYPE
+
+    @property
+    def timestamp(self) -> datetime:
+        """When the event itself happened (the detail's timestamp; the send time for send-time events)."""
+        return self.mail.timestamp
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The addresses this event concerns."""
+        return self.mail.destination
+
+    @property
+    def message_id(self) -> str:
+        return self.mail.message_id
+
+    @property
+    def configuration_set(self) -> str | None:
+        """From ``mail.tags["ses:configuration-set"]``; None for feedback notifications."""
+        return self.mail.configuration_set
+
+    @property
+    def tags(self) -> Tags:
+        return self.mail.tags or _EMPTY_TAGS
+
+
+@attrs.frozen
+class SendEvent(SesEvent):
+    EVENT_TYPE = EventType.SEND
+    DETAIL_KEY = "send"
+    send: Send = attrs.field(factory=Send, metadata={"ses": "send"})
+
+
+@attrs.frozen
+class DeliveryEvent(SesEvent):
+    EVENT_TYPE = EventType.DELIVERY
+    DETAIL_KEY = "delivery"
+    delivery: Delivery = _ses("delivery")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.delivery.timestamp
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.delivery.recipients
+
+
+@attrs.frozen
+class BounceEvent(SesEvent):
+    EVENT_TYPE = EventType.BOUNCE
+    DETAIL_KEY = "bounce"
+    bounce: Bounce = _ses("bounce")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.bounce.timestamp
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(r.email_address for r in self.bounce.bounced_recipients)
+
+    @property
+    def is_permanent(self) -> bool:
+        return self.bounce.bounce_type is BounceType.PERMANENT
+
+    @property
+    def should_suppress(self) -> bool:
+        """True when the recipients should not be mailed again: the bounce is permanent (hard)."""
+        return self.is_permanent
+
+
+@attrs.frozen
+class ComplaintEvent(SesEvent):
+    EVENT_TYPE = EventType.COMPLAINT
+    DETAIL_KEY = "complaint"
+    complaint: Complaint = _ses("complaint")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.complaint.timestamp
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(r.email_address for r in self.complaint.complained_recipients)
+
+    @property
+    def should_suppress(self) -> bool:
+        """True unless the provider reported the message as ``not-spam``."""
+        return self.complaint.complaint_feedback_type is not ComplaintFeedbackType.NOT_SPAM
+
+
+@attrs.frozen
+class RejectEvent(SesEvent):
+    EVENT_TYPE = EventType.REJECT
+    DETAIL_KEY = "reject"
+    reject: Reject = _ses("reject")
+
+
+@attrs.frozen
+class OpenEvent(SesEvent):
+    EVENT_TYPE = EventType.OPEN
+    DETAIL_KEY = "open"
+    open: Open = _ses("open")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.open.timestamp
+
+
+@attrs.frozen
+class ClickEvent(SesEvent):
+    EVENT_TYPE = EventType.CLICK
+    DETAIL_KEY = "click"
+    click: Click = _ses("click")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.click.timestamp
+
+
+@attrs.frozen
+class RenderingFailureEvent(SesEvent):
+    EVENT_TYPE = EventType.RENDERING_FAILURE
+    DETAIL_KEY = "failure"
+    failure: RenderingFailure = _ses("failure")
+
+
+@attrs.frozen
+class DeliveryDelayEvent(SesEvent):
+    EVENT_TYPE = EventType.DELIVERY_DELAY
+    DETAIL_KEY = "deliveryDelay"
+    delivery_delay: DeliveryDelay = _ses("deliveryDelay")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.delivery_delay.timestamp
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(r.email_address for r in self.delivery_delay.delayed_recipients)
+
+
+@attrs.frozen
+class SubscriptionEvent(SesEvent):
+    EVENT_TYPE = EventType.SUBSCRIPTION
+    DETAIL_KEY = "subscription"
+    subscription: Subscription = _ses("subscription")
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.subscription.timestamp
+
+
+@attrs.frozen
+class UnknownEvent(SesEvent):
+    """A record whose ``eventType`` this version does not know; kept whole, never an error.
+
+    ``type_name`` is the ``eventType`` SES sent; the rest of the record is in ``raw``.
+    """
+
+    EVENT_TYPE = EventType.SEND  # unused: event_type comes from type_name
+    type_name: str = attrs.field(default="", kw_only=True)
+
+    @property
+    def event_type(self) -> EventType:
+        return EventType(self.type_name)
+
+
+# --- control messages -------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ControlMessage:
+    """Something that arrives where SES events arrive but is not an event about a sent message."""
+
+    raw: Any = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class SubscriptionSucceeded(ControlMessage):
+    """``notificationType: AmazonSnsSubscriptionSucceeded``: SES confirming a feedback topic was set up."""
+
+    message: str | None = None
+
+
+@attrs.frozen
+class TopicValidation(ControlMessage):
+    """The plain-text message SES publishes when an SNS event destination is created."""
+
+    message: str = ""
+
+
+@attrs.frozen
+class ReceivedMail(ControlMessage):
+    """``notificationType: Received``: inbound mail (SES receiving), not a sending event.
+
+    The ``mail`` and ``receipt`` objects are kept as SES sent them.
+    """
+
+    mail: Mapping[str, Any] | None = None
+    receipt: Mapping[str, Any] | None = None
+
+
+EVENT_CLASSES: tuple[type[SesEvent], ...] = (
+    SendEvent,
+    DeliveryEvent,
+    BounceEvent,
+    ComplaintEvent,
+    RejectEvent,
+    OpenEvent,
+    ClickEvent,
+    RenderingFailureEvent,
+    DeliveryDelayEvent,
+    SubscriptionEvent,
+)
+"""One class per known :class:`EventType`, in the enum's order."""
