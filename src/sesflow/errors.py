@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["MissingExtra", "ParseError", "SesflowError"]
+__all__ = ["MissingExtra", "ParseError", "SesflowError", "SnsVerificationError", "SourceError"]
 
 
 class SesflowError(Exception):
@@ -50,3 +50,27 @@ class MissingExtra(SesflowError, ImportError):
     def __init__(self, feature: str, extra: str, module: str) -> None:
         self.extra = extra
         super().__init__(f"{feature} needs the optional module {module!r}: pip install 'sesflow[{extra}]'")
+
+
+class SourceError(SesflowError):
+    """A transport delivered something that is not the envelope it should be (not SNS, not EventBridge...).
+
+    ``raw`` is the item as delivered, so it can go to a dead-letter path.
+    """
+
+    def __init__(self, reason: str, *, raw: object = None) -> None:
+        self.reason = reason
+        self.raw = raw
+        super().__init__(reason)
+
+
+class SnsVerificationError(SesflowError):
+    """An SNS message failed verification: bad certificate URL, signature, age, certificate or topic.
+
+    Such a message must never be trusted or acted on; an HTTPS endpoint answers it with a 4xx.
+    """
+
+    def __init__(self, reason: str, *, message_id: str | None = None) -> None:
+        self.reason = reason
+        self.message_id = message_id
+        super().__init__(reason)
