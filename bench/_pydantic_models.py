@@ -217,7 +217,8 @@ AnyEvent = Annotated[
 event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 
-class SnsEnvelope(_M):
+class SnsEnvelope(BaseModel):
+    # Not a _M: SNS spells its keys in PascalCase, so no camelCase alias generator here.
     model_config = ConfigDict(frozen=True, extra="ignore")
     Type: str
     MessageId: str

@@ -54,10 +54,21 @@ def parse_timestamp(value: object) -> datetime:
 
 
 def format_timestamp(dt: datetime) -> str:
-    """SES's own timestamp format: UTC, milliseconds, ``Z``."""
+    """SES's own timestamp format: UTC, milliseconds, ``Z``.
+
+    An instant that has no UTC representation within ``datetime``'s range (year 1 or 9999 with an offset)
+    keeps its own offset instead, so that it still reads back as the same instant.
+    """
     if dt.utcoffset():
-        dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+        try:
+            dt = dt.astimezone(UTC)
+        except OverflowError:
+            return dt.isoformat(timespec="milliseconds")
+    # Not strftime: its %Y does not pad years before 1000 to four digits, which fromisoformat requires.
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+        f"{dt.microsecond // 1000:03d}Z"
+    )
 
 
 def _tags(value: object) -> models.Tags:
@@ -302,7 +313,14 @@ def _is_tuple_type(tp: Any) -> bool:
     return tp is tuple or typing.get_origin(tp) is tuple
 
 
+def _unstructure_enum(member: OpenEnum) -> str:
+    # The plain string: an enum member (a str subclass) is not what json.loads gives, and parse_event
+    # checks for exact str, so leaving members in would break parse_event(to_dict(event)).
+    return member.value
+
+
 converter.register_unstructure_hook(datetime, format_timestamp)
+converter.register_unstructure_hook(OpenEnum, _unstructure_enum)  # and so every subclass
 converter.register_unstructure_hook(models.Tags, _unstructure_tags)
 converter.register_unstructure_hook_func(_is_tuple_type, _unstructure_tuple)
 

@@ -52,7 +52,8 @@ class OpenEnum(enum.StrEnum):
     @property
     def is_known(self) -> bool:
         """False for a value SES sent that this version of sesflow does not list."""
-        return self._name_ in type(self).__members__
+        # By identity: an unknown value may be spelled like a member's *name* ("PERMANENT").
+        return type(self).__members__.get(self._name_) is self
 
     def __repr__(self) -> str:
         state = "" if self.is_known else " (unknown)"

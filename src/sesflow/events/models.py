@@ -83,6 +83,10 @@ class Tags(dict[str, tuple[str, ...]]):
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (dict(self),))
 
+    def __hash__(self) -> int:  # type: ignore[override]
+        # Immutable, so hashable: the frozen models that hold tags (Mail, Click) can then be hashed too.
+        return hash(frozenset(self.items()))
+
 
 _EMPTY_TAGS = Tags()
 

@@ -40,6 +40,14 @@ class SourceItem:
     receipt_handle: str | None = attrs.field(default=None, repr=False)  # SQS only: for delete/visibility
     meta: Mapping[str, Any] = attrs.field(factory=dict)  # e.g. topic_arn, sns_message_id, detail_type
 
+    def __attrs_post_init__(self) -> None:
+        if (self.record is None) == (self.error is None):
+            raise ValueError(
+                "a SourceItem carries exactly one of record and error "
+                f"(item {self.item_id!r} has {'both' if self.record is not None else 'neither'})"
+            )
+
     @property
     def ok(self) -> bool:
+        """True when the item was unwrapped, verified and parsed (``record`` is set)."""
         return self.error is None
