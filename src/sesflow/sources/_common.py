@@ -1,0 +1,160 @@
+"""The pure core the sources share: a payload becomes a :class:`SourceItem`, and SNS verification settles.
+
+Every source builds its items here without IO. An item whose SNS envelope must be verified first is a
+:class:`Pending`; :func:`settle` (sync) and :func:`settle_async` / :func:`settle_all_async` (async) are the
+only places a verifier is called, so the sync and async entry points of every source share one core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import ParseError, SesflowError, SnsVerificationError, SourceError
+from ..events import parse_event
+from ._item import SourceItem, Transport
+
+__all__ = [
+    "MessageVerifier",
+    "Pending",
+    "Work",
+    "error_item",
+    "lambda_records",
+    "parsed_item",
+    "settle",
+    "settle_all_async",
+    "settle_async",
+]
+
+
+class MessageVerifier(Protocol):
+    """What the sources need from a verifier of SNS envelopes; :class:`sesflow.SnsVerifier` is one.
+
+    Both methods receive the envelope exactly as it was delivered (HTTP and SQS spell ``SigningCertURL``,
+    Lambda spells ``SigningCertUrl``) and return nothing when it verifies; they raise
+    :class:`~sesflow.errors.SnsVerificationError` when it does not. Any other exception (a bug, a
+    cancelled task) is not caught by the sources and propagates to the caller.
+    """
+
+    def verify(self, message: Mapping[str, Any]) -> None: ...
+
+    async def verify_async(self, message: Mapping[str, Any]) -> None: ...
+
+
+@attrs.frozen
+class Pending:
+    """An item that may only be handed out once ``message`` (its SNS envelope) has verified."""
+
+    message: Mapping[str, Any]
+    item: SourceItem
+
+    def rejected(self, error: SnsVerificationError) -> SourceItem:
+        """The item to hand out instead: its identity and raw payload, the verification error, no record."""
+        return attrs.evolve(
+            self.item, record=None, error=error, meta={**self.item.meta, "sns_verified": False}
+        )
+
+
+Work = SourceItem | Pending
+"""What a source's pure core produces for one delivered item."""
+
+
+def error_item(
+    transport: Transport,
+    item_id: str,
+    raw: Any,
+    error: SesflowError,
+    *,
+    receipt_handle: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> SourceItem:
+    """An item that could not be unwrapped, verified or parsed: identity, raw payload and the error."""
+    return SourceItem(
+        transport, item_id, raw, error=error, receipt_handle=receipt_handle, meta={} if meta is None else meta
+    )
+
+
+def parsed_item(
+    transport: Transport,
+    item_id: str,
+    raw: Any,
+    payload: bytes | str | Mapping[str, Any],
+    *,
+    receipt_handle: str | None = None,
+    meta: Mapping[str, Any],
+) -> SourceItem:
+    """``payload`` parsed as an SES record: an item with its record, or with the :class:`ParseError`."""
+    try:
+        record = parse_event(payload)
+    except ParseError as exc:
+        return SourceItem(transport, item_id, raw, error=exc, receipt_handle=receipt_handle, meta=meta)
+    return SourceItem(transport, item_id, raw, record=record, receipt_handle=receipt_handle, meta=meta)
+
+
+def lambda_records(event: object, transport: Transport, key: str) -> list[Any] | SourceItem:
+    """The list of records of a Lambda event (``event[key]``), or one error item saying why there is none.
+
+    A Lambda event that is not shaped as expected (wrong trigger wired to the function, a test payload) is
+    reported as a single error item with an empty ``item_id`` carrying the whole event, never dropped.
+    """
+    if not isinstance(event, Mapping):
+        reason = f"a Lambda {transport.value.upper()} event must be a JSON object, got {type(event).__name__}"
+    else:
+        records = event.get(key)
+        if isinstance(records, list):
+            return records
+        reason = (
+            f"the Lambda event has no {key!r} list, so it is not a {transport.value.upper()} event; "
+            "check which trigger invokes this function"
+        )
+    return error_item(transport, "", event, SourceError(reason, raw=event))
+
+
+def settle(work: Work, verifier: MessageVerifier | None) -> SourceItem:
+    """The final item: ``work`` itself, or once its envelope was verified with ``verifier.verify``."""
+    if not isinstance(work, Pending):
+        return work
+    assert verifier is not None, "a Pending item is only made when a verifier is given"
+    try:
+        verifier.verify(work.message)
+    except SnsVerificationError as exc:
+        return work.rejected(exc)
+    return work.item
+
+
+async def settle_async(work: Work, verifier: MessageVerifier | None) -> SourceItem:
+    """:func:`settle` awaiting ``verifier.verify_async``."""
+    if not isinstance(work, Pending):
+        return work
+    assert verifier is not None, "a Pending item is only made when a verifier is given"
+    try:
+        await verifier.verify_async(work.message)
+    except SnsVerificationError as exc:
+        return work.rejected(exc)
+    return work.item
+
+
+async def settle_all_async(works: Sequence[Work], verifier: MessageVerifier | None) -> list[SourceItem]:
+    """:func:`settle_async` for a batch, verifying its envelopes concurrently; items keep their order.
+
+    Every verification runs to its end before an unexpected exception (anything but
+    :class:`SnsVerificationError`) is re-raised, so no task is left running behind the caller.
+    """
+    pending = [work for work in works if isinstance(work, Pending)]
+    if not pending:
+        return [work for work in works if isinstance(work, SourceItem)]
+    assert verifier is not None, "a Pending item is only made when a verifier is given"
+    outcomes = await asyncio.gather(
+        *(verifier.verify_async(work.message) for work in pending), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, SnsVerificationError):
+            raise outcome
+    settled = {
+        id(work): work.rejected(outcome) if isinstance(outcome, SnsVerificationError) else work.item
+        for work, outcome in zip(pending, outcomes, strict=True)
+    }
+    return [settled[id(work)] if isinstance(work, Pending) else work for work in works]
