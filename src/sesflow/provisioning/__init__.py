@@ -1,0 +1,24 @@
+"""Provisioning: configuration sets, event destinations, the SNS → SQS and Firehose → S3 pipelines, and
+least-privilege IAM policy documents. Idempotent: safe to run twice."""
+
+from . import policies
+from .resources import (
+    ALL_EVENT_TYPES,
+    FIREHOSE_PREFIX,
+    FirehosePipeline,
+    Provisioner,
+    ProvisioningError,
+    Resource,
+    SnsSqsPipeline,
+)
+
+__all__ = [
+    "ALL_EVENT_TYPES",
+    "FIREHOSE_PREFIX",
+    "FirehosePipeline",
+    "Provisioner",
+    "ProvisioningError",
+    "Resource",
+    "SnsSqsPipeline",
+    "policies",
+]

@@ -1,0 +1,827 @@
+"""Idempotent ``ensure_*`` operations that build the SES event pipelines, and their teardown.
+
+Each operation looks before it creates: running it twice changes nothing the second time, and every call
+reports what it found, created or updated as a :class:`Resource`. With ``dry_run=True`` nothing is called at
+all; the report lists what would be ensured, with the exact parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+import boto3
+from botocore.exceptions import ClientError
+
+from ..errors import SesflowError
+from ..events import EventType
+from . import policies
+
+__all__ = [
+    "ALL_EVENT_TYPES",
+    "FIREHOSE_PREFIX",
+    "FirehosePipeline",
+    "Provisioner",
+    "ProvisioningError",
+    "Resource",
+    "SnsSqsPipeline",
+]
+
+log = logging.getLogger("sesflow.provisioning")
+
+ALL_EVENT_TYPES: tuple[EventType, ...] = tuple(EventType)
+FIREHOSE_PREFIX = "events/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+FIREHOSE_ERROR_PREFIX = (
+    "errors/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/!{firehose:error-output-type}/"
+)
+
+# MatchingEventTypes spellings: v1 (ses) is camelCase, v2 (sesv2) is upper snake case.
+_V1_EVENT_NAMES = {
+    EventType.SEND: "send",
+    EventType.REJECT: "reject",
+    EventType.BOUNCE: "bounce",
+    EventType.COMPLAINT: "complaint",
+    EventType.DELIVERY: "delivery",
+    EventType.OPEN: "open",
+    EventType.CLICK: "click",
+    EventType.RENDERING_FAILURE: "renderingFailure",
+    EventType.DELIVERY_DELAY: "deliveryDelay",
+    EventType.SUBSCRIPTION: "subscription",
+}
+_V2_EVENT_NAMES = {
+    EventType.SEND: "SEND",
+    EventType.REJECT: "REJECT",
+    EventType.BOUNCE: "BOUNCE",
+    EventType.COMPLAINT: "COMPLAINT",
+    EventType.DELIVERY: "DELIVERY",
+    EventType.OPEN: "OPEN",
+    EventType.CLICK: "CLICK",
+    EventType.RENDERING_FAILURE: "RENDERING_FAILURE",
+    EventType.DELIVERY_DELAY: "DELIVERY_DELAY",
+    EventType.SUBSCRIPTION: "SUBSCRIPTION",
+}
+
+
+class ProvisioningError(SesflowError):
+    """An AWS call made while provisioning failed; ``code`` is AWS's error code when there is one."""
+
+    def __init__(self, action: str, reason: str, *, code: str | None = None) -> None:
+        self.action = action
+        self.code = code
+        super().__init__(f"{action} failed: {reason}")
+
+
+@attrs.frozen
+class Resource:
+    """One thing an ``ensure_*`` call dealt with.
+
+    ``status`` is ``"created"``, ``"updated"``, ``"exists"`` (found as wanted, left alone) or ``"planned"``
+    (dry run). ``parent`` names the configuration set of an event destination.
+    """
+
+    kind: str
+    name: str
+    arn: str | None
+    status: str
+    parent: str | None = None
+    details: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def changed(self) -> bool:
+        return self.status in ("created", "updated")
+
+
+@attrs.frozen
+class SnsSqsPipeline:
+    """Configuration set → SNS topic → SQS queue (with a dead-letter queue)."""
+
+    configuration_set: Resource
+    topic: Resource
+    queue: Resource
+    dead_letter_queue: Resource
+    subscription: Resource
+    destination: Resource
+    queue_url: str
+
+    @property
+    def resources(self) -> list[Resource]:
+        return [
+            self.configuration_set,
+            self.topic,
+            self.dead_letter_queue,
+            self.queue,
+            self.subscription,
+            self.destination,
+        ]
+
+
+@attrs.frozen
+class FirehosePipeline:
+    """Configuration set → Firehose delivery stream → S3 (``events/year=/month=/day=/``)."""
+
+    configuration_set: Resource
+    bucket: Resource
+    firehose_role: Resource
+    delivery_stream: Resource
+    ses_role: Resource
+    destination: Resource
+
+    @property
+    def resources(self) -> list[Resource]:
+        return [
+            self.configuration_set,
+            self.bucket,
+            self.firehose_role,
+            self.delivery_stream,
+            self.ses_role,
+            self.destination,
+        ]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class Provisioner:
+    """Builds SES event pipelines in one account and region.
+
+    ``session`` is a boto3 session (default: a new one); ``region`` and ``endpoint_url`` are passed to every
+    client (``endpoint_url`` points at a local emulator such as moto). ``ses_api`` picks the SES API for event
+    destinations: ``"v2"`` (default; all four destination kinds) or ``"v1"`` (SNS, Firehose and CloudWatch
+    only — EventBridge destinations exist only in v2).
+    """
+
+    def __init__(
+        self,
+        session: boto3.session.Session | None = None,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        ses_api: str = "v2",
+        dry_run: bool = False,
+    ) -> None:
+        if ses_api not in ("v1", "v2"):
+            raise ValueError("ses_api must be 'v1' or 'v2'")
+        self._session = session or boto3.session.Session(region_name=region)
+        self.region = region or self._session.region_name or "us-east-1"
+        self._endpoint_url = endpoint_url
+        self.ses_api = ses_api
+        self.dry_run = dry_run
+        self._clients: dict[str, Any] = {}
+        self._account_id: str | None = None
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """The boto3 client for ``service`` in this provisioner's region (and endpoint)."""
+        client = self._clients.get(service)
+        if client is None:
+            client = self._clients[service] = self._session.client(
+                service,  # type: ignore[call-overload]
+                region_name=self.region,
+                endpoint_url=self._endpoint_url,
+            )
+        return client
+
+    @property
+    def account_id(self) -> str:
+        if self._account_id is None:
+            self._account_id = (
+                "123456789012" if self.dry_run else self.client("sts").get_caller_identity()["Account"]
+            )
+        return self._account_id
+
+    def _call(self, service: str, operation: str, **params: Any) -> Any:
+        try:
+            return getattr(self.client(service), operation)(**params)
+        except ClientError as exc:
+            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+
+    def _planned(self, kind: str, name: str, arn: str | None = None, **details: Any) -> Resource:
+        log.info("dry run: would ensure %s %s", kind, name)
+        return Resource(kind, name, arn, "planned", details.pop("parent", None), details)
+
+    # --- configuration sets and destinations --------------------------------------------------------------
+
+    def ensure_configuration_set(
+        self,
+        name: str,
+        *,
+        custom_redirect_domain: str | None = None,
+        reputation_metrics: bool = True,
+    ) -> Resource:
+        """A configuration set called ``name``; created with tracking and reputation options when new.
+
+        ``custom_redirect_domain`` sets the open/click tracking domain (v2 ``TrackingOptions``).
+        """
+        from ..sending.validation import validate_configuration_set_name
+
+        validate_configuration_set_name(name)
+        arn = policies.configuration_set_arn(self.region, self.account_id, name)
+        if self.dry_run:
+            return self._planned(
+                "configuration-set", name, arn, custom_redirect_domain=custom_redirect_domain
+            )
+        if self._configuration_set_exists(name):
+            return Resource("configuration-set", name, arn, "exists")
+        if self.ses_api == "v2":
+            params: dict[str, Any] = {
+                "ConfigurationSetName": name,
+                "ReputationOptions": {"ReputationMetricsEnabled": reputation_metrics},
+            }
+            if custom_redirect_domain:
+                params["TrackingOptions"] = {"CustomRedirectDomain": custom_redirect_domain}
+            self._call("sesv2", "create_configuration_set", **params)
+        else:
+            self._call("ses", "create_configuration_set", ConfigurationSet={"Name": name})
+            if custom_redirect_domain:
+                self._call(
+                    "ses",
+                    "create_configuration_set_tracking_options",
+                    ConfigurationSetName=name,
+                    TrackingOptions={"CustomRedirectDomain": custom_redirect_domain},
+                )
+        log.info("created configuration set %s", name)
+        return Resource("configuration-set", name, arn, "created")
+
+    def _configuration_set_exists(self, name: str) -> bool:
+        try:
+            if self.ses_api == "v2":
+                self.client("sesv2").get_configuration_set(ConfigurationSetName=name)
+            else:
+                self.client("ses").describe_configuration_set(ConfigurationSetName=name)
+        except ClientError as exc:
+            if _code(exc) in (
+                "NotFoundException",
+                "ConfigurationSetDoesNotExist",
+                "ConfigurationSetDoesNotExistException",
+            ):
+                return False
+            raise ProvisioningError("read configuration set", str(exc), code=_code(exc)) from exc
+        return True
+
+    def _existing_destinations(self, configuration_set: str) -> dict[str, dict[str, Any]]:
+        if self.ses_api == "v2":
+            answer = self._call(
+                "sesv2", "get_configuration_set_event_destinations", ConfigurationSetName=configuration_set
+            )
+        else:
+            answer = self._call(
+                "ses",
+                "describe_configuration_set",
+                ConfigurationSetName=configuration_set,
+                ConfigurationSetAttributeNames=["eventDestinations"],
+            )
+        return {d["Name"]: d for d in answer.get("EventDestinations", [])}
+
+    def _ensure_destination(
+        self,
+        configuration_set: str,
+        name: str,
+        kind: str,
+        target: dict[str, Any],
+        event_types: Iterable[EventType],
+        enabled: bool,
+    ) -> Resource:
+        """Create or update one destination; ``target`` is v2-spelled (``{"SnsDestination": {...}}``)."""
+        types = list(dict.fromkeys(EventType(t) for t in event_types))
+        if not types:
+            raise ValueError("an event destination needs at least one event type")
+        if kind == "eventbridge" and self.ses_api == "v1":
+            raise ValueError("EventBridge destinations exist only in the SES v2 API: use ses_api='v2'")
+        if self.dry_run:
+            return self._planned(
+                f"event-destination:{kind}",
+                name,
+                None,
+                parent=configuration_set,
+                event_types=[t.value for t in types],
+                enabled=enabled,
+                target=target,
+            )
+        wanted: dict[str, Any]
+        if self.ses_api == "v2":
+            wanted = {"Enabled": enabled, "MatchingEventTypes": [_V2_EVENT_NAMES[t] for t in types], **target}
+        else:
+            wanted = {
+                "Name": name,
+                "Enabled": enabled,
+                "MatchingEventTypes": [_V1_EVENT_NAMES[t] for t in types],
+                **_v1_target(target),
+            }
+        existing = self._existing_destinations(configuration_set).get(name)
+        details = {"event_types": [t.value for t in types], "enabled": enabled, **target}
+        if existing is not None:
+            if _same_destination(existing, wanted):
+                return Resource(f"event-destination:{kind}", name, None, "exists", configuration_set, details)
+            if self.ses_api == "v2":
+                self._call(
+                    "sesv2",
+                    "update_configuration_set_event_destination",
+                    ConfigurationSetName=configuration_set,
+                    EventDestinationName=name,
+                    EventDestination=wanted,
+                )
+            else:
+                self._call(
+                    "ses",
+                    "update_configuration_set_event_destination",
+                    ConfigurationSetName=configuration_set,
+                    EventDestination=wanted,
+                )
+            log.info("updated event destination %s on %s", name, configuration_set)
+            return Resource(f"event-destination:{kind}", name, None, "updated", configuration_set, details)
+        if self.ses_api == "v2":
+            self._call(
+                "sesv2",
+                "create_configuration_set_event_destination",
+                ConfigurationSetName=configuration_set,
+                EventDestinationName=name,
+                EventDestination=wanted,
+            )
+        else:
+            self._call(
+                "ses",
+                "create_configuration_set_event_destination",
+                ConfigurationSetName=configuration_set,
+                EventDestination=wanted,
+            )
+        log.info("created event destination %s on %s", name, configuration_set)
+        return Resource(f"event-destination:{kind}", name, None, "created", configuration_set, details)
+
+    def ensure_sns_destination(
+        self,
+        configuration_set: str,
+        topic_arn: str,
+        *,
+        name: str = "sns",
+        event_types: Iterable[EventType] = ALL_EVENT_TYPES,
+        enabled: bool = True,
+    ) -> Resource:
+        """An event destination publishing ``event_types`` to an SNS topic."""
+        return self._ensure_destination(
+            configuration_set, name, "sns", {"SnsDestination": {"TopicArn": topic_arn}}, event_types, enabled
+        )
+
+    def ensure_firehose_destination(
+        self,
+        configuration_set: str,
+        delivery_stream_arn: str,
+        iam_role_arn: str,
+        *,
+        name: str = "firehose",
+        event_types: Iterable[EventType] = ALL_EVENT_TYPES,
+        enabled: bool = True,
+    ) -> Resource:
+        """An event destination writing to a Firehose delivery stream through ``iam_role_arn``."""
+        target = {
+            "KinesisFirehoseDestination": {
+                "IamRoleArn": iam_role_arn,
+                "DeliveryStreamArn": delivery_stream_arn,
+            }
+        }
+        return self._ensure_destination(configuration_set, name, "firehose", target, event_types, enabled)
+
+    def ensure_eventbridge_destination(
+        self,
+        configuration_set: str,
+        *,
+        name: str = "eventbridge",
+        event_bus_arn: str | None = None,
+        event_types: Iterable[EventType] = ALL_EVENT_TYPES,
+        enabled: bool = True,
+    ) -> Resource:
+        """An event destination sending to EventBridge (the account's default bus unless given). v2 only."""
+        bus = event_bus_arn or f"arn:aws:events:{self.region}:{self.account_id}:event-bus/default"
+        target = {"EventBridgeDestination": {"EventBusArn": bus}}
+        return self._ensure_destination(configuration_set, name, "eventbridge", target, event_types, enabled)
+
+    def ensure_cloudwatch_destination(
+        self,
+        configuration_set: str,
+        dimensions: Sequence[tuple[str, str, str]],
+        *,
+        name: str = "cloudwatch",
+        event_types: Iterable[EventType] = ALL_EVENT_TYPES,
+        enabled: bool = True,
+    ) -> Resource:
+        """An event destination publishing CloudWatch metrics.
+
+        ``dimensions`` are ``(name, source, default)`` with source ``"MESSAGE_TAG"``, ``"EMAIL_HEADER"`` or
+        ``"LINK_TAG"``: e.g. ``[("campaign", "MESSAGE_TAG", "none")]``.
+        """
+        if not dimensions:
+            raise ValueError("a CloudWatch destination needs at least one dimension")
+        configs = [
+            {"DimensionName": d, "DimensionValueSource": source.upper(), "DefaultDimensionValue": default}
+            for d, source, default in dimensions
+        ]
+        target = {"CloudWatchDestination": {"DimensionConfigurations": configs}}
+        return self._ensure_destination(configuration_set, name, "cloudwatch", target, event_types, enabled)
+
+    # --- SNS, SQS -----------------------------------------------------------------------------------------
+
+    def ensure_topic(self, name: str, *, configuration_sets: Sequence[str] = ()) -> Resource:
+        """An SNS topic; its policy lets SES publish from ``configuration_sets`` of this account only."""
+        arn = f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
+        if self.dry_run:
+            return self._planned("sns-topic", name, arn)
+        existing = {t["TopicArn"] for t in self._paginate("sns", "list_topics", "Topics")}
+        arn = self._call("sns", "create_topic", Name=name)["TopicArn"]  # idempotent by name
+        status = "exists" if arn in existing else "created"
+        if configuration_sets:
+            cs_arns = [
+                policies.configuration_set_arn(self.region, self.account_id, c) for c in configuration_sets
+            ]
+            policy = json.dumps(policies.ses_sns_topic_policy(arn, self.account_id, cs_arns), sort_keys=True)
+            current = self._call("sns", "get_topic_attributes", TopicArn=arn)["Attributes"].get("Policy")
+            if current is None or json.loads(current) != json.loads(policy):
+                self._call(
+                    "sns", "set_topic_attributes", TopicArn=arn, AttributeName="Policy", AttributeValue=policy
+                )
+                status = "created" if status == "created" else "updated"
+        return Resource("sns-topic", name, arn, status)
+
+    def ensure_queue(self, name: str, *, attributes: dict[str, str] | None = None) -> tuple[Resource, str]:
+        """An SQS queue with ``attributes`` (updated when they differ); returns it and its URL."""
+        wanted = dict(attributes or {})
+        if self.dry_run:
+            return self._planned("sqs-queue", name, None, attributes=wanted), ""
+        try:
+            url = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+            status = "exists"
+        except ClientError as exc:
+            if "NonExistentQueue" not in _code(exc):
+                raise ProvisioningError("sqs.get_queue_url", str(exc), code=_code(exc)) from exc
+            url = self._call("sqs", "create_queue", QueueName=name, Attributes=wanted)["QueueUrl"]
+            status = "created"
+        current = self._call("sqs", "get_queue_attributes", QueueUrl=url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        differing = {k: v for k, v in wanted.items() if not _same_attribute(current.get(k), v)}
+        if differing and status == "exists":
+            self._call("sqs", "set_queue_attributes", QueueUrl=url, Attributes=differing)
+            status = "updated"
+        return Resource("sqs-queue", name, current["QueueArn"], status, details={"url": url}), url
+
+    def ensure_subscription(self, topic_arn: str, queue_arn: str, *, raw_delivery: bool = False) -> Resource:
+        """The queue subscribed to the topic (raw message delivery optional)."""
+        if self.dry_run:
+            return self._planned(
+                "sns-subscription", queue_arn, None, topic=topic_arn, raw_delivery=raw_delivery
+            )
+        for sub in self._paginate("sns", "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn):
+            if sub["Protocol"] == "sqs" and sub["Endpoint"] == queue_arn:
+                arn = sub["SubscriptionArn"]
+                attrs_now = self._call("sns", "get_subscription_attributes", SubscriptionArn=arn)[
+                    "Attributes"
+                ]
+                if (attrs_now.get("RawMessageDelivery", "false").lower() == "true") == raw_delivery:
+                    return Resource(
+                        "sns-subscription", queue_arn, arn, "exists", details={"topic": topic_arn}
+                    )
+                self._call(
+                    "sns",
+                    "set_subscription_attributes",
+                    SubscriptionArn=arn,
+                    AttributeName="RawMessageDelivery",
+                    AttributeValue=str(raw_delivery).lower(),
+                )
+                return Resource("sns-subscription", queue_arn, arn, "updated", details={"topic": topic_arn})
+        arn = self._call(
+            "sns",
+            "subscribe",
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": str(raw_delivery).lower()},
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return Resource("sns-subscription", queue_arn, arn, "created", details={"topic": topic_arn})
+
+    def ensure_sns_sqs_pipeline(
+        self,
+        configuration_set: str,
+        *,
+        topic_name: str | None = None,
+        queue_name: str | None = None,
+        dead_letter_queue_name: str | None = None,
+        max_receive_count: int = 5,
+        visibility_timeout: int = 60,
+        raw_delivery: bool = False,
+        event_types: Iterable[EventType] = ALL_EVENT_TYPES,
+        destination_name: str = "sns-to-sqs",
+    ) -> SnsSqsPipeline:
+        """The articles' first pipeline, end to end.
+
+        Configuration set → event destination → SNS topic (policy: only SES, only this set) → SQS queue
+        (policy: only that topic may send, by ``aws:SourceArn``) with a dead-letter queue after
+        ``max_receive_count`` receives. Names default to ``<configuration_set>-events`` and ``...-dlq``.
+        """
+        topic_name = topic_name or f"{configuration_set}-events"
+        queue_name = queue_name or f"{configuration_set}-events"
+        dead_letter_queue_name = dead_letter_queue_name or f"{queue_name}-dlq"
+        cs = self.ensure_configuration_set(configuration_set)
+        topic = self.ensure_topic(topic_name, configuration_sets=[configuration_set])
+        dlq, _ = self.ensure_queue(dead_letter_queue_name, attributes={"MessageRetentionPeriod": "1209600"})
+        queue_arn = f"arn:aws:sqs:{self.region}:{self.account_id}:{queue_name}"
+        attributes = {
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": dlq.arn
+                    or f"arn:aws:sqs:{self.region}:{self.account_id}:{dead_letter_queue_name}",
+                    "maxReceiveCount": max_receive_count,
+                },
+                separators=(",", ":"),
+            ),
+            "Policy": json.dumps(
+                policies.sns_to_sqs_queue_policy(queue_arn, topic.arn or ""), separators=(",", ":")
+            ),
+        }
+        queue, url = self.ensure_queue(queue_name, attributes=attributes)
+        subscription = self.ensure_subscription(
+            topic.arn or "", queue.arn or queue_arn, raw_delivery=raw_delivery
+        )
+        destination = self.ensure_sns_destination(
+            configuration_set, topic.arn or "", name=destination_name, event_types=event_types
+        )
+        return SnsSqsPipeline(cs, topic, queue, dlq, subscription, destination, url)
+
+    # --- Firehose, S3, IAM --------------------------------------------------------------------------------
+
+    def ensure_bucket(self, name: str) -> Resource:
+        arn = f"arn:aws:s3:::{name}"
+        if self.dry_run:
+            return self._planned("s3-bucket", name, arn)
+        try:
+            self.client("s3").head_bucket(Bucket=name)
+            return Resource("s3-bucket", name, arn, "exists")
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise ProvisioningError("s3.head_bucket", str(exc), code=_code(exc)) from exc
+        params: dict[str, Any] = {"Bucket": name}
+        if self.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        self._call("s3", "create_bucket", **params)
+        return Resource("s3-bucket", name, arn, "created")
+
+    def ensure_role(
+        self,
+        name: str,
+        trust_policy: dict[str, Any],
+        inline_policy: dict[str, Any],
+        *,
+        policy_name: str = "sesflow",
+    ) -> Resource:
+        """An IAM role with exactly this trust policy and one inline policy (updated when they differ)."""
+        if self.dry_run:
+            return self._planned(
+                "iam-role",
+                name,
+                f"arn:aws:iam::{self.account_id}:role/{name}",
+                trust=trust_policy,
+                policy=inline_policy,
+            )
+        iam = self.client("iam")
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+            status = "exists"
+            current_trust = role.get("AssumeRolePolicyDocument")
+            if isinstance(current_trust, str):
+                current_trust = json.loads(current_trust)
+            if current_trust != trust_policy:
+                self._call(
+                    "iam", "update_assume_role_policy", RoleName=name, PolicyDocument=json.dumps(trust_policy)
+                )
+                status = "updated"
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise ProvisioningError("iam.get_role", str(exc), code=_code(exc)) from exc
+            role = self._call(
+                "iam", "create_role", RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy)
+            )["Role"]
+            status = "created"
+        try:
+            current = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+            if isinstance(current, str):
+                current = json.loads(current)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise ProvisioningError("iam.get_role_policy", str(exc), code=_code(exc)) from exc
+            current = None
+        if current != inline_policy:
+            self._call(
+                "iam",
+                "put_role_policy",
+                RoleName=name,
+                PolicyName=policy_name,
+                PolicyDocument=json.dumps(inline_policy),
+            )
+            if status == "exists":
+                status = "updated"
+        return Resource("iam-role", name, role["Arn"], status)
+
+    def ensure_delivery_stream(
+        self, name: str, bucket: str, role_arn: str, *, prefix: str = FIREHOSE_PREFIX
+    ) -> Resource:
+        """A Firehose delivery stream into ``bucket`` under the date-partitioned ``prefix``."""
+        if self.dry_run:
+            return self._planned(
+                "firehose-stream",
+                name,
+                f"arn:aws:firehose:{self.region}:{self.account_id}:deliverystream/{name}",
+                prefix=prefix,
+            )
+        firehose = self.client("firehose")
+        try:
+            description = firehose.describe_delivery_stream(DeliveryStreamName=name)[
+                "DeliveryStreamDescription"
+            ]
+            return Resource(
+                "firehose-stream",
+                name,
+                description["DeliveryStreamARN"],
+                "exists",
+                details={"prefix": prefix},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise ProvisioningError(
+                    "firehose.describe_delivery_stream", str(exc), code=_code(exc)
+                ) from exc
+        arn = self._call(
+            "firehose",
+            "create_delivery_stream",
+            DeliveryStreamName=name,
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": role_arn,
+                "BucketARN": f"arn:aws:s3:::{bucket}",
+                "Prefix": prefix,
+                "ErrorOutputPrefix": FIREHOSE_ERROR_PREFIX,
+                "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+                "CompressionFormat": "GZIP",
+            },
+        )["DeliveryStreamARN"]
+        return Resource("firehose-stream", name, arn, "created", details={"prefix": prefix})
+
+    def ensure_firehose_s3_pipeline(
+        self,
+        configuration_set: str,
+        bucket: str,
+        *,
+        stream_name: str | None = None,
+        event_types: Iterable[EventType] = ALL_EVENT_TYPES,
+        destination_name: str = "firehose-to-s3",
+    ) -> FirehosePipeline:
+        """The articles' second pipeline: configuration set → Firehose → S3 ``events/year=/month=/day=/``.
+
+        Creates the bucket, the role Firehose assumes to write to it, the delivery stream (gzip NDJSON), the
+        role SES assumes to put records, and the event destination.
+        """
+        stream_name = stream_name or f"{configuration_set}-events"
+        cs = self.ensure_configuration_set(configuration_set)
+        bucket_resource = self.ensure_bucket(bucket)
+        firehose_role = self.ensure_role(
+            f"{stream_name}-firehose",
+            policies.firehose_trust_policy(self.account_id),
+            policies.firehose_s3_policy(bucket),
+        )
+        stream = self.ensure_delivery_stream(stream_name, bucket, firehose_role.arn or "")
+        ses_role = self.ensure_role(
+            f"{stream_name}-ses",
+            policies.ses_trust_policy(self.account_id),
+            policies.ses_firehose_policy(stream.arn or ""),
+        )
+        destination = self.ensure_firehose_destination(
+            configuration_set,
+            stream.arn or "",
+            ses_role.arn or "",
+            name=destination_name,
+            event_types=event_types,
+        )
+        return FirehosePipeline(cs, bucket_resource, firehose_role, stream, ses_role, destination)
+
+    # --- teardown -----------------------------------------------------------------------------------------
+
+    def teardown(self, resources: Iterable[Resource]) -> list[Resource]:
+        """Delete what an earlier run *created* (not what it found), newest first; returns what it deleted.
+
+        An event destination inside a configuration set that is itself being deleted goes with its set.
+        """
+        created = [r for r in resources if r.status == "created"]
+        doomed_sets = {r.name for r in created if r.kind == "configuration-set"}
+        deleted: list[Resource] = []
+        for r in reversed(created):
+            if self.dry_run:
+                deleted.append(r)
+                continue
+            if r.kind.startswith("event-destination") and r.parent in doomed_sets:
+                deleted.append(r)
+                continue
+            self._delete(r)
+            deleted.append(r)
+        return deleted
+
+    def _delete(self, r: Resource) -> None:
+        log.info("deleting %s %s", r.kind, r.name)
+        if r.kind == "configuration-set":
+            if self.ses_api == "v2":
+                self._call("sesv2", "delete_configuration_set", ConfigurationSetName=r.name)
+            else:
+                self._call("ses", "delete_configuration_set", ConfigurationSetName=r.name)
+        elif r.kind.startswith("event-destination"):
+            if self.ses_api == "v2":
+                self._call(
+                    "sesv2",
+                    "delete_configuration_set_event_destination",
+                    ConfigurationSetName=r.parent,
+                    EventDestinationName=r.name,
+                )
+            else:
+                self._call(
+                    "ses",
+                    "delete_configuration_set_event_destination",
+                    ConfigurationSetName=r.parent,
+                    EventDestinationName=r.name,
+                )
+        elif r.kind == "sns-topic":
+            self._call("sns", "delete_topic", TopicArn=r.arn)
+        elif r.kind == "sns-subscription":
+            self._call("sns", "unsubscribe", SubscriptionArn=r.arn)
+        elif r.kind == "sqs-queue":
+            self._call("sqs", "delete_queue", QueueUrl=r.details["url"])
+        elif r.kind == "s3-bucket":
+            self._empty_bucket(r.name)
+            self._call("s3", "delete_bucket", Bucket=r.name)
+        elif r.kind == "iam-role":
+            for policy_name in self._call("iam", "list_role_policies", RoleName=r.name)["PolicyNames"]:
+                self._call("iam", "delete_role_policy", RoleName=r.name, PolicyName=policy_name)
+            self._call("iam", "delete_role", RoleName=r.name)
+        elif r.kind == "firehose-stream":
+            self._call("firehose", "delete_delivery_stream", DeliveryStreamName=r.name)
+        else:  # pragma: no cover - every kind this module creates is handled above
+            raise ValueError(f"cannot tear down a resource of kind {r.kind!r}")
+
+    def _empty_bucket(self, bucket: str) -> None:
+        for obj in self._paginate("s3", "list_objects_v2", "Contents", Bucket=bucket):
+            self._call("s3", "delete_object", Bucket=bucket, Key=obj["Key"])
+
+    def _paginate(self, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        try:
+            paginator = self.client(service).get_paginator(operation)
+            return [item for page in paginator.paginate(**params) for item in page.get(key, [])]
+        except ClientError as exc:
+            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+
+
+def _v1_target(target: dict[str, Any]) -> dict[str, Any]:
+    """The v1 spelling of a v2 destination target (v1 capitalises ARN; it has no EventBridge)."""
+    if "SnsDestination" in target:
+        return {"SNSDestination": {"TopicARN": target["SnsDestination"]["TopicArn"]}}
+    if "KinesisFirehoseDestination" in target:
+        t = target["KinesisFirehoseDestination"]
+        return {
+            "KinesisFirehoseDestination": {
+                "IAMRoleARN": t["IamRoleArn"],
+                "DeliveryStreamARN": t["DeliveryStreamArn"],
+            }
+        }
+    if "CloudWatchDestination" in target:
+        dims = [
+            {**d, "DimensionValueSource": _V1_DIMENSION_SOURCES[d["DimensionValueSource"]]}
+            for d in target["CloudWatchDestination"]["DimensionConfigurations"]
+        ]
+        return {"CloudWatchDestination": {"DimensionConfigurations": dims}}
+    raise ValueError("this destination kind has no v1 form")
+
+
+_V1_DIMENSION_SOURCES = {"MESSAGE_TAG": "messageTag", "EMAIL_HEADER": "emailHeader", "LINK_TAG": "linkTag"}
+
+
+def _same_destination(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    for key, value in wanted.items():
+        if key == "Name":
+            continue
+        have = existing.get(key)
+        if key == "MatchingEventTypes":
+            if sorted(have or []) != sorted(value):
+                return False
+        elif have != value:
+            return False
+    return True
+
+
+def _same_attribute(current: str | None, wanted: str) -> bool:
+    if current == wanted:
+        return True
+    if current is None:
+        return False
+    try:  # JSON attributes (Policy, RedrivePolicy) compare by value, not spelling
+        return bool(json.loads(current) == json.loads(wanted))
+    except ValueError:
+        return False

@@ -1,0 +1,1104 @@
+"""``EventRouter``: decorated handlers per event type, with filters, and sync and async dispatch.
+
+Registration does the work once: every registration rebuilds a *plan* per record class (the handlers that can
+receive it, in registration order, and whether any of them is a coroutine or has a filter), so a dispatch is a
+dictionary lookup and a loop over the plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeAlias, TypedDict, TypeVar, Unpack, overload
+
+from ..events import (
+    EVENT_CLASSES,
+    BounceEvent,
+    BounceType,
+    ClickEvent,
+    ComplaintEvent,
+    ControlMessage,
+    DeliveryDelayEvent,
+    DeliveryEvent,
+    EventFamily,
+    EventType,
+    OpenEvent,
+    ParsedRecord,
+    ReceivedMail,
+    RejectEvent,
+    RenderingFailureEvent,
+    SendEvent,
+    SesEvent,
+    SubscriptionEvent,
+    SubscriptionSucceeded,
+    TopicValidation,
+    UnknownEvent,
+)
+from ..sources import MessageVerifier, SourceItem
+from . import _lambda
+from .errors import AsyncHandlerError, NotARecordError, RouterConfigError
+from .results import DispatchResult, HandlerFailure, handler_name, new_result
+
+__all__ = ["EventFilters", "EventRouter", "FirehoseTransform"]
+
+logger = logging.getLogger("sesflow.routing")
+
+_SendH = TypeVar("_SendH", bound=Callable[[SendEvent], object])
+_DeliveryH = TypeVar("_DeliveryH", bound=Callable[[DeliveryEvent], object])
+_BounceH = TypeVar("_BounceH", bound=Callable[[BounceEvent], object])
+_ComplaintH = TypeVar("_ComplaintH", bound=Callable[[ComplaintEvent], object])
+_RejectH = TypeVar("_RejectH", bound=Callable[[RejectEvent], object])
+_OpenH = TypeVar("_OpenH", bound=Callable[[OpenEvent], object])
+_ClickH = TypeVar("_ClickH", bound=Callable[[ClickEvent], object])
+_RenderingFailureH = TypeVar("_RenderingFailureH", bound=Callable[[RenderingFailureEvent], object])
+_DeliveryDelayH = TypeVar("_DeliveryDelayH", bound=Callable[[DeliveryDelayEvent], object])
+_SubscriptionH = TypeVar("_SubscriptionH", bound=Callable[[SubscriptionEvent], object])
+_EventH = TypeVar("_EventH", bound=Callable[[SesEvent], object])
+_ControlH = TypeVar("_ControlH", bound=Callable[[ControlMessage], object])
+_AnyH = TypeVar("_AnyH", bound=Callable[[Any], object])
+_UnmatchedH = TypeVar("_UnmatchedH", bound=Callable[[ParsedRecord], object])
+_InvalidH = TypeVar("_InvalidH", bound=Callable[[SourceItem], object])
+
+FirehoseTransform: TypeAlias = Callable[[ParsedRecord, bytes], "bytes | str | Mapping[str, Any] | None"]
+"""``transform(record, data)`` for a Firehose record whose handlers succeeded: what to deliver instead of
+``data`` (the record's decoded bytes): bytes or str as they are, a mapping as one JSON line; None drops it."""
+
+_CONTROL_CLASSES: Final = (ControlMessage, SubscriptionSucceeded, TopicValidation, ReceivedMail)
+_NO_FAILURES: tuple[HandlerFailure, ...] = ()
+
+
+class EventFilters(TypedDict, total=False):
+    """Keyword filters every event decorator accepts. All given filters must hold for a handler to run.
+
+    - ``configuration_set``: the event's configuration set is this one (or one of these). Feedback
+      notifications have none, so they never match.
+    - ``tag``: ``"name=value"`` (the message tag ``name`` has that value) or ``"name"`` (the tag is present);
+      a sequence of them means every one must hold.
+    - ``recipient_domain``: at least one address the event concerns (:attr:`SesEvent.recipients`) is at this
+      domain (or one of these), compared case-insensitively and exactly (no subdomains).
+    - ``family``: :attr:`EventFamily.EVENT` (configuration-set event publishing) or
+      :attr:`EventFamily.NOTIFICATION` (identity feedback notifications).
+    """
+
+    configuration_set: str | Collection[str]
+    tag: str | Sequence[str]
+    recipient_domain: str | Collection[str]
+    family: EventFamily
+
+
+class _Route:
+    """One registered handler and what selects it."""
+
+    __slots__ = ("control", "func", "is_async", "matches", "name", "types")
+
+    def __init__(
+        self,
+        func: Callable[[Any], object],
+        types: frozenset[EventType] | None,
+        matches: Callable[[Any], bool] | None,
+        *,
+        control: bool = False,
+    ) -> None:
+        self.func = func
+        self.types = types  # None: every event (a catch-all), or, with control, every control message
+        self.control = control
+        self.matches = matches
+        self.is_async = _is_coroutine_function(func)
+        self.name = handler_name(func)
+
+
+class _Plan:
+    """The routes one record class can reach, precomputed at registration."""
+
+    __slots__ = ("funcs", "has_async", "has_filter", "routes")
+
+    def __init__(self, routes: Sequence[_Route]) -> None:
+        self.routes = tuple(routes)
+        self.funcs = tuple(r.func for r in self.routes)
+        self.has_async = any(r.is_async for r in self.routes)
+        self.has_filter = any(r.matches is not None for r in self.routes)
+
+
+def _is_coroutine_function(func: object) -> bool:
+    if inspect.iscoroutinefunction(func):
+        return True
+    call = getattr(func, "__call__", None)  # noqa: B004 - an object whose __call__ is a coroutine function
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def _values(name: str, value: object) -> frozenset[str]:
+    """One string or a collection of them, as a non-empty set."""
+    if isinstance(value, str):
+        values: frozenset[str] = frozenset((value,))
+    elif isinstance(value, Collection) and all(isinstance(v, str) for v in value):
+        values = frozenset(value)
+    else:
+        raise RouterConfigError(f"{name} must be a string or a collection of strings, got {value!r}")
+    if not values or "" in values:
+        raise RouterConfigError(f"{name} must name at least one non-empty value, got {value!r}")
+    return values
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].rstrip("> ").lower()
+
+
+def _check_open_value(kind: type[EventType] | type[BounceType], value: str, what: str) -> None:
+    """Reject a value that is a miscapitalised known one (``"bounce"``): it would silently never match."""
+    member = kind(value)
+    if member.is_known:
+        return
+    for known in kind:
+        if known.value.lower() == value.lower():
+            raise RouterConfigError(
+                f"{what} {value!r} is not SES's spelling; use {kind.__name__}.{known.name} ({known.value!r})"
+            )
+    logger.warning(
+        "%s %r is not one this version of sesflow knows; it will match only records SES sends with it",
+        what,
+        value,
+    )
+
+
+def _tag_value_check(name: str, value: str) -> Callable[[Any], bool]:
+    return lambda e: value in e.tags.get(name, ())
+
+
+def _tag_check(name: str) -> Callable[[Any], bool]:
+    return lambda e: name in e.tags
+
+
+def _compile_filter(
+    *,
+    bounce_type: object,
+    configuration_set: object,
+    tag: object,
+    recipient_domain: object,
+    family: object,
+    where: Callable[[Any], bool] | None,
+) -> Callable[[Any], bool] | None:
+    """One predicate for all the given filters, or None when there are none."""
+    checks: list[Callable[[Any], bool]] = []
+    if family is not None:
+        if not isinstance(family, EventFamily):
+            raise RouterConfigError(f"family must be an EventFamily, got {family!r}")
+        wanted_family = family
+        checks.append(lambda e: e.family == wanted_family)
+    if bounce_type is not None:
+        bounce_types = _values("bounce_type", bounce_type)
+        for value in bounce_types:
+            _check_open_value(BounceType, value, "bounce_type")
+        checks.append(lambda e: e.bounce.bounce_type in bounce_types)
+    if configuration_set is not None:
+        sets = _values("configuration_set", configuration_set)
+        checks.append(lambda e: e.configuration_set in sets)
+    if tag is not None:
+        specs = [tag] if isinstance(tag, str) else tag
+        if not isinstance(specs, Sequence) or not specs:
+            raise RouterConfigError(f"tag must be 'name=value', 'name', or a sequence of them, got {tag!r}")
+        for spec in specs:
+            if not isinstance(spec, str) or not spec or spec.startswith("="):
+                raise RouterConfigError(f"tag must be 'name=value' or 'name', got {spec!r}")
+            name, sep, value = spec.partition("=")
+            checks.append(_tag_value_check(name, value) if sep else _tag_check(name))
+    if recipient_domain is not None:
+        domains = frozenset(d.lstrip("@").lower() for d in _values("recipient_domain", recipient_domain))
+        checks.append(lambda e: any(_domain(r) in domains for r in e.recipients))
+    if where is not None:
+        if not callable(where):
+            raise RouterConfigError(f"where must be a predicate (a callable taking the event), got {where!r}")
+        checks.append(where)
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    all_checks = tuple(checks)
+
+    def matches(event: Any) -> bool:
+        for check in all_checks:  # noqa: SIM110 - a loop is cheaper than all() over a generator
+            if not check(event):
+                return False
+        return True
+
+    return matches
+
+
+class EventRouter:
+    """Routes parsed SES records to the handlers registered for them.
+
+    Register handlers with the decorators (:meth:`on`, :meth:`on_bounce`, ..., :meth:`on_any`,
+    :meth:`on_control`); each accepts the :class:`EventFilters` keywords and a ``where`` predicate, and works
+    bare (``@router.on_bounce``) or called (``@router.on_bounce(bounce_type="Permanent")``). A record reaches
+    every handler whose types and filters match, in registration order.
+
+    ``dispatch`` runs plain-function handlers; ``dispatch_async`` runs plain functions and coroutines (the
+    coroutines of one record concurrently). Plain functions run in the event loop's thread, in order, unless
+    ``run_sync_in_thread`` is true: then they run, still in order, in a worker thread
+    (:func:`asyncio.to_thread`) while the coroutines run, so a blocking handler does not stall the loop.
+
+    ``on_unmatched`` is called with a record no handler was selected for (that is not a failure);
+    ``on_invalid`` with a :class:`~sesflow.sources.SourceItem` that could not be unwrapped, verified or
+    parsed (the dead-letter hook; the item's result is a failure, so a Lambda entry point reports it for
+    retry). Both can also be set with the decorators of the same name. A hook that raises is recorded as a
+    failure of the result.
+
+    Register handlers before dispatching (at import time); registration is not meant to race dispatches.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_unmatched: Callable[[ParsedRecord], object] | None = None,
+        on_invalid: Callable[[SourceItem], object] | None = None,
+        run_sync_in_thread: bool = False,
+    ) -> None:
+        self.run_sync_in_thread = run_sync_in_thread
+        self._routes: list[_Route] = []
+        self._plans: dict[type, _Plan] = {}
+        self._unknown_plans: dict[str, _Plan] = {}
+        self._unmatched_hook: Callable[[ParsedRecord], object] | None = None
+        self._invalid_hook: Callable[[SourceItem], object] | None = None
+        if on_unmatched is not None:
+            self.on_unmatched(on_unmatched)
+        if on_invalid is not None:
+            self.on_invalid(on_invalid)
+        self._rebuild()
+
+    # --- registration ---------------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        plans: dict[type, _Plan] = {}
+        events = [r for r in self._routes if not r.control]
+        for cls in EVENT_CLASSES:
+            plans[cls] = _Plan([r for r in events if r.types is None or cls.EVENT_TYPE in r.types])
+        control = _Plan([r for r in self._routes if r.control])
+        for control_cls in _CONTROL_CLASSES:
+            plans[control_cls] = control
+        self._plans = plans
+        self._unknown_plans = {}  # filled on first use of each unknown type name
+
+    def _plan_for(self, record: object) -> _Plan:
+        """The plan of a record class not in the table: unknown event types, and subclasses."""
+        if isinstance(record, UnknownEvent):
+            name = record.type_name
+            plan = self._unknown_plans.get(name)
+            if plan is None:
+                plan = self._unknown_plans[name] = self._event_plan(record.event_type)
+            return plan
+        if isinstance(record, SesEvent):
+            plan = self._event_plan(record.event_type)
+        elif isinstance(record, ControlMessage):
+            plan = self._plans[ControlMessage]
+        else:
+            raise NotARecordError(
+                f"dispatch() takes a parsed record (what sesflow.parse_event returns), got "
+                f"{type(record).__name__}; use dispatch_item() for a SourceItem, or parse the payload first"
+            )
+        self._plans[type(record)] = plan
+        return plan
+
+    def _event_plan(self, event_type: EventType) -> _Plan:
+        routes = [r for r in self._routes if not r.control and (r.types is None or event_type in r.types)]
+        return _Plan(routes)
+
+    def _add(
+        self,
+        types: frozenset[EventType] | None,
+        handler: Callable[[Any], object] | None,
+        decorator: str,
+        *,
+        where: Callable[[Any], bool] | None = None,
+        bounce_type: object = None,
+        control: bool = False,
+        **filters: Any,
+    ) -> Any:
+        if handler is not None and not callable(handler):
+            raise RouterConfigError(
+                f"{decorator}() got {handler!r} where a handler function was expected; "
+                f"filters are keyword arguments, e.g. @router.{decorator}(configuration_set='marketing')"
+            )
+        matches = _compile_filter(
+            bounce_type=bounce_type,
+            configuration_set=filters.get("configuration_set"),
+            tag=filters.get("tag"),
+            recipient_domain=filters.get("recipient_domain"),
+            family=filters.get("family"),
+            where=where,
+        )
+
+        def register(func: Callable[[Any], object]) -> Callable[[Any], object]:
+            if not callable(func):
+                raise RouterConfigError(f"@router.{decorator}(...) must decorate a function, got {func!r}")
+            self._routes.append(_Route(func, types, matches, control=control))
+            self._rebuild()
+            return func
+
+        return register if handler is None else register(handler)
+
+    def on(
+        self,
+        *event_types: EventType | str,
+        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
+        where: Callable[[Any], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> Callable[[_AnyH], _AnyH]:
+        """Register a handler for event types: ``@router.on(EventType.BOUNCE, EventType.COMPLAINT)``.
+
+        The handler receives the event's own class (annotate it as a union, or use the typed shortcuts such
+        as :meth:`on_bounce`). An event type this version does not know (``EventType("NewThing")``) selects
+        the :class:`~sesflow.events.UnknownEvent` records SES sends with that ``eventType``. ``bounce_type``
+        is allowed only when the one type is ``EventType.BOUNCE``. See :class:`EventFilters` for the filters.
+        """
+        if not event_types:
+            raise RouterConfigError("on() needs at least one event type, e.g. @router.on(EventType.BOUNCE)")
+        types: set[EventType] = set()
+        for value in event_types:
+            if not isinstance(value, str):
+                raise RouterConfigError(
+                    f"on() takes event types, got {value!r}; write @router.on(EventType.BOUNCE) or use "
+                    "@router.on_any for every event"
+                )
+            _check_open_value(EventType, value, "event type")
+            types.add(EventType(value))
+        if bounce_type is not None and types != {EventType.BOUNCE}:
+            raise RouterConfigError(
+                "bounce_type filters bounce events only; register it with on_bounce() or on(EventType.BOUNCE)"
+            )
+        register: Callable[[_AnyH], _AnyH] = self._add(
+            frozenset(types), None, "on", where=where, bounce_type=bounce_type, **filters
+        )
+        return register
+
+    @overload
+    def on_any(self, handler: _EventH, /) -> _EventH: ...
+    @overload
+    def on_any(
+        self, /, *, where: Callable[[SesEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_EventH], _EventH]: ...
+    def on_any(
+        self,
+        handler: _EventH | None = None,
+        /,
+        *,
+        where: Callable[[SesEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _EventH | Callable[[_EventH], _EventH]:
+        """Register a catch-all handler: every event, :class:`~sesflow.events.UnknownEvent` included.
+
+        Control messages (subscription confirmations, topic validation, inbound mail) are not events; they go
+        to :meth:`on_control` handlers.
+        """
+        result: _EventH | Callable[[_EventH], _EventH] = self._add(
+            None, handler, "on_any", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_control(self, handler: _ControlH, /) -> _ControlH: ...
+    @overload
+    def on_control(
+        self, /, *, where: Callable[[ControlMessage], bool] | None = None
+    ) -> Callable[[_ControlH], _ControlH]: ...
+    def on_control(
+        self, handler: _ControlH | None = None, /, *, where: Callable[[ControlMessage], bool] | None = None
+    ) -> _ControlH | Callable[[_ControlH], _ControlH]:
+        """Register a handler for control messages: :class:`~sesflow.events.SubscriptionSucceeded`,
+        :class:`~sesflow.events.TopicValidation` and :class:`~sesflow.events.ReceivedMail`.
+
+        These arrive on the same channels as events but are not about a sent message. Without a control
+        handler they go to the ``on_unmatched`` hook and count as handled.
+        """
+        result: _ControlH | Callable[[_ControlH], _ControlH] = self._add(
+            None, handler, "on_control", where=where, control=True
+        )
+        return result
+
+    @overload
+    def on_bounce(self, handler: _BounceH, /) -> _BounceH: ...
+    @overload
+    def on_bounce(
+        self,
+        /,
+        *,
+        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
+        where: Callable[[BounceEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> Callable[[_BounceH], _BounceH]: ...
+    def on_bounce(
+        self,
+        handler: _BounceH | None = None,
+        /,
+        *,
+        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
+        where: Callable[[BounceEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _BounceH | Callable[[_BounceH], _BounceH]:
+        """Register a handler for :class:`~sesflow.events.BounceEvent`.
+
+        ``bounce_type`` selects bounces of that type (or those types), e.g. ``BounceType.PERMANENT`` for the
+        hard bounces whose recipients must be suppressed.
+        """
+        result: _BounceH | Callable[[_BounceH], _BounceH] = self._add(
+            _BOUNCE, handler, "on_bounce", where=where, bounce_type=bounce_type, **filters
+        )
+        return result
+
+    @overload
+    def on_complaint(self, handler: _ComplaintH, /) -> _ComplaintH: ...
+    @overload
+    def on_complaint(
+        self, /, *, where: Callable[[ComplaintEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_ComplaintH], _ComplaintH]: ...
+    def on_complaint(
+        self,
+        handler: _ComplaintH | None = None,
+        /,
+        *,
+        where: Callable[[ComplaintEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _ComplaintH | Callable[[_ComplaintH], _ComplaintH]:
+        """Register a handler for :class:`~sesflow.events.ComplaintEvent`."""
+        result: _ComplaintH | Callable[[_ComplaintH], _ComplaintH] = self._add(
+            _COMPLAINT, handler, "on_complaint", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_delivery(self, handler: _DeliveryH, /) -> _DeliveryH: ...
+    @overload
+    def on_delivery(
+        self, /, *, where: Callable[[DeliveryEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_DeliveryH], _DeliveryH]: ...
+    def on_delivery(
+        self,
+        handler: _DeliveryH | None = None,
+        /,
+        *,
+        where: Callable[[DeliveryEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _DeliveryH | Callable[[_DeliveryH], _DeliveryH]:
+        """Register a handler for :class:`~sesflow.events.DeliveryEvent`."""
+        result: _DeliveryH | Callable[[_DeliveryH], _DeliveryH] = self._add(
+            _DELIVERY, handler, "on_delivery", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_send(self, handler: _SendH, /) -> _SendH: ...
+    @overload
+    def on_send(
+        self, /, *, where: Callable[[SendEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_SendH], _SendH]: ...
+    def on_send(
+        self,
+        handler: _SendH | None = None,
+        /,
+        *,
+        where: Callable[[SendEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _SendH | Callable[[_SendH], _SendH]:
+        """Register a handler for :class:`~sesflow.events.SendEvent`."""
+        result: _SendH | Callable[[_SendH], _SendH] = self._add(
+            _SEND, handler, "on_send", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_reject(self, handler: _RejectH, /) -> _RejectH: ...
+    @overload
+    def on_reject(
+        self, /, *, where: Callable[[RejectEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_RejectH], _RejectH]: ...
+    def on_reject(
+        self,
+        handler: _RejectH | None = None,
+        /,
+        *,
+        where: Callable[[RejectEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _RejectH | Callable[[_RejectH], _RejectH]:
+        """Register a handler for :class:`~sesflow.events.RejectEvent`."""
+        result: _RejectH | Callable[[_RejectH], _RejectH] = self._add(
+            _REJECT, handler, "on_reject", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_open(self, handler: _OpenH, /) -> _OpenH: ...
+    @overload
+    def on_open(
+        self, /, *, where: Callable[[OpenEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_OpenH], _OpenH]: ...
+    def on_open(
+        self,
+        handler: _OpenH | None = None,
+        /,
+        *,
+        where: Callable[[OpenEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _OpenH | Callable[[_OpenH], _OpenH]:
+        """Register a handler for :class:`~sesflow.events.OpenEvent`."""
+        result: _OpenH | Callable[[_OpenH], _OpenH] = self._add(
+            _OPEN, handler, "on_open", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_click(self, handler: _ClickH, /) -> _ClickH: ...
+    @overload
+    def on_click(
+        self, /, *, where: Callable[[ClickEvent], bool] | None = None, **filters: Unpack[EventFilters]
+    ) -> Callable[[_ClickH], _ClickH]: ...
+    def on_click(
+        self,
+        handler: _ClickH | None = None,
+        /,
+        *,
+        where: Callable[[ClickEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _ClickH | Callable[[_ClickH], _ClickH]:
+        """Register a handler for :class:`~sesflow.events.ClickEvent`."""
+        result: _ClickH | Callable[[_ClickH], _ClickH] = self._add(
+            _CLICK, handler, "on_click", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_rendering_failure(self, handler: _RenderingFailureH, /) -> _RenderingFailureH: ...
+    @overload
+    def on_rendering_failure(
+        self,
+        /,
+        *,
+        where: Callable[[RenderingFailureEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> Callable[[_RenderingFailureH], _RenderingFailureH]: ...
+    def on_rendering_failure(
+        self,
+        handler: _RenderingFailureH | None = None,
+        /,
+        *,
+        where: Callable[[RenderingFailureEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH]:
+        """Register a handler for :class:`~sesflow.events.RenderingFailureEvent`."""
+        result: _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH] = self._add(
+            _RENDERING_FAILURE, handler, "on_rendering_failure", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_delivery_delay(self, handler: _DeliveryDelayH, /) -> _DeliveryDelayH: ...
+    @overload
+    def on_delivery_delay(
+        self,
+        /,
+        *,
+        where: Callable[[DeliveryDelayEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> Callable[[_DeliveryDelayH], _DeliveryDelayH]: ...
+    def on_delivery_delay(
+        self,
+        handler: _DeliveryDelayH | None = None,
+        /,
+        *,
+        where: Callable[[DeliveryDelayEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH]:
+        """Register a handler for :class:`~sesflow.events.DeliveryDelayEvent`."""
+        result: _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH] = self._add(
+            _DELIVERY_DELAY, handler, "on_delivery_delay", where=where, **filters
+        )
+        return result
+
+    @overload
+    def on_subscription(self, handler: _SubscriptionH, /) -> _SubscriptionH: ...
+    @overload
+    def on_subscription(
+        self,
+        /,
+        *,
+        where: Callable[[SubscriptionEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> Callable[[_SubscriptionH], _SubscriptionH]: ...
+    def on_subscription(
+        self,
+        handler: _SubscriptionH | None = None,
+        /,
+        *,
+        where: Callable[[SubscriptionEvent], bool] | None = None,
+        **filters: Unpack[EventFilters],
+    ) -> _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH]:
+        """Register a handler for :class:`~sesflow.events.SubscriptionEvent` (list subscription changes)."""
+        result: _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH] = self._add(
+            _SUBSCRIPTION, handler, "on_subscription", where=where, **filters
+        )
+        return result
+
+    def on_unmatched(self, hook: _UnmatchedH) -> _UnmatchedH:
+        """Set the hook called with each record no handler was selected for. Usable as a decorator."""
+        if not callable(hook):
+            raise RouterConfigError(f"on_unmatched needs a function, got {hook!r}")
+        self._unmatched_hook = hook
+        return hook
+
+    def on_invalid(self, hook: _InvalidH) -> _InvalidH:
+        """Set the dead-letter hook, called with each :class:`~sesflow.sources.SourceItem` that could not be
+        unwrapped, verified or parsed (its ``error`` says why, its ``raw`` is the payload as delivered).
+        Usable as a decorator.
+        """
+        if not callable(hook):
+            raise RouterConfigError(f"on_invalid needs a function, got {hook!r}")
+        self._invalid_hook = hook
+        return hook
+
+    @property
+    def has_async_handlers(self) -> bool:
+        """True when a registered handler or hook is a coroutine function (``dispatch`` cannot run those)."""
+        return bool(self._async_names())
+
+    def _async_names(self) -> list[str]:
+        names = [r.name for r in self._routes if r.is_async]
+        for hook in (self._unmatched_hook, self._invalid_hook):
+            if hook is not None and _is_coroutine_function(hook):
+                names.append(handler_name(hook))
+        return names
+
+    def check_sync(self, entry_point: str = "dispatch") -> None:
+        """Raise :class:`AsyncHandlerError` if any handler or hook is a coroutine function.
+
+        The synchronous Lambda entry points call this before touching the batch, so a router that needs an
+        event loop fails on its first invocation, not on the first record of a rarer type.
+        """
+        names = self._async_names()
+        if names:
+            raise AsyncHandlerError(
+                f"{entry_point}() cannot run coroutine handlers ({', '.join(names)}); use the async "
+                f"variant (await router.{entry_point}_async(...), or sesflow.routing.run_async(...) "
+                "from a synchronous Lambda handler)",
+                handlers=names,
+            )
+
+    # --- sync dispatch --------------------------------------------------------------------------------
+
+    def dispatch(self, record: ParsedRecord) -> DispatchResult:
+        """Run the plain-function handlers selected for ``record`` and return what happened.
+
+        Raises :class:`AsyncHandlerError`, before running anything, when a handler registered for the
+        record's type is a coroutine function (whether or not its filters would match this record).
+        """
+        return self._dispatch(record, None, None)
+
+    def dispatch_item(self, item: SourceItem) -> DispatchResult:
+        """Route one source item: its record to the handlers, or, when it is invalid, to the ``on_invalid``
+        hook with a failed result (``error`` set), so that the item is reported and retried, never dropped.
+        """
+        record = item.record
+        if record is None:
+            result = self._invalid_result(item)
+            hook = self._invalid_hook
+            return result if hook is None else self._run_hook(hook, item, result)
+        return self._dispatch(record, item, None)
+
+    def _dispatch(
+        self, record: ParsedRecord, item: SourceItem | None, later: list[tuple[_Route, Any]] | None
+    ) -> DispatchResult:
+        """The sync dispatch. ``later`` (async dispatch only) collects awaitables plain functions returned."""
+        plan = self._plans.get(type(record))
+        if plan is None:
+            plan = self._plan_for(record)
+        if plan.has_async:
+            self._refuse_async(record, plan)
+        routes = plan.routes
+        if not routes:
+            return self._unmatched(record, item, later is None)
+        failures: list[HandlerFailure] | None = None
+        if not plan.has_filter:
+            for route in routes:
+                try:
+                    returned = route.func(record)
+                except Exception as exc:
+                    failures = _add_failure(failures, route.func, exc, record)
+                else:
+                    if returned is not None and inspect.isawaitable(returned):
+                        if later is None:
+                            error = _returned_awaitable(route, returned)
+                            failures = _add_failure(failures, route.func, error, record)
+                        else:
+                            later.append((route, returned))
+            handlers = plan.funcs
+        else:
+            selected: list[Callable[..., Any]] = []
+            for route in routes:
+                matches = route.matches
+                try:
+                    if matches is not None and not matches(record):
+                        continue
+                except Exception as exc:
+                    selected.append(route.func)
+                    failures = _add_failure(failures, route.func, exc, record)
+                    continue
+                selected.append(route.func)
+                try:
+                    returned = route.func(record)
+                except Exception as exc:
+                    failures = _add_failure(failures, route.func, exc, record)
+                else:
+                    if returned is not None and inspect.isawaitable(returned):
+                        if later is None:
+                            error = _returned_awaitable(route, returned)
+                            failures = _add_failure(failures, route.func, error, record)
+                        else:
+                            later.append((route, returned))
+            if not selected:
+                return self._unmatched(record, item, later is None)
+            handlers = tuple(selected)
+        return new_result(record, handlers, _NO_FAILURES if failures is None else tuple(failures), item)
+
+    def _refuse_async(self, record: ParsedRecord, plan: _Plan) -> None:
+        names = [r.name for r in plan.routes if r.is_async]
+        raise AsyncHandlerError(
+            f"dispatch() cannot run the coroutine handler(s) {', '.join(names)} registered for "
+            f"{type(record).__name__}; use 'await router.dispatch_async(...)' (nothing was run)",
+            handlers=names,
+        )
+
+    def _unmatched(self, record: ParsedRecord, item: SourceItem | None, run_hook: bool) -> DispatchResult:
+        result = new_result(record, (), _NO_FAILURES, item)
+        hook = self._unmatched_hook
+        if not run_hook:  # the async dispatch runs the hook itself
+            return result
+        if hook is None:
+            logger.debug("no handler for %s", _describe(record))
+            return result
+        return self._run_hook(hook, record, result)
+
+    @staticmethod
+    def _invalid_result(item: SourceItem) -> DispatchResult:
+        error = item.error
+        assert error is not None, "a SourceItem carries exactly one of record and error"
+        logger.warning("invalid %s item %s: %s", item.transport.value, item.item_id, error)
+        return DispatchResult(None, (), _NO_FAILURES, item, error)
+
+    def _run_hook(self, hook: Callable[[Any], object], arg: object, result: DispatchResult) -> DispatchResult:
+        name = handler_name(hook)
+        if _is_coroutine_function(hook):
+            raise AsyncHandlerError(
+                f"the hook {name} is a coroutine function, which dispatch() cannot run; "
+                "use 'await router.dispatch_async(...)' or dispatch_item_async()",
+                handlers=[name],
+            )
+        try:
+            returned = hook(arg)
+            if returned is not None and inspect.isawaitable(returned):
+                raise _returned_awaitable(name, returned)
+        except Exception as exc:
+            return _with_failures(result, [_new_failure(hook, exc, arg, "hook")])
+        return result
+
+    # --- async dispatch -------------------------------------------------------------------------------
+
+    async def dispatch_async(self, record: ParsedRecord) -> DispatchResult:
+        """Run every handler selected for ``record``, plain functions and coroutines, and return the result.
+
+        Plain functions run first, in registration order, in the loop's thread (with ``run_sync_in_thread``:
+        in a worker thread, while the coroutines run); the coroutines of the record run concurrently
+        (:func:`asyncio.gather`). A plain function that returns an awaitable has it awaited with the
+        coroutines. ``handlers`` and ``failures`` are in registration order either way.
+        """
+        return await self._dispatch_async(record, None)
+
+    async def dispatch_item_async(self, item: SourceItem) -> DispatchResult:
+        """The async twin of :meth:`dispatch_item`."""
+        record = item.record
+        if record is None:
+            result = self._invalid_result(item)
+            hook = self._invalid_hook
+            return result if hook is None else await self._run_hook_async(hook, item, result)
+        return await self._dispatch_async(record, item)
+
+    async def _dispatch_async(self, record: ParsedRecord, item: SourceItem | None) -> DispatchResult:
+        plan = self._plans.get(type(record))
+        if plan is None:
+            plan = self._plan_for(record)
+        if not plan.routes:
+            return await self._unmatched_async(record, item)
+        if not plan.has_async and not self.run_sync_in_thread:
+            # Only plain functions: the sync dispatch, then whatever awaitables they returned.
+            later: list[tuple[_Route, Any]] = []
+            result = self._dispatch(record, item, later)
+            if result.handlers or result.failures:
+                if later:
+                    result = await self._await_later(result, later, record)
+                return result
+            return await self._unmatched_async(record, item)
+
+        failures: dict[int, HandlerFailure] = {}
+        selected: list[int] = []
+        routes = plan.routes
+        for index, route in enumerate(routes):
+            matches = route.matches
+            try:
+                if matches is None or matches(record):
+                    selected.append(index)
+            except Exception as exc:
+                selected.append(index)
+                failures[index] = _new_failure(route.func, exc, record)
+        if not selected:
+            return await self._unmatched_async(record, item)
+
+        plain = [i for i in selected if not routes[i].is_async and i not in failures]
+        returned_later: list[tuple[int, Any]] = []
+
+        def run_plain() -> None:
+            for i in plain:
+                route = routes[i]
+                try:
+                    returned = route.func(record)
+                except Exception as exc:
+                    failures[i] = _new_failure(route.func, exc, record)
+                else:
+                    if returned is not None and inspect.isawaitable(returned):
+                        returned_later.append((i, returned))
+
+        pending: list[tuple[int, Any]] = []
+        for i in selected:
+            route = routes[i]
+            if route.is_async and i not in failures:
+                try:
+                    pending.append((i, route.func(record)))
+                except Exception as exc:
+                    failures[i] = _new_failure(route.func, exc, record)
+        if self.run_sync_in_thread and plain:
+            worker = asyncio.to_thread(run_plain)
+            outcomes = await asyncio.gather(worker, *(a for _, a in pending), return_exceptions=True)
+            if isinstance(outcomes[0], BaseException):  # only a BaseException escapes run_plain
+                raise outcomes[0]
+            _record_outcomes(failures, routes, pending, outcomes[1:], record)
+            pending = returned_later
+        else:
+            run_plain()
+            pending.extend(returned_later)
+        if pending:
+            _record_outcomes(failures, routes, pending, await _gather(a for _, a in pending), record)
+        handlers = tuple(routes[i].func for i in selected)
+        ordered = tuple(failures[i] for i in selected if i in failures)
+        return DispatchResult(record, handlers, ordered or _NO_FAILURES, item)
+
+    async def _await_later(
+        self, result: DispatchResult, later: list[tuple[_Route, Any]], record: ParsedRecord
+    ) -> DispatchResult:
+        outcomes = await _gather(a for _, a in later)
+        new: list[HandlerFailure] = []
+        for (route, _), outcome in zip(later, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                new.append(_new_failure(route.func, outcome, record))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        if not new:
+            return result
+        position = {id(h): i for i, h in reversed(list(enumerate(result.handlers)))}
+        merged = sorted([*result.failures, *new], key=lambda f: position.get(id(f.handler), 0))
+        return _with_failures(result, merged, replace=True)
+
+    async def _unmatched_async(self, record: ParsedRecord, item: SourceItem | None) -> DispatchResult:
+        result = new_result(record, (), _NO_FAILURES, item)
+        hook = self._unmatched_hook
+        if hook is None:
+            logger.debug("no handler for %s", _describe(record))
+            return result
+        return await self._run_hook_async(hook, record, result)
+
+    async def _run_hook_async(
+        self, hook: Callable[[Any], object], arg: object, result: DispatchResult
+    ) -> DispatchResult:
+        try:
+            if self.run_sync_in_thread and not _is_coroutine_function(hook):
+                returned = await asyncio.to_thread(hook, arg)
+            else:
+                returned = hook(arg)
+            if returned is not None and inspect.isawaitable(returned):
+                await returned
+        except Exception as exc:
+            return _with_failures(result, [_new_failure(hook, exc, arg, "hook")])
+        return result
+
+    # --- Lambda entry points --------------------------------------------------------------------------
+
+    def handle_sqs_lambda(
+        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
+    ) -> dict[str, list[dict[str, str]]]:
+        """Handle a Lambda invocation by an SQS queue; return the partial batch response.
+
+        Each record's body is an SNS envelope (verified when ``verifier`` is given) or, with raw message
+        delivery, the SES record itself. The answer is
+        ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``, listing the messages that failed
+        (a handler or hook raised) or could not be unwrapped, verified or parsed: Lambda deletes the others
+        and makes only these visible again. The event source mapping must have ``ReportBatchItemFailures``
+        enabled. On a FIFO queue, the first failure stops the batch: it and every later message are
+        reported, so that order within a message group is kept.
+        """
+        self.check_sync("handle_sqs_lambda")
+        return _lambda.handle_sqs(self, event, verifier)
+
+    async def handle_sqs_lambda_async(
+        self,
+        event: Mapping[str, Any],
+        context: object = None,
+        *,
+        verifier: MessageVerifier | None = None,
+        concurrency: int = 1,
+    ) -> dict[str, list[dict[str, str]]]:
+        """The async twin of :meth:`handle_sqs_lambda`.
+
+        ``concurrency`` is how many messages of a standard queue's batch are dispatched at once (1: one
+        after the other, in batch order). A FIFO queue's batch is always dispatched in order, one at a time.
+        """
+        return await _lambda.handle_sqs_async(self, event, verifier, concurrency)
+
+    def handle_sns_lambda(
+        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
+    ) -> None:
+        """Handle a Lambda invocation by an SNS topic (``Records[].Sns``).
+
+        Raises :class:`DispatchError` (carrying every item's result) when a handler failed or a message could
+        not be verified or parsed; returns None otherwise. SNS invokes Lambda asynchronously, so a raised
+        error makes Lambda retry the invocation (twice by default) and then hand the event to the function's
+        on-failure destination or dead-letter queue, when one is configured. Handlers should be idempotent:
+        a retry runs every handler of the invocation again.
+        """
+        self.check_sync("handle_sns_lambda")
+        _lambda.handle_sns(self, event, verifier)
+
+    async def handle_sns_lambda_async(
+        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
+    ) -> None:
+        """The async twin of :meth:`handle_sns_lambda`."""
+        await _lambda.handle_sns_async(self, event, verifier)
+
+    def handle_eventbridge_lambda(self, event: Mapping[str, Any], context: object = None) -> None:
+        """Handle a Lambda invocation by an EventBridge rule (an event with ``source: aws.ses``).
+
+        Raises :class:`DispatchError` when a handler failed or the event is not a valid SES email event;
+        returns None otherwise. EventBridge invokes Lambda asynchronously, so a raised error makes Lambda
+        retry (twice by default) and then use the function's on-failure destination or dead-letter queue.
+        A non-email ``aws.ses`` event (``NonEmailEvent``) is a control message: it goes to ``on_control``
+        handlers or the ``on_unmatched`` hook, and is not an error.
+        """
+        self.check_sync("handle_eventbridge_lambda")
+        _lambda.handle_eventbridge(self, event)
+
+    async def handle_eventbridge_lambda_async(self, event: Mapping[str, Any], context: object = None) -> None:
+        """The async twin of :meth:`handle_eventbridge_lambda`."""
+        await _lambda.handle_eventbridge_async(self, event)
+
+    def handle_firehose_lambda(
+        self,
+        event: Mapping[str, Any],
+        context: object = None,
+        *,
+        transform: FirehoseTransform | None = None,
+    ) -> dict[str, Any]:
+        """Handle a Firehose data-transformation invocation; return the transformation response.
+
+        Every record is dispatched to the handlers. A record whose handlers all succeeded is ``Ok`` with its
+        data passed through unchanged or, when ``transform`` is given, replaced by what ``transform(record,
+        data)`` returns (``bytes``, ``str``, or a mapping written as one JSON line); a ``transform`` that
+        returns None marks the record ``Dropped``. A record that could not be decoded or parsed, whose handler
+        failed or whose transform raised is ``ProcessingFailed``, which Firehose writes to the error output.
+        """
+        self.check_sync("handle_firehose_lambda")
+        return _lambda.handle_firehose(self, event, transform)
+
+    async def handle_firehose_lambda_async(
+        self,
+        event: Mapping[str, Any],
+        context: object = None,
+        *,
+        transform: FirehoseTransform | None = None,
+        concurrency: int = 1,
+    ) -> dict[str, Any]:
+        """The async twin of :meth:`handle_firehose_lambda`; up to ``concurrency`` records run at once."""
+        return await _lambda.handle_firehose_async(self, event, transform, concurrency)
+
+
+_SEND: Final = frozenset({EventType.SEND})
+_DELIVERY: Final = frozenset({EventType.DELIVERY})
+_BOUNCE: Final = frozenset({EventType.BOUNCE})
+_COMPLAINT: Final = frozenset({EventType.COMPLAINT})
+_REJECT: Final = frozenset({EventType.REJECT})
+_OPEN: Final = frozenset({EventType.OPEN})
+_CLICK: Final = frozenset({EventType.CLICK})
+_RENDERING_FAILURE: Final = frozenset({EventType.RENDERING_FAILURE})
+_DELIVERY_DELAY: Final = frozenset({EventType.DELIVERY_DELAY})
+_SUBSCRIPTION: Final = frozenset({EventType.SUBSCRIPTION})
+
+
+def _describe(record: object) -> str:
+    if isinstance(record, SourceItem):
+        return f"{record.transport.value} item {record.item_id}"
+    message_id = getattr(getattr(record, "mail", None), "message_id", None)
+    return f"{type(record).__name__} {message_id}" if message_id else type(record).__name__
+
+
+def _new_failure(
+    func: Callable[..., Any], exc: Exception, record: object, what: str = "handler"
+) -> HandlerFailure:
+    logger.error("%s %s failed on %s", what, handler_name(func), _describe(record), exc_info=exc)
+    return HandlerFailure(func, exc)
+
+
+def _add_failure(
+    failures: list[HandlerFailure] | None, func: Callable[..., Any], exc: Exception, record: object
+) -> list[HandlerFailure]:
+    if failures is None:
+        failures = []
+    failures.append(_new_failure(func, exc, record))
+    return failures
+
+
+def _returned_awaitable(route: _Route | str, returned: object) -> AsyncHandlerError:
+    """The error for a plain function that returned an awaitable in a sync dispatch (closed so no warning)."""
+    close = getattr(returned, "close", None)
+    if close is not None:
+        close()
+    name = route if isinstance(route, str) else route.name
+    return AsyncHandlerError(
+        f"{name} returned an awaitable, which dispatch() cannot await; declare it with 'async def' and use "
+        "'await router.dispatch_async(...)'",
+        handlers=[name],
+    )
+
+
+def _with_failures(
+    result: DispatchResult, failures: Sequence[HandlerFailure], *, replace: bool = False
+) -> DispatchResult:
+    combined = tuple(failures) if replace else (*result.failures, *failures)
+    return DispatchResult(result.record, result.handlers, combined, result.item, result.error)
+
+
+def _record_outcomes(
+    failures: dict[int, HandlerFailure],
+    routes: Sequence[_Route],
+    pending: Sequence[tuple[int, Any]],
+    outcomes: Sequence[object],
+    record: object,
+) -> None:
+    for (index, _), outcome in zip(pending, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            failures[index] = _new_failure(routes[index].func, outcome, record)
+        elif isinstance(outcome, BaseException):  # cancellation, KeyboardInterrupt: not a handler failure
+            raise outcome
+
+
+async def _gather(awaitables: Iterable[Awaitable[object]]) -> list[object]:
+    """Await all, concurrently, returning each one's value or exception (one awaitable: no task)."""
+    items = list(awaitables)
+    if len(items) == 1:
+        try:
+            return [await items[0]]
+        except Exception as exc:
+            return [exc]
+    return list(await asyncio.gather(*items, return_exceptions=True))

@@ -1,0 +1,89 @@
+"""Sending through SES with a configuration set always attached and checked.
+
+Messages (:class:`Email` and its parts) are validated on construction; :class:`SesClient` (boto3) and
+:class:`AsyncSesClient` (aioboto3, extra ``async``) send them through the v2 (default) or v1 API over one pure
+core; ``sesflow.sending.smtp`` sends them over SMTP.
+"""
+
+from .aio import AsyncSesClient
+from .client import SesClient
+from .errors import (
+    AccessDenied,
+    AccountSendingPaused,
+    AccountSuspended,
+    ClientNotOpen,
+    ConfigurationSetNotFound,
+    ConfigurationSetRequired,
+    ConfigurationSetSendingPaused,
+    DailyQuotaExceeded,
+    InvalidParameter,
+    InvalidSendingPool,
+    LimitExceeded,
+    MailFromDomainNotVerified,
+    MessageRejected,
+    SendingError,
+    SendingPaused,
+    SendOutcomeUnknown,
+    SesApiError,
+    SesError,
+    TemplateNotFound,
+    Throttled,
+    TransientFailure,
+    ValidationError,
+)
+from .links import add_link_tags, check_links, link_tags_attribute, scan_links, tag_link
+from .message import Address, Attachment, Destination, Email, ListUnsubscribe, Template
+from .mime import build_mime, mime_bytes
+from .ratelimit import RetryPolicy, TokenBucket
+from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendQuota, SendResult
+from .validation import validate_configuration_set_name, validate_tags
+
+__all__ = [
+    "SesClient",
+    "AsyncSesClient",
+    "SendResult",
+    "BulkResult",
+    "BulkEntryResult",
+    "BulkStatus",
+    "BulkProgress",
+    "SendQuota",
+    "RetryPolicy",
+    "TokenBucket",
+    "Address",
+    "Attachment",
+    "Destination",
+    "Email",
+    "ListUnsubscribe",
+    "Template",
+    "build_mime",
+    "mime_bytes",
+    "validate_configuration_set_name",
+    "validate_tags",
+    "add_link_tags",
+    "check_links",
+    "link_tags_attribute",
+    "scan_links",
+    "tag_link",
+    "SendingError",
+    "ValidationError",
+    "ConfigurationSetRequired",
+    "ClientNotOpen",
+    "SesError",
+    "MessageRejected",
+    "MailFromDomainNotVerified",
+    "ConfigurationSetNotFound",
+    "TemplateNotFound",
+    "SendingPaused",
+    "AccountSendingPaused",
+    "ConfigurationSetSendingPaused",
+    "AccountSuspended",
+    "Throttled",
+    "DailyQuotaExceeded",
+    "LimitExceeded",
+    "InvalidParameter",
+    "InvalidSendingPool",
+    "AccessDenied",
+    "TransientFailure",
+    "SendOutcomeUnknown",
+    "SesApiError",
+]

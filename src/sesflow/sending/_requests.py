@@ -1,0 +1,500 @@
+"""The pure half of the API path: messages to SES request parameters, SES answers and errors to sesflow types.
+
+No IO here. Operations are named by their boto3 method (``send_email``), so a transport runs a request as
+``getattr(client, operation)(**params)``, sync or async alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+
+import attrs
+import botocore.exceptions
+
+from .errors import (
+    AccessDenied,
+    AccountSendingPaused,
+    AccountSuspended,
+    ConfigurationSetNotFound,
+    ConfigurationSetSendingPaused,
+    DailyQuotaExceeded,
+    InvalidParameter,
+    InvalidSendingPool,
+    LimitExceeded,
+    MailFromDomainNotVerified,
+    MessageRejected,
+    SendingPaused,
+    SendOutcomeUnknown,
+    SesApiError,
+    SesError,
+    TemplateNotFound,
+    Throttled,
+    TransientFailure,
+    ValidationError,
+)
+from .message import Address, Destination, Email, Template
+from .mime import build_mime, mime_bytes
+from .results import BulkStatus
+from .validation import MAX_MESSAGE_SIZE_V1, MAX_MESSAGE_SIZE_V2, check_message_size
+
+__all__ = [
+    "Api",
+    "Request",
+    "EntryOutcome",
+    "send_request",
+    "bulk_request",
+    "describe_configuration_set_request",
+    "quota_request",
+    "parse_send_response",
+    "parse_bulk_response",
+    "parse_quota_response",
+    "error_from_exception",
+    "error_for_status",
+    "service_name",
+]
+
+Api = Literal["v1", "v2"]
+_CHARSET: Final = "UTF-8"
+
+
+def service_name(api: Api) -> str:
+    """The boto3 service name of an API version."""
+    return "sesv2" if api == "v2" else "ses"
+
+
+@attrs.frozen
+class Request:
+    """One SES API call: the boto3 method name and its keyword arguments."""
+
+    operation: str
+    params: dict[str, Any] = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class EntryOutcome:
+    """One entry of a bulk answer."""
+
+    status: BulkStatus
+    message_id: str | None
+    error_message: str | None
+    raw_status: str
+
+
+# ------------------------------------------------------------------------------------------------ requests
+
+
+def _addresses(addresses: Sequence[Address]) -> list[str]:
+    return [str(a) for a in addresses]
+
+
+def _destination(
+    to: Sequence[Address], cc: Sequence[Address], bcc: Sequence[Address]
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if to:
+        out["ToAddresses"] = _addresses(to)
+    if cc:
+        out["CcAddresses"] = _addresses(cc)
+    if bcc:
+        out["BccAddresses"] = _addresses(bcc)
+    return out
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in tags.items()]
+
+
+def _header_list(headers: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in headers.items()]
+
+
+def _common(params: dict[str, Any], configuration_set: str | None, tags: Mapping[str, str], api: Api) -> None:
+    if configuration_set is not None:
+        params["ConfigurationSetName"] = configuration_set
+    if tags:
+        params["EmailTags" if api == "v2" else "Tags"] = _tag_list(tags)
+
+
+def send_request(
+    email: Email, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
+) -> Request:
+    """The request that sends ``email`` with ``configuration_set`` and ``tags`` attached.
+
+    Raises :class:`ValidationError` for what the chosen API cannot carry (inline templates or template headers
+    on v1, a raw message over v1's 10 MB).
+    """
+    if email.template is not None:
+        return _templated_request(
+            email, email.template, api=api, configuration_set=configuration_set, tags=tags
+        )
+    if email.needs_raw:
+        return _raw_request(email, api=api, configuration_set=configuration_set, tags=tags)
+    limit = MAX_MESSAGE_SIZE_V2 if api == "v2" else MAX_MESSAGE_SIZE_V1
+    check_message_size(email.estimated_size(), limit, api=api)
+    message: dict[str, Any] = {"Subject": {"Data": email.subject or "", "Charset": _CHARSET}, "Body": {}}
+    if email.text is not None:
+        message["Body"]["Text"] = {"Data": email.text, "Charset": _CHARSET}
+    if email.html is not None:
+        message["Body"]["Html"] = {"Data": email.html, "Charset": _CHARSET}
+    params: dict[str, Any]
+    if api == "v2":
+        params = {
+            "FromEmailAddress": str(email.sender),
+            "Destination": _destination(email.to, email.cc, email.bcc),
+            "Content": {"Simple": message},
+        }
+        if email.reply_to:
+            params["ReplyToAddresses"] = _addresses(email.reply_to)
+        if email.feedback_address is not None:
+            params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+    else:
+        params = {
+            "Source": str(email.sender),
+            "Destination": _destination(email.to, email.cc, email.bcc),
+            "Message": message,
+        }
+        if email.reply_to:
+            params["ReplyToAddresses"] = _addresses(email.reply_to)
+        if email.feedback_address is not None:
+            params["ReturnPath"] = email.feedback_address.ascii_email
+    _common(params, configuration_set, tags, api)
+    return Request("send_email", params)
+
+
+def _raw_request(
+    email: Email, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
+) -> Request:
+    if api == "v1" and email.feedback_address is not None:
+        raise ValidationError(
+            "feedback_address", "the v1 API takes no return path for raw messages: use the v2 API or drop it"
+        )
+    limit = MAX_MESSAGE_SIZE_V2 if api == "v2" else MAX_MESSAGE_SIZE_V1
+    # The attachments alone, base64-encoded, are a lower bound: refuse before building a message too big.
+    check_message_size(sum(item.encoded_size for item in email.attachments), limit, api=api)
+    data = mime_bytes(build_mime(email, configuration_set=configuration_set, tags=tags), limit=limit, api=api)
+    params: dict[str, Any]
+    if api == "v2":
+        params = {
+            "FromEmailAddress": str(email.sender),
+            "Destination": _destination(email.to, email.cc, email.bcc),
+            "Content": {"Raw": {"Data": data}},
+        }
+        if email.feedback_address is not None:
+            params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+        _common(params, configuration_set, tags, api)
+        return Request("send_email", params)
+    params = {
+        "Source": str(email.sender),
+        "Destinations": list(email.recipients),
+        "RawMessage": {"Data": data},
+    }
+    _common(params, configuration_set, tags, api)
+    return Request("send_raw_email", params)
+
+
+def _v2_template(template: Template, headers: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if template.name is not None:
+        out["TemplateName"] = template.name
+    else:
+        content: dict[str, str] = {"Subject": template.subject or ""}
+        if template.text is not None:
+            content["Text"] = template.text
+        if template.html is not None:
+            content["Html"] = template.html
+        out["TemplateContent"] = content
+    out["TemplateData"] = template.data_json
+    if headers:
+        out["Headers"] = _header_list(headers)
+    return out
+
+
+def _v1_template_name(template: Template, field: str) -> str:
+    if template.name is None:
+        raise ValidationError(
+            field,
+            "the v1 API sends only stored templates: create the template and send it by name, or use v2",
+        )
+    return template.name
+
+
+def _templated_request(
+    email: Email, template: Template, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
+) -> Request:
+    headers = email.all_headers()
+    params: dict[str, Any]
+    if api == "v2":
+        params = {
+            "FromEmailAddress": str(email.sender),
+            "Destination": _destination(email.to, email.cc, email.bcc),
+            "Content": {"Template": _v2_template(template, headers)},
+        }
+        if email.reply_to:
+            params["ReplyToAddresses"] = _addresses(email.reply_to)
+        if email.feedback_address is not None:
+            params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+        _common(params, configuration_set, tags, api)
+        return Request("send_email", params)
+    if headers:
+        raise ValidationError(
+            "headers", "the v1 API cannot add headers to templated messages: use the v2 API (the default)"
+        )
+    params = {
+        "Source": str(email.sender),
+        "Destination": _destination(email.to, email.cc, email.bcc),
+        "Template": _v1_template_name(template, "template"),
+        "TemplateData": template.data_json,
+    }
+    if email.reply_to:
+        params["ReplyToAddresses"] = _addresses(email.reply_to)
+    if email.feedback_address is not None:
+        params["ReturnPath"] = email.feedback_address.ascii_email
+    _common(params, configuration_set, tags, api)
+    return Request("send_templated_email", params)
+
+
+def bulk_request(
+    template: Template,
+    destinations: Sequence[Destination],
+    *,
+    api: Api,
+    sender: Address,
+    reply_to: Sequence[Address],
+    feedback_address: Address | None,
+    configuration_set: str | None,
+    tags: Mapping[str, str],
+) -> Request:
+    """One bulk call for ``destinations`` (at most 50), in order."""
+    params: dict[str, Any]
+    if api == "v2":
+        entries = []
+        for destination in destinations:
+            entry: dict[str, Any] = {
+                "Destination": _destination(destination.to, destination.cc, destination.bcc)
+            }
+            if destination.tags:
+                entry["ReplacementTags"] = _tag_list(destination.tags)
+            if destination.data is not None:
+                entry["ReplacementEmailContent"] = {
+                    "ReplacementTemplate": {"ReplacementTemplateData": destination.data_json}
+                }
+            headers = destination.all_headers()
+            if headers:
+                entry["ReplacementHeaders"] = _header_list(headers)
+            entries.append(entry)
+        params = {
+            "FromEmailAddress": str(sender),
+            "DefaultContent": {"Template": _v2_template(template, {})},
+            "BulkEmailEntries": entries,
+        }
+        if reply_to:
+            params["ReplyToAddresses"] = _addresses(reply_to)
+        if feedback_address is not None:
+            params["FeedbackForwardingEmailAddress"] = feedback_address.ascii_email
+        if configuration_set is not None:
+            params["ConfigurationSetName"] = configuration_set
+        if tags:
+            params["DefaultEmailTags"] = _tag_list(tags)
+        return Request("send_bulk_email", params)
+    v1_entries = []
+    for index, destination in enumerate(destinations):
+        if destination.all_headers():
+            raise ValidationError(
+                f"destinations[{index}].headers",
+                "the v1 API cannot add headers to bulk messages: use the v2 API (the default)",
+            )
+        v1_entry: dict[str, Any] = {
+            "Destination": _destination(destination.to, destination.cc, destination.bcc)
+        }
+        if destination.tags:
+            v1_entry["ReplacementTags"] = _tag_list(destination.tags)
+        if destination.data is not None:
+            v1_entry["ReplacementTemplateData"] = destination.data_json
+        v1_entries.append(v1_entry)
+    params = {
+        "Source": str(sender),
+        "Template": _v1_template_name(template, "template"),
+        "DefaultTemplateData": template.data_json,
+        "Destinations": v1_entries,
+    }
+    if reply_to:
+        params["ReplyToAddresses"] = _addresses(reply_to)
+    if feedback_address is not None:
+        params["ReturnPath"] = feedback_address.ascii_email
+    if configuration_set is not None:
+        params["ConfigurationSetName"] = configuration_set
+    if tags:
+        params["DefaultTags"] = _tag_list(tags)
+    return Request("send_bulk_templated_email", params)
+
+
+def describe_configuration_set_request(name: str, api: Api) -> Request:
+    """The call that checks that configuration set ``name`` exists."""
+    operation = "get_configuration_set" if api == "v2" else "describe_configuration_set"
+    return Request(operation, {"ConfigurationSetName": name})
+
+
+def quota_request(api: Api) -> Request:
+    """The call that reads the account's sending quota."""
+    return Request("get_account" if api == "v2" else "get_send_quota", {})
+
+
+# ------------------------------------------------------------------------------------------------ answers
+
+
+def _request_id(response: Mapping[str, Any]) -> str | None:
+    metadata = response.get("ResponseMetadata") or {}
+    value = metadata.get("RequestId")
+    return str(value) if value else None
+
+
+def parse_send_response(response: Mapping[str, Any]) -> tuple[str, str | None]:
+    """``(message_id, request_id)`` of a send's answer."""
+    return str(response["MessageId"]), _request_id(response)
+
+
+def parse_bulk_response(response: Mapping[str, Any], api: Api) -> tuple[list[EntryOutcome], str | None]:
+    """The entries of a bulk answer, in request order, and the request id."""
+    raw_entries = response.get("BulkEmailEntryResults" if api == "v2" else "Status") or []
+    out = []
+    for raw in raw_entries:
+        message_id = raw.get("MessageId")
+        raw_status = raw.get("Status")
+        if raw_status is None:
+            # moto's v1 answer carries a MessageId and no Status; real SES always sends both.
+            raw_status = "SUCCESS" if message_id else "FAILED"
+        out.append(
+            EntryOutcome(
+                status=BulkStatus.from_ses(str(raw_status)),
+                message_id=str(message_id) if message_id else None,
+                error_message=raw.get("Error"),
+                raw_status=str(raw_status),
+            )
+        )
+    return out, _request_id(response)
+
+
+def parse_quota_response(response: Mapping[str, Any], api: Api) -> tuple[float, float]:
+    """``(max_send_rate, max_24_hour_send)`` from the account's quota."""
+    quota = response.get("SendQuota", {}) if api == "v2" else response
+    return float(quota["MaxSendRate"]), float(quota["Max24HourSend"])
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+_BY_CODE: Final[Mapping[str, type[SesError]]] = {
+    "MessageRejected": MessageRejected,
+    "MailFromDomainNotVerifiedException": MailFromDomainNotVerified,
+    "MailFromDomainNotVerified": MailFromDomainNotVerified,
+    "ConfigurationSetDoesNotExist": ConfigurationSetNotFound,
+    "ConfigurationSetDoesNotExistException": ConfigurationSetNotFound,
+    "TemplateDoesNotExist": TemplateNotFound,
+    "TemplateDoesNotExistException": TemplateNotFound,
+    "ConfigurationSetSendingPausedException": ConfigurationSetSendingPaused,
+    "AccountSendingPausedException": AccountSendingPaused,
+    "SendingPausedException": SendingPaused,
+    "AccountSuspendedException": AccountSuspended,
+    "Throttling": Throttled,
+    "ThrottlingException": Throttled,
+    "TooManyRequestsException": Throttled,
+    "LimitExceededException": LimitExceeded,
+    "InvalidParameterValue": InvalidParameter,
+    "InvalidParameterCombination": InvalidParameter,
+    "ValidationError": InvalidParameter,
+    "BadRequestException": InvalidParameter,
+    "AccessDenied": AccessDenied,
+    "AccessDeniedException": AccessDenied,
+    "NotAuthorized": AccessDenied,
+    "UnrecognizedClientException": AccessDenied,
+    "InvalidClientTokenId": AccessDenied,
+    "SignatureDoesNotMatch": AccessDenied,
+    "InternalFailure": TransientFailure,
+    "InternalServerError": TransientFailure,
+    "ServiceUnavailable": TransientFailure,
+    "ServiceUnavailableException": TransientFailure,
+}
+
+_BY_STATUS: Final[Mapping[str, type[SesError]]] = {
+    BulkStatus.MESSAGE_REJECTED: MessageRejected,
+    BulkStatus.MAIL_FROM_DOMAIN_NOT_VERIFIED: MailFromDomainNotVerified,
+    BulkStatus.CONFIGURATION_SET_NOT_FOUND: ConfigurationSetNotFound,
+    BulkStatus.TEMPLATE_NOT_FOUND: TemplateNotFound,
+    BulkStatus.ACCOUNT_SUSPENDED: AccountSuspended,
+    BulkStatus.ACCOUNT_THROTTLED: Throttled,
+    BulkStatus.ACCOUNT_DAILY_QUOTA_EXCEEDED: DailyQuotaExceeded,
+    BulkStatus.INVALID_SENDING_POOL_NAME: InvalidSendingPool,
+    BulkStatus.ACCOUNT_SENDING_PAUSED: AccountSendingPaused,
+    BulkStatus.CONFIGURATION_SET_SENDING_PAUSED: ConfigurationSetSendingPaused,
+    BulkStatus.INVALID_PARAMETER: InvalidParameter,
+    BulkStatus.TRANSIENT_FAILURE: TransientFailure,
+}
+
+
+def _classify(code: str, message: str, http_status: int | None) -> type[SesError]:
+    text = message.lower()
+    if "daily message quota" in text or ("daily" in text and "quota" in text):
+        return DailyQuotaExceeded
+    if code in ("NotFoundException", "BadRequestException") and "configuration set" in text:
+        return ConfigurationSetNotFound
+    if code == "NotFoundException" and "template" in text:
+        return TemplateNotFound
+    if code == "SendingPausedException":
+        if "configuration set" in text:
+            return ConfigurationSetSendingPaused
+        if "account" in text:
+            return AccountSendingPaused
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls
+    if http_status is not None and http_status >= 500:
+        return TransientFailure
+    return SesApiError
+
+
+def error_from_exception(
+    exc: BaseException, *, configuration_set: str | None, describing: bool = False
+) -> SesError | None:
+    """The sesflow error for what a boto3 / aioboto3 call raised; None if not an SES or transport error.
+
+    ``describing`` is true for the configuration-set existence check, where any "not found" means the set.
+    """
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "")) or "Unknown"
+        message = str(error.get("Message", ""))
+        metadata = exc.response.get("ResponseMetadata", {})
+        http_status = metadata.get("HTTPStatusCode")
+        request_id = metadata.get("RequestId") or None
+        cls = _classify(code, message, http_status)
+        if describing and code in ("NotFoundException", "ConfigurationSetDoesNotExist"):
+            cls = ConfigurationSetNotFound
+        return cls(
+            message,
+            code=code,
+            request_id=request_id,
+            http_status=http_status,
+            configuration_set=configuration_set,
+        )
+    if isinstance(exc, botocore.exceptions.ConnectionError):
+        # The connection never opened (refused, DNS, TLS handshake, connect timeout): nothing was sent.
+        return TransientFailure(str(exc), code=type(exc).__name__, configuration_set=configuration_set)
+    if isinstance(exc, botocore.exceptions.HTTPClientError):
+        # The request may have reached SES (read timeout, connection dropped mid-answer).
+        return SendOutcomeUnknown(str(exc), code=type(exc).__name__, configuration_set=configuration_set)
+    return None
+
+
+def error_for_status(
+    outcome: EntryOutcome, *, configuration_set: str | None, request_id: str | None
+) -> SesError | None:
+    """The error for a bulk entry's status, or None for SUCCESS."""
+    if outcome.status == BulkStatus.SUCCESS:
+        return None
+    cls = _BY_STATUS.get(outcome.status, SesApiError)
+    return cls(
+        outcome.error_message or "",
+        code=outcome.raw_status,
+        request_id=request_id,
+        configuration_set=configuration_set,
+    )

@@ -1,0 +1,75 @@
+"""The decorators are typed: mypy accepts handlers of the right event type and rejects the wrong ones."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+api = pytest.importorskip("mypy.api", reason="mypy is part of the test extra")
+
+SNIPPET = textwrap.dedent(
+    """
+    from sesflow.events import BounceEvent, ComplaintEvent, ControlMessage, OpenEvent, SesEvent
+    from sesflow.routing import EventRouter
+
+    router = EventRouter()
+
+    @router.on_bounce
+    def plain(event: BounceEvent) -> None: ...
+
+    @router.on_bounce(bounce_type="Permanent", where=lambda e: e.bounce.bounce_sub_type == "General")
+    async def filtered(event: BounceEvent) -> None: ...
+
+    @router.on_bounce
+    def wider(event: SesEvent) -> None: ...
+
+    @router.on_any(configuration_set="marketing")
+    def anything(event: SesEvent) -> None: ...
+
+    @router.on(OpenEvent.EVENT_TYPE, "Click")
+    def several(event: OpenEvent) -> None: ...
+
+    @router.on_control
+    def control(message: ControlMessage) -> None: ...
+
+    @router.on_complaint  # ERROR [type-var]
+    def wrong_type(event: BounceEvent) -> None: ...
+
+    @router.on_complaint(where=lambda e: e.bounce is None)  # ERROR [attr-defined]
+    def wrong_where(event: ComplaintEvent) -> None: ...
+
+    @router.on_any  # ERROR [type-var]
+    def too_narrow(event: BounceEvent) -> None: ...
+
+    @router.on_bounce(configuration_set=3)  # ERROR [call-overload]
+    def bad_filter(event: BounceEvent) -> None: ...
+
+    reveal_type(plain)  # NOTE Revealed type is "def (event: sesflow.events.models.BounceEvent)"
+    """
+)
+
+
+def test_mypy_checks_handler_types(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    source = tmp_path / "handlers.py"
+    source.write_text(SNIPPET, encoding="utf-8")
+    cache = request.config.cache.mkdir("mypy-router-typing") if request.config.cache else tmp_path / "cache"
+    stdout, stderr, status = api.run(
+        ["--strict", "--no-error-summary", "--show-error-codes", "--cache-dir", str(cache), str(source)]
+    )
+    assert status == 1, stderr
+    errors: dict[int, list[str]] = {}
+    notes: dict[int, list[str]] = {}
+    for line in stdout.splitlines():
+        _, number, kind, message = line.split(":", 3)
+        (errors if kind.strip() == "error" else notes).setdefault(int(number), []).append(message.strip())
+
+    lines = SNIPPET.splitlines()
+    wanted_errors = {n: line.split("# ERROR ")[1] for n, line in enumerate(lines, 1) if "# ERROR " in line}
+    wanted_notes = {n: line.split("# NOTE ")[1] for n, line in enumerate(lines, 1) if "# NOTE " in line}
+    assert sorted(errors) == sorted(wanted_errors), stdout  # no error anywhere else
+    for number, code in wanted_errors.items():
+        assert any(message.endswith(code) for message in errors[number]), stdout
+    for number, text in wanted_notes.items():
+        assert text in notes.get(number, []), stdout
