@@ -316,7 +316,7 @@ def _is_tuple_type(tp: Any) -> bool:
 def _unstructure_enum(member: OpenEnum) -> str:
     # The plain string: an enum member (a str subclass) is not what json.loads gives, and parse_event
     # checks for exact str, so leaving members in would break parse_event(to_dict(event)).
-    return member.value
+    return str.__str__(member)
 
 
 converter.register_unstructure_hook(datetime, format_timestamp)
