@@ -877,3 +877,27 @@ def test_event_timestamp_is_the_events_own_time() -> None:
     assert click.mail.timestamp == sent
     assert click.timestamp == datetime(2017, 8, 9, 23, 51, 25, 570000, tzinfo=UTC)
     assert click.timestamp > click.mail.timestamp
+
+
+def test_unknown_enum_values_are_interned_only_up_to_a_bound() -> None:
+    from sesflow.events import DelayType
+    from sesflow.events.enums import _MAX_INTERNED_UNKNOWN
+
+    values = [DelayType(f"FutureDelay{i}") for i in range(_MAX_INTERNED_UNKNOWN + 50)]
+    assert all(v.value == f"FutureDelay{i}" and not v.is_known for i, v in enumerate(values))
+    assert len(DelayType._unknown_) <= _MAX_INTERNED_UNKNOWN
+    assert DelayType("FutureDelay0") is values[0]
+
+
+def test_repr_of_an_event_with_a_malformed_lazy_field_does_not_raise() -> None:
+    import sesflow
+
+    from .conftest import load
+
+    record = load("event_01_Bounce.json")
+    record["mail"]["headers"] = [{"name": 1}]
+    event = sesflow.parse_event(record)
+    text = repr(event)
+    assert "headers=<invalid: [{'name': 1}]>" in text
+    with pytest.raises(sesflow.ParseError):
+        _ = event.mail.headers

@@ -74,33 +74,52 @@ def format_timestamp(dt: datetime) -> str:
 def _tags(value: object) -> models.Tags:
     if type(value) is not dict:
         raise Invalid(f"expected an object of lists, got {type(value).__name__}")
+    out = {}
     for name, values in value.items():
         if type(values) is not list:
             raise Invalid(f"expected a list of strings, got {type(values).__name__}", name)
-        for i, item in enumerate(values):
+        for item in values:
             if type(item) is not str:
-                raise Invalid(f"expected a string, got {type(item).__name__}", name, i)
-    return models.Tags(zip(value, map(tuple, value.values()), strict=True))
+                index = next(i for i, v in enumerate(values) if type(v) is not str)
+                raise Invalid(f"expected a string, got {type(item).__name__}", name, index)
+        out[name] = tuple(values)
+    return models.Tags(out)
+
+
+def lazy_structurer(key: str, model: Any) -> Callable[[Any], Any]:
+    """The function that structures one lazily kept part of ``mail`` (made once per field).
+
+    It raises :class:`ParseError` naming ``mail.<key>...``; the error's ``raw`` is that field's raw value.
+    """
+    if model is models.Tags:
+        inner: Callable[[Any], Any] = _tags
+    elif attrs.has(model):
+        inner = structure_fn(model)
+    else:  # tuple[Header, ...]
+        item_fn = structure_fn(typing.get_args(model)[0])
+
+        def inner(raw: Any) -> tuple[Any, ...]:
+            if type(raw) is not list:
+                raise Invalid(f"expected a list, got {type(raw).__name__}")
+            try:
+                return tuple(map(item_fn, raw))
+            except Invalid as e:
+                e.path.insert(0, _index_of_failure(item_fn, raw))
+                raise
+
+    def structure(raw: Any) -> Any:
+        try:
+            return inner(raw)
+        except Invalid as e:
+            e.path[:0] = ("mail", key)
+            raise ParseError(e.reason, raw=raw, path=e.path) from None
+
+    return structure
 
 
 def structure_lazy(raw: Any, key: str, model: Any) -> Any:
-    """Structure a lazily kept part of ``mail``; failures raise ParseError naming ``mail.<key>...``."""
-    try:
-        if model is models.Tags:
-            return _tags(raw)
-        if attrs.has(model):
-            return structure_fn(model)(raw)
-        item_fn = structure_fn(typing.get_args(model)[0])  # tuple[Header, ...]
-        if type(raw) is not list:
-            raise Invalid(f"expected a list, got {type(raw).__name__}")
-        try:
-            return tuple([item_fn(x) for x in raw])
-        except Invalid as e:
-            e.path.insert(0, _index_of_failure(item_fn, raw))
-            raise
-    except Invalid as e:
-        e.path[:0] = ("mail", key)
-        raise ParseError(e.reason, raw=raw, path=e.path) from None
+    """Structure a lazily kept part of ``mail`` (see :func:`lazy_structurer`)."""
+    return lazy_structurer(key, model)(raw)
 
 
 _structure_fns: dict[type, Callable[[Any], Any]] = {}
@@ -364,3 +383,13 @@ def _lazy_unstructure_hook(key: str, model: Any) -> Callable[[Any], Any]:
 
 # A factory, so each class's function is made on first use, after the hooks of the classes it contains.
 converter.register_unstructure_hook_factory(lambda t: t in _MODEL_CLASSES, _make_unstructure_fn)
+
+
+# Mail's lazy properties call these directly: one prepared function per field, no lookups per read.
+models.LAZY_STRUCTURERS.update(
+    {
+        f.name: lazy_structurer(f.metadata["ses"], f.metadata["lazy"])
+        for f in attrs.fields(models.Mail)
+        if "lazy" in f.metadata
+    }
+)

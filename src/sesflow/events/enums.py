@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 _lock = threading.Lock()
+_MAX_INTERNED_UNKNOWN = 256
 
 
 class OpenEnum(enum.StrEnum):
@@ -46,7 +47,10 @@ class OpenEnum(enum.StrEnum):
                 member = str.__new__(cls, value)
                 member._name_ = value
                 member._value_ = value  # type: ignore[assignment]
-                cls._unknown_[value] = member
+                # Interning is bounded so that hostile input cannot grow memory without limit; past the
+                # bound an unknown value still works, it is just not the same object each time.
+                if len(cls._unknown_) < _MAX_INTERNED_UNKNOWN:
+                    cls._unknown_[value] = member
         return member
 
     @property

@@ -7,12 +7,13 @@ the one converter in :mod:`sesflow.events._converter`. Lists are tuples and maps
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
 
+from ..errors import ParseError
 from .enums import (
     BounceSubType,
     BounceType,
@@ -150,6 +151,10 @@ def _materialise(value: Any, key: str, model: Any) -> Any:
     return structure_lazy(value, key, model)
 
 
+LAZY_STRUCTURERS: dict[str, Callable[[Any], Any]] = {}
+"""Filled by the converter: for each lazy ``Mail`` slot, the function that structures its raw value."""
+
+
 @attrs.frozen(repr=False)
 class Mail:
     """The message an event is about; the same in every event of one message.
@@ -176,28 +181,38 @@ class Mail:
     @property
     def headers(self) -> tuple[Header, ...] | None:
         """Every header of the original message, when SES included them (see ``headers_truncated``)."""
-        return self._read("_headers")  # type: ignore[no-any-return]
+        value = self._headers
+        if type(value) is list:
+            value = LAZY_STRUCTURERS["_headers"](value)
+            object.__setattr__(self, "_headers", value)  # cache the structured value in the slot
+        return value  # type: ignore[no-any-return]
 
     @property
     def common_headers(self) -> CommonHeaders | None:
-        return self._read("_common_headers")  # type: ignore[no-any-return]
+        value = self._common_headers
+        if type(value) is dict:
+            value = LAZY_STRUCTURERS["_common_headers"](value)
+            object.__setattr__(self, "_common_headers", value)
+        return value  # type: ignore[no-any-return]
 
     @property
     def tags(self) -> Tags | None:
         """Message tags: SES's own (``ses:configuration-set``...) and the sender's; None in notifications."""
-        return self._read("_tags")  # type: ignore[no-any-return]
-
-    def _read(self, name: str) -> Any:
-        value = getattr(self, name)
-        if type(value) is dict or type(value) is list:
-            field = _LAZY_FIELDS[name]
-            value = _materialise(value, field.metadata["ses"], field.metadata["lazy"])
-            object.__setattr__(self, name, value)  # cache the structured value in the slot
-        return value
+        value = self._tags
+        if type(value) is dict:
+            value = LAZY_STRUCTURERS["_tags"](value)
+            object.__setattr__(self, "_tags", value)
+        return value  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{f.alias}={getattr(self, str(f.alias))!r}" for f in attrs.fields(Mail))
-        return f"Mail({parts})"
+        parts = []
+        for f in attrs.fields(Mail):
+            try:
+                value = repr(getattr(self, str(f.alias)))
+            except ParseError:  # a malformed lazy field must not make logging the event fail
+                value = f"<invalid: {getattr(self, f.name)!r}>"
+            parts.append(f"{f.alias}={value}")
+        return f"Mail({', '.join(parts)})"
 
     def header(self, name: str) -> str | None:
         """The value of the first header called ``name`` (case-insensitive), or None."""
@@ -210,9 +225,6 @@ class Mail:
     @property
     def configuration_set(self) -> str | None:
         return (self.tags or _EMPTY_TAGS).first("ses:configuration-set")
-
-
-_LAZY_FIELDS = {f.name: f for f in attrs.fields(Mail) if "lazy" in f.metadata}
 
 
 # --- detail objects ----------------------------------------------------------------------------------------
