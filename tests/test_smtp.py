@@ -1,0 +1,871 @@
+"""SmtpSender and AsyncSmtpSender against a real local SMTP server (aiosmtpd) over TLS.
+
+The server listens on 127.0.0.1 with a certificate issued in the test by a throwaway CA (which the client
+trusts through ``ssl_context``), requires STARTTLS (or speaks implicit TLS), and requires AUTH LOGIN/PLAIN.
+It answers like SES (``250 Ok <id>``) and records every envelope, message, connection and login; tests
+script its replies (421, 454, 554...) and make it drop connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import ipaddress
+import socket
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from sesflow.errors import MissingExtra
+from sesflow.sending.errors import (
+    ConfigurationSetRequired,
+    MessageRejected,
+    SendOutcomeUnknown,
+    Throttled,
+    ValidationError,
+)
+from sesflow.sending.message import Attachment, Email, Template
+from sesflow.sending.smtp import (
+    AsyncSmtpSender,
+    SmtpAuthenticationError,
+    SmtpConnectionError,
+    SmtpError,
+    SmtpOutcomeUnknown,
+    SmtpRecipientsRefused,
+    SmtpResult,
+    SmtpSender,
+    SmtpTemporaryError,
+    smtp_password,
+)
+
+# aiosmtpd counts only STARTTLS as TLS when it decides whether AUTH is safe; the implicit-TLS server is TLS
+# from the first byte, and the plain server exists to prove the client never logs in without TLS.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+
+USER = "AKIAIOSFODNN7EXAMPLE"
+PASSWORD = smtp_password("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1")
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Certificates: a test CA and a server certificate for 127.0.0.1 / localhost
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("sesflow test CA"))
+        .issuer_name(_name("sesflow test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("smtp-tls")
+    files = {"ca": directory / "ca.pem", "cert": directory / "server.pem", "key": directory / "server.key"}
+    files["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
+
+
+@pytest.fixture(scope="module")
+def client_context(tls_files: dict[str, Path]) -> ssl.SSLContext:
+    """What a caller passes as ``ssl_context``: the system defaults, trusting the test CA."""
+    return ssl.create_default_context(cafile=str(tls_files["ca"]))
+
+
+def _server_context(tls_files: dict[str, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_files["cert"], tls_files["key"])
+    return context
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The server
+
+
+class Recorder:
+    """The aiosmtpd handler: answers like SES and records what arrives; replies can be scripted."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.logins: list[str] = []  # the AUTH mechanism of each successful login
+        self.mail_replies: list[str] = []  # replies to the next MAIL commands, in order
+        self.rcpt_replies: dict[str, str] = {}  # address -> reply
+        self.data_replies: list[str] = []  # replies to the next messages, in order
+        self.drop_in_data = False  # cut the connection instead of answering the next message
+        self.drop_at_mail = False  # cut the connection instead of answering the next MAIL
+
+    def authenticator(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == USER.encode()
+            and auth_data.password == PASSWORD.encode()
+        )
+        if ok:
+            self.logins.append(mechanism)
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.drop_at_mail:
+            self.drop_at_mail = False
+            _abort(server)
+            return "421 dropped"
+        if self.mail_replies:
+            return self.mail_replies.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 Ok"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.drop_in_data:
+            self.drop_in_data = False
+            _abort(server)
+            return "250 Ok never-seen"
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        assert isinstance(envelope.content, bytes)
+        ses_id = f"0100018f0000{len(self.messages):04d}-test-000000"
+        self.messages.append(
+            {
+                "mail_from": envelope.mail_from,
+                "mail_options": list(envelope.mail_options),
+                "rcpt_tos": list(envelope.rcpt_tos),
+                "message": email.message_from_bytes(envelope.content, policy=policy.default),
+                "session": session,
+                "tls": server.transport is not None
+                and server.transport.get_extra_info("ssl_object") is not None,
+                "ses_id": ses_id,
+            }
+        )
+        return f"250 Ok {ses_id}"
+
+    @property
+    def connections(self) -> int:
+        """How many connections carried at least one message."""
+        return len({id(m["session"]) for m in self.messages})
+
+
+def _abort(server: SMTP) -> None:
+    transport = server.transport
+    assert transport is not None
+    transport.abort()
+
+
+class SmtpTestServer(Controller):
+    """aiosmtpd's threaded controller on a free loopback port, keeping each connection's SMTP instance."""
+
+    def __init__(self, handler: Recorder, **kwargs: Any) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=0, server_hostname="localhost", **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        smtp = super().factory()
+        self.sessions.append(smtp)
+        return smtp
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+        self.sessions.clear()  # the controller's own start-up probe is not a client connection
+
+    def drop_all(self) -> None:
+        """Abort every open connection from the server side, and wait until the server has let them go."""
+
+        async def drop() -> None:
+            for smtp in self.sessions:
+                if smtp.transport is not None:
+                    smtp.transport.abort()
+            for _ in range(1000):
+                if all(smtp.transport is None for smtp in self.sessions):
+                    return
+                await asyncio.sleep(0)
+            raise AssertionError("the server did not close its connections")
+
+        asyncio.run_coroutine_threadsafe(drop(), self.loop).result(timeout=5)
+
+
+def _start(
+    tls_files: dict[str, Path], mode: Literal["starttls", "implicit", "plain"], **kwargs: Any
+) -> Iterator[tuple[SmtpTestServer, Recorder]]:
+    recorder = Recorder()
+    context = _server_context(tls_files)
+    options: dict[str, Any] = {"authenticator": recorder.authenticator, "auth_required": True, **kwargs}
+    if mode == "starttls":
+        options.update(tls_context=context, require_starttls=True)
+    elif mode == "implicit":
+        # aiosmtpd only counts STARTTLS as TLS for AUTH; here the whole connection is TLS from the start
+        options.update(ssl_context=context, auth_require_tls=False)
+    else:
+        options.update(auth_require_tls=False)
+    server = SmtpTestServer(recorder, **options)
+    server.start()
+    try:
+        yield server, recorder
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def starttls_server(tls_files: dict[str, Path]) -> Iterator[tuple[SmtpTestServer, Recorder]]:
+    yield from _start(tls_files, "starttls")
+
+
+@pytest.fixture
+def implicit_server(tls_files: dict[str, Path]) -> Iterator[tuple[SmtpTestServer, Recorder]]:
+    yield from _start(tls_files, "implicit")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sync and async senders behind one interface, so every scenario runs against both
+
+
+class AsyncAdapter:
+    """Drives an AsyncSmtpSender on an event loop of its own, so a scenario reads like the sync one."""
+
+    def __init__(self, sender: AsyncSmtpSender) -> None:
+        self.sender = sender
+        self.loop = asyncio.new_event_loop()
+
+    def _run(self, coro: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(coro)  # type: ignore[arg-type]
+
+    def send(self, message: Any, **kwargs: Any) -> SmtpResult:
+        return self._run(self.sender.send(message, **kwargs))
+
+    def open(self) -> None:
+        self._run(self.sender.open())
+
+    def close(self) -> None:
+        self._run(self.sender.close())
+        self.loop.close()
+
+    @property
+    def connected(self) -> bool:
+        return self.sender.connected
+
+
+Sender = SmtpSender | AsyncAdapter
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_sender(
+    request: pytest.FixtureRequest, client_context: ssl.SSLContext
+) -> Iterator[Callable[..., Sender]]:
+    made: list[Sender] = []
+
+    def make(server: SmtpTestServer, **kwargs: Any) -> Sender:
+        options: dict[str, Any] = {
+            "username": USER,
+            "password": PASSWORD,
+            "ssl_context": client_context,
+            "configuration_set": "cs-default",
+            "local_hostname": "client.test",
+            "timeout": 5.0,
+            **kwargs,
+        }
+        port = options.pop("port", server.port)
+        sender: Sender
+        if request.param == "sync":
+            sender = SmtpSender("127.0.0.1", port, **options)
+        else:
+            sender = AsyncAdapter(AsyncSmtpSender("127.0.0.1", port, **options))
+        made.append(sender)
+        return sender
+
+    yield make
+    for sender in made:
+        sender.close()
+
+
+def message(to: str = "to@example.com", **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Sender <sender@example.com>"
+    msg["To"] = to
+    msg["Subject"] = "Hello"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content("Hello from sesflow.\n")
+    return msg
+
+
+Server = tuple[SmtpTestServer, Recorder]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What arrives
+
+
+def test_server_receives_ses_headers_and_every_recipient(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    msg = message(Cc="Carol <carol@example.com>", Bcc="bob@example.com, dave@example.com")
+
+    result = sender.send(msg, tags={"campaign": "spring-2025", "tier": "gold"})
+
+    [received] = recorder.messages
+    assert received["mail_from"] == "sender@example.com"
+    assert received["rcpt_tos"] == [
+        "to@example.com",
+        "carol@example.com",
+        "bob@example.com",
+        "dave@example.com",
+    ]
+    headers = received["message"]
+    assert headers["X-SES-CONFIGURATION-SET"] == "cs-default"
+    assert headers["X-SES-MESSAGE-TAGS"] == "campaign=spring-2025, tier=gold"
+    assert headers["Bcc"] is None
+    assert "bob@example.com" not in str(headers)
+    assert headers.get_content().splitlines() == ["Hello from sesflow."]
+    assert result.accepted == ("to@example.com", "carol@example.com", "bob@example.com", "dave@example.com")
+    assert result.refused == {}
+    assert result.message_id == headers["Message-ID"]
+    assert result.ses_message_id == received["ses_id"]
+    assert result.configuration_set == "cs-default"
+    assert result.tags == {"campaign": "spring-2025", "tier": "gold"}
+    # the caller's message is left as it was
+    assert msg["Bcc"] == "bob@example.com, dave@example.com"
+    assert msg["X-SES-CONFIGURATION-SET"] is None
+    assert msg["Message-ID"] is None
+    assert len(recorder.logins) == 1
+
+
+def test_an_8bit_body_travels_7bit_clean_with_its_size_declared(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    msg = message()
+    msg.replace_header("Subject", "Grüße")
+    msg.set_content("Grüße aus Köln, 5 €\n", cte="8bit")
+
+    sender.send(msg)
+
+    [received] = recorder.messages
+    assert received["mail_options"] == [f"SIZE={len(received['message'].as_bytes(policy=policy.SMTP))}"]
+    assert received["message"]["Content-Transfer-Encoding"] == "base64"
+    assert received["message"]["Subject"] == "Grüße"
+    assert received["message"].get_content().splitlines() == ["Grüße aus Köln, 5 €"]
+
+
+def test_login_works_with_auth_login_only(
+    make_sender: Callable[..., Sender], tls_files: dict[str, Path]
+) -> None:
+    for server, recorder in _start(tls_files, "starttls", auth_exclude_mechanism=["PLAIN"]):
+        make_sender(server).send(message())
+        assert recorder.logins == ["LOGIN"]
+        assert len(recorder.messages) == 1
+
+
+def test_implicit_tls(make_sender: Callable[..., Sender], implicit_server: Server) -> None:
+    server, recorder = implicit_server
+    sender = make_sender(server, tls="implicit")
+
+    sender.send(message())
+
+    [received] = recorder.messages
+    assert received["tls"]
+    assert received["message"]["X-SES-CONFIGURATION-SET"] == "cs-default"
+
+
+def test_the_connection_is_secured_before_login(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    make_sender(server).send(message())
+    assert recorder.messages[0]["session"].ssl is not None  # set by STARTTLS
+    assert recorder.messages[0]["tls"]
+    assert recorder.messages[0]["session"].authenticated
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Connections
+
+
+def test_many_messages_share_one_connection_and_one_login(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    sender.open()
+
+    results = [sender.send(message(to=f"user{i}@example.com")) for i in range(25)]
+
+    assert [m["rcpt_tos"] for m in recorder.messages] == [[f"user{i}@example.com"] for i in range(25)]
+    assert len({r.ses_message_id for r in results}) == 25
+    assert recorder.connections == 1
+    assert len(server.sessions) == 1
+    assert len(recorder.logins) == 1
+
+
+def test_reconnects_when_the_server_dropped_an_idle_connection(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    sender.send(message(to="first@example.com"))
+    server.drop_all()
+
+    sender.send(message(to="second@example.com"))
+    sender.send(message(to="third@example.com"))
+
+    assert [m["rcpt_tos"] for m in recorder.messages] == [
+        ["first@example.com"],
+        ["second@example.com"],
+        ["third@example.com"],
+    ]
+    assert recorder.connections == 2
+    assert len(recorder.logins) == 2
+
+
+def test_reconnects_when_the_connection_drops_at_mail(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    sender.open()
+    recorder.drop_at_mail = True
+
+    result = sender.send(message())
+
+    assert len(recorder.messages) == 1
+    assert result.ses_message_id == recorder.messages[0]["ses_id"]
+    assert len(server.sessions) == 2
+    assert len(recorder.logins) == 2
+
+
+def test_a_421_reply_reconnects_and_sends_again(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.data_replies = ["421 4.4.2 Timeout waiting for data from client."]
+
+    sender.send(message())
+
+    assert len(recorder.messages) == 1
+    assert len(recorder.logins) == 2
+
+
+def test_only_one_retry_after_a_drop(make_sender: Callable[..., Sender], starttls_server: Server) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.mail_replies = ["421 4.3.2 Service not available", "421 4.3.2 Service not available"]
+
+    with pytest.raises(SmtpTemporaryError) as caught:
+        sender.send(message())
+
+    assert caught.value.smtp_code == 421
+    assert caught.value.stage == "MAIL"
+    assert recorder.messages == []
+    assert len(recorder.logins) == 2
+    sender.send(message())  # the next message gets a fresh connection
+    assert len(recorder.messages) == 1
+
+
+def test_a_drop_after_the_content_was_sent_is_not_resent(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.drop_in_data = True
+
+    with pytest.raises(SendOutcomeUnknown) as caught:
+        sender.send(message(to="once@example.com"))
+
+    assert isinstance(caught.value, SmtpOutcomeUnknown)
+    assert caught.value.stage == "DATA"
+    assert caught.value.configuration_set == "cs-default"
+    assert not caught.value.retryable
+    assert len(recorder.logins) == 1  # no reconnect, no second attempt
+    assert not sender.connected
+    sender.send(message(to="next@example.com"))
+    assert [m["rcpt_tos"] for m in recorder.messages] == [["next@example.com"]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Refusals
+
+
+@pytest.mark.parametrize("stage", ["MAIL", "DATA"])
+def test_454_throttling_is_the_api_paths_throttled(
+    make_sender: Callable[..., Sender], starttls_server: Server, stage: str
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    reply = "454 Throttling failure: Maximum sending rate exceeded."
+    if stage == "MAIL":
+        recorder.mail_replies = [reply]
+    else:
+        recorder.data_replies = [reply]
+
+    with pytest.raises(Throttled) as caught:
+        sender.send(message())
+
+    assert isinstance(caught.value, SmtpError)
+    assert caught.value.retryable
+    assert caught.value.smtp_code == 454
+    assert caught.value.code == "454"
+    assert caught.value.stage == stage
+    assert "Maximum sending rate exceeded" in str(caught.value)
+    sender.send(message())  # the connection was reset and carries on
+    assert len(recorder.messages) == 1
+    assert len(server.sessions) == 1
+
+
+def test_a_permanent_refusal_keeps_the_smtp_code(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.data_replies = [
+        "554 Message rejected: Email address is not verified. The following identities failed the check "
+        "in region US-EAST-1: sender@example.com"
+    ]
+
+    with pytest.raises(MessageRejected) as caught:
+        sender.send(message())
+
+    assert isinstance(caught.value, SmtpError)
+    assert caught.value.smtp_code == 554
+    assert caught.value.stage == "DATA"
+    assert "not verified" in caught.value.smtp_message
+    assert recorder.messages == []
+
+
+def test_some_refused_recipients_are_reported(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.rcpt_replies = {"gone@example.com": "550 5.1.1 mailbox unavailable"}
+
+    result = sender.send(message(to="gone@example.com, here@example.com"))
+
+    assert result.accepted == ("here@example.com",)
+    assert result.refused["gone@example.com"].code == 550
+    assert result.refused["gone@example.com"].message == "5.1.1 mailbox unavailable"
+    assert recorder.messages[0]["rcpt_tos"] == ["here@example.com"]
+
+
+def test_all_refused_recipients_raise(make_sender: Callable[..., Sender], starttls_server: Server) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.rcpt_replies = {"a@example.com": "550 no", "b@example.com": "553 bad"}
+
+    with pytest.raises(SmtpRecipientsRefused) as caught:
+        sender.send(message(to="a@example.com, b@example.com"))
+
+    assert {a: r.code for a, r in caught.value.refused.items()} == {
+        "a@example.com": 550,
+        "b@example.com": 553,
+    }
+    sender.send(message(to="c@example.com"))
+    assert [m["rcpt_tos"] for m in recorder.messages] == [["c@example.com"]]
+    assert len(server.sessions) == 1
+
+
+def test_wrong_credentials(make_sender: Callable[..., Sender], starttls_server: Server) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, password=smtp_password("not-the-secret", "us-east-1"))
+
+    with pytest.raises(SmtpAuthenticationError) as caught:
+        sender.send(message())
+
+    assert caught.value.smtp_code == 535
+    assert recorder.logins == []
+    assert recorder.messages == []
+    assert not sender.connected
+
+
+def test_an_untrusted_certificate_is_refused(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, ssl_context=ssl.create_default_context())  # system trust store only
+
+    with pytest.raises(SmtpConnectionError, match="TLS failed"):
+        sender.open()
+
+    assert recorder.logins == []
+
+
+def test_nothing_listening(make_sender: Callable[..., Sender], starttls_server: Server) -> None:
+    server, _ = starttls_server
+    with socket.socket() as probe:  # a loopback port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = make_sender(server, port=port)
+
+    with pytest.raises(SmtpConnectionError, match="could not connect") as caught:
+        sender.send(message())
+
+    assert caught.value.stage == "CONNECT"
+    assert caught.value.smtp_code is None
+    assert server.sessions == []
+
+
+def test_a_server_without_starttls_gets_no_credentials(
+    make_sender: Callable[..., Sender], tls_files: dict[str, Path]
+) -> None:
+    for server, recorder in _start(tls_files, "plain"):
+        sender = make_sender(server)
+        with pytest.raises(SmtpConnectionError) as caught:
+            sender.send(message())
+        assert caught.value.stage == "STARTTLS"
+        assert recorder.logins == []
+        assert recorder.messages == []
+
+
+def test_nothing_is_logged_with_the_credentials(
+    make_sender: Callable[..., Sender], starttls_server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = starttls_server
+    sender = make_sender(server)
+    caplog.set_level("DEBUG", logger="sesflow")
+    sender.send(message())
+    server.drop_all()
+    sender.send(message())
+
+    assert "reconnecting" in caplog.text
+    assert PASSWORD not in caplog.text
+    assert USER not in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The configuration set
+
+
+def test_no_configuration_set_is_refused_before_connecting(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, _ = starttls_server
+    sender = make_sender(server, configuration_set=None)
+
+    with pytest.raises(ConfigurationSetRequired):
+        sender.send(message())
+
+    assert server.sessions == []
+
+
+def test_sending_without_a_configuration_set_needs_an_explicit_opt_out(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, configuration_set=None, allow_no_configuration_set=True)
+
+    result = sender.send(message())
+
+    assert result.configuration_set is None
+    assert recorder.messages[0]["message"]["X-SES-CONFIGURATION-SET"] is None
+
+
+def test_which_configuration_set_wins(make_sender: Callable[..., Sender], starttls_server: Server) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+
+    sender.send(message())
+    sender.send(message(X_SES_CONFIGURATION_SET="cs-from-header"))
+    sender.send(message(X_SES_CONFIGURATION_SET="cs-from-header"), configuration_set="cs-from-call")
+
+    assert [m["message"].get_all("X-SES-CONFIGURATION-SET") for m in recorder.messages] == [
+        ["cs-default"],
+        ["cs-from-header"],
+        ["cs-from-call"],
+    ]
+
+
+def test_a_bad_name_or_tag_is_caught_before_connecting(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, _ = starttls_server
+    sender = make_sender(server)
+
+    with pytest.raises(ValidationError) as caught:
+        sender.send(message(), configuration_set="no spaces allowed")
+    assert caught.value.field == "configuration_set"
+    with pytest.raises(ValidationError) as caught:
+        sender.send(message(X_SES_CONFIGURATION_SET="bad/name"))
+    assert caught.value.field == "X-SES-CONFIGURATION-SET"
+    with pytest.raises(ValidationError) as caught:
+        sender.send(message(), tags={"ses:reserved": "x"})
+    assert caught.value.field == "tags['ses:reserved']"
+    with pytest.raises(ValidationError) as caught:
+        sender.send(message(X_SES_MESSAGE_TAGS="campaign=spring 2025"))
+    assert caught.value.field == "tags['campaign']"
+
+    assert server.sessions == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sesflow's own Email
+
+
+def test_an_email_arrives_with_its_set_tags_recipients_and_attachment(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    mail = Email(
+        sender="Shop <shop@example.com>",
+        to=["Jane <jane@example.com>"],
+        cc="carol@example.com",
+        bcc=["audit@example.com"],
+        subject="Your receipt",
+        text="Thanks!",
+        html="<p>Thanks!</p>",
+        attachments=[Attachment("receipt.pdf", b"%PDF-1.4 test")],
+        tags={"campaign": "receipts"},
+        configuration_set="cs-receipts",
+        feedback_address="bounces@example.com",
+    )
+
+    result = sender.send(mail, tags={"tier": "gold"})
+
+    [received] = recorder.messages
+    assert received["mail_from"] == "bounces@example.com"  # SES sends SMTP bounces to the envelope sender
+    assert received["rcpt_tos"] == ["jane@example.com", "carol@example.com", "audit@example.com"]
+    got = received["message"]
+    assert got["X-SES-CONFIGURATION-SET"] == "cs-receipts"  # the message's own set beats the sender's default
+    assert got["X-SES-MESSAGE-TAGS"] == "campaign=receipts, tier=gold"
+    assert got["Bcc"] is None
+    assert "audit@example.com" not in str(got)
+    assert got["From"] == "Shop <shop@example.com>"
+    assert got["Message-ID"] == result.message_id
+    assert got["Date"] is not None
+    [attachment] = list(got.iter_attachments())
+    assert attachment.get_filename() == "receipt.pdf"
+    assert attachment.get_content() == b"%PDF-1.4 test"
+    assert got.get_body(("html",)).get_content().strip() == "<p>Thanks!</p>"
+    assert result.configuration_set == "cs-receipts"
+    assert dict(result.tags) == {"campaign": "receipts", "tier": "gold"}
+
+
+def test_a_templated_email_cannot_go_over_smtp(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, _ = starttls_server
+    sender = make_sender(server)
+    mail = Email(sender="shop@example.com", to="jane@example.com", template=Template(name="welcome"))
+
+    with pytest.raises(ValidationError) as caught:
+        sender.send(mail)
+
+    assert caught.value.field == "template"
+    assert server.sessions == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Async only
+
+
+async def test_concurrent_async_sends_take_turns_on_one_connection(
+    starttls_server: Server, client_context: ssl.SSLContext
+) -> None:
+    server, recorder = starttls_server
+    async with AsyncSmtpSender(
+        "127.0.0.1",
+        server.port,
+        username=USER,
+        password=PASSWORD,
+        ssl_context=client_context,
+        configuration_set="cs-async",
+        local_hostname="client.test",
+    ) as sender:
+        results = await asyncio.gather(*(sender.send(message(to=f"u{i}@example.com")) for i in range(20)))
+
+    assert sorted(r for m in recorder.messages for r in m["rcpt_tos"]) == sorted(
+        f"u{i}@example.com" for i in range(20)
+    )
+    assert [r.accepted for r in results] == [(f"u{i}@example.com",) for i in range(20)]
+    assert recorder.connections == 1
+    assert len(recorder.logins) == 1
+    assert not sender.connected
+
+
+def test_async_sender_without_aiosmtplib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiosmtplib", None)
+
+    with pytest.raises(MissingExtra, match=r"sesflow\[smtp\]") as caught:
+        AsyncSmtpSender("127.0.0.1", 587, configuration_set="cs")
+
+    assert caught.value.extra == "smtp"
