@@ -16,9 +16,9 @@ class ParseError(SesflowError, ValueError):
 
     ``raw`` is the payload exactly as it was given (bytes, text or mapping), so a caller can hand it to a
     dead-letter path instead of losing it; for a lazily structured part of ``mail`` (headers, common
-    headers, tags) that fails on first read, it is that part's raw value. ``path`` names the field that failed, from the top of the
-    record, for example ``("bounce", "bouncedRecipients", 0, "emailAddress")``; it is empty when the
-    payload as a whole is wrong (not JSON, not an object).
+    headers, tags) that fails on first read, it is that part's raw value. ``path`` names the field that
+    failed, from the top of the record, for example ``("bounce", "bouncedRecipients", 0, "emailAddress")``;
+    it is empty when the payload as a whole is wrong (not JSON, not an object).
     """
 
     def __init__(self, reason: str, *, raw: object, path: Sequence[str | int] = ()) -> None:
