@@ -1,4 +1,4 @@
-"""``sesflow parse``: records in, typed events out, as a table or JSON."""
+"""``sesflow parse``: records in (bare or in their envelopes), typed events out, as a table or JSON."""
 
 from __future__ import annotations
 
@@ -9,19 +9,60 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ParseError
-from ..events import ControlMessage, SesEvent, load_json, parse_event, to_dict
+from ..events import SesEvent, load_json, parse_event
+from ..sources import (
+    SourceItem,
+    Transport,
+    eventbridge_item,
+    firehose_lambda_items,
+    sns_http_item,
+    sns_lambda_items,
+    sqs_lambda_items,
+    sqs_message_item,
+)
 from ._console import console, require_rich
+from ._render import detail, item_json, style
+
+__all__ = ["add_parse_parser", "run_parse", "unwrap"]
+
+_DESCRIPTION = """\
+Parse SES records and print them. The input is a JSON object, a JSON array, or one JSON document per line;
+each document is an SES record, or a record in any envelope it travels in: an SNS envelope, an SQS message
+(boto3's receive_message answer or one of its messages, whose body is an SNS envelope, a raw record or an
+EventBridge event), an EventBridge event, or the event a Lambda function receives from SNS, SQS or Firehose.
+Exit status: 0 when every record parsed, 1 when some did not, 2 when the input cannot be read."""
 
 
-def _records(text: str) -> Iterator[tuple[str, Any]]:
-    """(label, payload) for each record in a JSON object, a JSON array, or NDJSON text."""
+def add_parse_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``parse`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "parse",
+        help="parse SES records (bare or in SNS, SQS, EventBridge, Lambda envelopes) and print them",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", help="a file of records, or - for standard input")
+    source.add_argument(
+        "--samples",
+        action="store_true",
+        help="parse the SES Developer Guide's example records bundled with sesflow",
+    )
+    parser.add_argument(
+        "--format", choices=["table", "json"], default="table", help="output format (default: table)"
+    )
+    return parser
+
+
+def _documents(text: str) -> Iterator[tuple[str, Any]]:
+    """(label, payload) for each document of a JSON object, a JSON array, or NDJSON text."""
     stripped = text.strip()
     if not stripped:
         return
     try:
         whole = load_json(stripped)
     except ValueError:
-        whole = None  # not one JSON document: try one record per line
+        whole = None  # not one JSON document: try one document per line
     else:
         items = whole if isinstance(whole, list) else [whole]
         for i, item in enumerate(items, 1):
@@ -29,78 +70,119 @@ def _records(text: str) -> Iterator[tuple[str, Any]]:
         return
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
-            yield f"line {number}", line
+            try:
+                yield f"line {number}", load_json(line)
+            except ValueError:
+                yield f"line {number}", line  # parse_event reports what is wrong with it
 
 
-def _summary(event: SesEvent) -> str:
-    detail = ""
-    if hasattr(event, "bounce"):
-        detail = f"{event.bounce.bounce_type}/{event.bounce.bounce_sub_type}"
-    elif hasattr(event, "complaint"):
-        detail = str(event.complaint.complaint_feedback_type or "")
-    elif hasattr(event, "click"):
-        detail = event.click.link
-    elif hasattr(event, "delivery_delay"):
-        detail = str(event.delivery_delay.delay_type)
-    elif hasattr(event, "failure"):
-        detail = event.failure.error_message or ""
-    return detail
+def _is(payload: object, *keys: str) -> bool:
+    return isinstance(payload, dict) and all(k in payload for k in keys)
+
+
+def unwrap(payload: Any) -> list[SourceItem]:
+    """The items in one document: its envelope recognised by its keys, each record parsed.
+
+    A bare record (or anything unrecognised) is parsed as an SES record.
+    """
+    if _is(payload, "Records") and isinstance(payload["Records"], list):
+        first = payload["Records"][0] if payload["Records"] else {}
+        if isinstance(first, dict) and ("Sns" in first or first.get("EventSource") == "aws:sns"):
+            return sns_lambda_items(payload)
+        if isinstance(first, dict) and first.get("eventSource") == "aws:sqs":
+            return sqs_lambda_items(payload)
+    if _is(payload, "records") and ("deliveryStreamArn" in payload or "invocationId" in payload):
+        return firehose_lambda_items(payload)
+    if _is(payload, "Messages") and isinstance(payload["Messages"], list):
+        return [sqs_message_item(message) for message in payload["Messages"]]
+    if _is(payload, "Body") and ("MessageId" in payload or "ReceiptHandle" in payload):
+        return [sqs_message_item(payload)]
+    if _is(payload, "Type", "Message") and "eventType" not in payload and "notificationType" not in payload:
+        headers = {
+            "x-amz-sns-message-type": str(payload.get("Type")),
+            "x-amz-sns-message-id": str(payload.get("MessageId")),
+            "x-amz-sns-topic-arn": str(payload.get("TopicArn")),
+        }
+        return [sns_http_item(json.dumps(payload), headers)]
+    if _is(payload, "detail-type", "source"):
+        return [eventbridge_item(payload)]
+    try:
+        record = parse_event(payload)
+    except ParseError as exc:
+        return [SourceItem(Transport.FILE, "", payload, error=exc)]
+    return [SourceItem(Transport.FILE, "", payload, record=record)]
+
+
+def _labelled(payloads: list[tuple[str, Any]]) -> list[tuple[str, SourceItem]]:
+    out = []
+    for label, payload in payloads:
+        items = unwrap(payload)
+        for index, item in enumerate(items, 1):
+            out.append((label if len(items) == 1 else f"{label}/{index}", item))
+    return out
+
+
+def _via(item: SourceItem) -> str:
+    if item.transport is Transport.FILE:
+        return "record"
+    envelope = item.meta.get("envelope")
+    return f"{item.transport.value}/{envelope}" if envelope else item.transport.value
 
 
 def run_parse(args: argparse.Namespace) -> int:
+    """Run ``sesflow parse``; returns the exit status."""
     if args.samples:
         from ..testing import sample_records
 
         payloads: list[tuple[str, Any]] = list(sample_records().items())
     elif args.file == "-":
-        payloads = list(_records(sys.stdin.read()))
+        payloads = list(_documents(sys.stdin.read()))
     else:
         try:
             with open(args.file, encoding="utf-8") as fh:
-                payloads = list(_records(fh.read()))
+                payloads = list(_documents(fh.read()))
         except OSError as exc:
             print(f"sesflow parse: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
             return 2
+        except UnicodeDecodeError as exc:
+            print(f"sesflow parse: {args.file} is not UTF-8 text ({exc.reason})", file=sys.stderr)
+            return 2
 
-    results: list[tuple[str, SesEvent | ControlMessage | ParseError]] = []
-    for label, payload in payloads:
-        try:
-            results.append((label, parse_event(payload)))
-        except ParseError as exc:
-            results.append((label, exc))
-    failures = sum(isinstance(r, ParseError) for _, r in results)
+    results = _labelled(payloads)
+    failures = sum(not item.ok for _, item in results)
 
     if args.format == "json":
-        for label, result in results:
-            if isinstance(result, SesEvent):
-                out: dict[str, Any] = {"record": label, "event": to_dict(result)}
-            elif isinstance(result, ParseError):
-                out = {"record": label, "error": str(result), "path": result.location}
-            else:
-                out = {"record": label, "control": type(result).__name__}
-            print(json.dumps(out))
+        for label, item in results:
+            print(json.dumps(item_json(item, label)))
         return 1 if failures else 0
 
     require_rich()
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{len(results)} records", show_lines=False)
-    for column in ("record", "type", "family", "time", "recipients", "configuration set", "detail"):
+    for column in ("record", "via", "type", "time", "recipients", "configuration set", "detail"):
         table.add_column(column, overflow="fold")
-    for label, result in results:
-        if isinstance(result, SesEvent):
+    for label, item in results:
+        record = item.record
+        if isinstance(record, SesEvent):
+            kind = record.event_type.value
+            if record.family.value == "notificationType":
+                kind += " (notification)"
             table.add_row(
                 label,
-                result.event_type.value,
-                "notification" if result.family.value == "notificationType" else "event",
-                result.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
-                ", ".join(result.recipients),
-                result.configuration_set or "-",
-                _summary(result),
+                _via(item),
+                Text(kind, style=style(record)),
+                record.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                ", ".join(record.recipients),
+                record.configuration_set or "-",
+                detail(record),
             )
-        elif isinstance(result, ParseError):
-            table.add_row(label, "[red]invalid[/red]", "", "", "", "", f"[red]{result}[/red]")
+        elif record is not None:
+            table.add_row(
+                label, _via(item), type(record).__name__, "", "", "", Text("control message", "dim")
+            )
         else:
-            table.add_row(label, type(result).__name__, "control", "", "", "", "")
+            table.add_row(label, _via(item), Text("invalid", "red"), "", "", "", Text(str(item.error), "red"))
     console().print(table)
     return 1 if failures else 0

@@ -1,17 +1,69 @@
-"""Tools for testing code that uses sesflow: sample records, factories and hypothesis strategies.
+"""Tools for testing code that uses sesflow: sample records, factories, hypothesis strategies, and
+:class:`LocalSes`, which publishes the SES events of sends made against a moto server.
 
-``sesflow.testing.strategies`` needs the ``testing`` extra (hypothesis); the rest has no extra dependency.
+``sesflow.testing.strategies`` needs the ``testing`` extra (hypothesis); ``LocalSes`` needs a moto server to
+talk to (``moto[server]``, also in the ``testing`` extra); the rest has no extra dependency.
 """
 
 from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .factories import make_event, make_mail, make_record
 
-__all__ = ["make_event", "make_mail", "make_record", "sample_records"]
+if TYPE_CHECKING:
+    from .local_ses import (
+        SIMULATOR_DOMAIN,
+        DestinationKind,
+        LocalDestination,
+        LocalSes,
+        LocalSesError,
+        Outcome,
+        Publication,
+        SentMessage,
+        simulator_outcome,
+    )
+
+__all__ = [
+    "SIMULATOR_DOMAIN",
+    "DestinationKind",
+    "LocalDestination",
+    "LocalSes",
+    "LocalSesError",
+    "Outcome",
+    "Publication",
+    "SentMessage",
+    "make_event",
+    "make_mail",
+    "make_record",
+    "sample_records",
+    "simulator_outcome",
+]
+
+_LOCAL_SES_NAMES = frozenset(
+    {
+        "SIMULATOR_DOMAIN",
+        "DestinationKind",
+        "LocalDestination",
+        "LocalSes",
+        "LocalSesError",
+        "Outcome",
+        "Publication",
+        "SentMessage",
+        "simulator_outcome",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    # LocalSes pulls in boto3 and the sending package: import it only when it is asked for.
+    if name in _LOCAL_SES_NAMES:
+        from . import local_ses
+
+        return getattr(local_ses, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sample_records() -> dict[str, dict[str, Any]]:

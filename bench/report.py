@@ -1,0 +1,450 @@
+"""Report benchmark: the full report over a lake of SES events, DuckDB against a plain Python loop.
+
+A lake of ``--events`` records (1,000,000 by default) is generated once, the way Firehose would have filed it
+(``year=/month=/day=`` folders, 30 days, realistic lifecycles), in both of Firehose's formats: gzip NDJSON,
+and plain NDJSON (Firehose's default), cached in ``bench/.cache/`` (not in git). The full report (totals, the
+breakdown by configuration set, the daily series, latency percentiles) is built from each by DuckDB reading
+the files (``build_report(engine="duckdb")``) and by Python parsing every record with ``sesflow.parse_event``
+and counting with ``collections.Counter`` and sets (``engine="python"``).
+
+Before anything is timed, both reports must equal each other and the counts the generator knows by
+construction. Each timed run is a fresh process: its wall time, its CPU time (all threads) and its peak
+resident memory (``getrusage``) are its own; the Python loop is also measured once under ``tracemalloc`` for
+the peak of its Python allocations. Wall time is what the target is stated in; CPU time is shown beside it
+because it does not change when other work shares the machine.
+
+Run ``python bench/report.py`` (``--events 20000`` for a quick run, ``--write`` to record the results in
+``docs/benchmarks.md``). Needs the ``analytics`` extra (and ``fast`` for orjson):
+``pip install -e ".[fast,analytics]"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sesflow.analytics import LakeWriter, build_report
+from sesflow.testing import make_record
+
+BENCH_DIR = Path(__file__).resolve().parent
+CACHE_DIR = BENCH_DIR / ".cache"
+DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
+SECTION_TITLE = "## Analytics"
+COMMAND = "python bench/report.py --write"
+SEED = 20260107
+DAYS = 30
+START = datetime(2026, 1, 1, tzinfo=UTC)
+BY = "configuration-set"
+SPEED_TARGET = 10.0
+MEMORY_TARGET_MIB = 1024
+FORMAT_VERSION = 1  # bump when the generator changes, so cached lakes are rebuilt
+
+CONFIG_SETS = ("transactional", "marketing", "notifications")
+SENDERS = (
+    "Shop <orders@shop.example>",
+    "news@news.example",
+    "Alerts <alerts@app.example>",
+    "billing@shop.example",
+)
+DOMAINS = (*tuple(f"mail{i}.example" for i in range(40)), "gmail.example", "outlook.example", "yahoo.example")
+CAMPAIGNS = ("welcome", "weekly", "receipt", "reset", "promo")
+
+
+# --- the lake -----------------------------------------------------------------------------------------------
+
+
+def lifecycle(rng: random.Random, n: int) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """The records of one message (one recipient) and what they add to each count of the report."""
+    recipient = f"user{n}@{rng.choice(DOMAINS)}"
+    sent_at = START + timedelta(seconds=rng.uniform(0, DAYS * 86400 - 3600))
+    common: dict[str, Any] = {
+        "recipients": [recipient],
+        "message_id": f"{rng.getrandbits(64):016x}-{n:08d}-000000",
+        "sent_at": sent_at,
+        "source": rng.choice(SENDERS),
+        "configuration_set": rng.choice(CONFIG_SETS),
+        "tags": {"campaign": rng.choice(CAMPAIGNS)},
+        "subject": "Your order has shipped",
+    }
+    counts: Counter[str] = Counter()
+    records = []
+
+    def add(event_type: str, delay_s: float, count: str | None, detail: dict[str, Any] | None = None) -> None:
+        records.append(make_record(event_type, delay=timedelta(seconds=delay_s), detail=detail, **common))
+        if count:
+            counts[count] += 1
+
+    roll = rng.random()
+    if roll < 0.002:
+        add("Rendering Failure", 0, "rendering_failures")
+        return records, counts
+    add("Send", 0, "sent")
+    if roll < 0.004:
+        add("Reject", 0.1, "rejects")
+        return records, counts
+    if roll < 0.034:
+        add("Bounce", rng.uniform(1, 30), "hard_bounces")
+        return records, counts
+    if roll < 0.044:
+        delay = rng.uniform(60, 3600)
+        add("DeliveryDelay", delay / 2, "delivery_delays")
+        add("Bounce", delay, "soft_bounces", {"bounceType": "Transient", "bounceSubType": "MailboxFull"})
+        return records, counts
+    if roll < 0.06:
+        add("DeliveryDelay", rng.uniform(60, 1800), "delivery_delays")
+    latency = rng.lognormvariate(0.3, 0.8)
+    add("Delivery", latency, "delivered")
+    if rng.random() < 0.001:
+        add("Complaint", rng.uniform(600, 86400), "complaints")
+    if rng.random() < 0.4:
+        for i in range(rng.choice((1, 1, 1, 2, 3))):
+            add("Open", rng.uniform(60, 3 * 86400), None if i else "opens_unique")
+            counts["opens_total"] += 1
+        if rng.random() < 0.3:
+            for i in range(rng.choice((1, 1, 2))):
+                add("Click", rng.uniform(120, 3 * 86400), None if i else "clicks_unique")
+                counts["clicks_total"] += 1
+        if rng.random() < 0.01:
+            add("Subscription", rng.uniform(120, 3 * 86400), "unsubscribes")
+    return records, counts
+
+
+def lake_path(events: int) -> Path:
+    return CACHE_DIR / f"lake-{events}"
+
+
+def ensure_lake(events: int) -> tuple[Path, Counter[str]]:
+    """The cached gzip lake of ``events`` records (generated on first use) and its counts by construction."""
+    root = lake_path(events)
+    marker = root / ".bench.json"
+    if marker.is_file():
+        meta = json.loads(marker.read_text())
+        if meta.get("version") == FORMAT_VERSION and meta.get("seed") == SEED:
+            return root / "events", Counter(meta["expected"])
+    print(f"generating a lake of {events:,} events in {root} (once) ...", file=sys.stderr)
+    started = time.perf_counter()
+    if root.exists():
+        shutil.rmtree(root)
+    rng = random.Random(SEED)
+    expected: Counter[str] = Counter()
+    written = 0
+    n = 0
+    with LakeWriter(root / "events", compress=True, max_records=25_000, max_open=DAYS + 5) as writer:
+        while written < events:
+            records, counts = lifecycle(rng, n)  # the last message is written whole: a few records over
+            n += 1
+            for record in records:
+                writer.write(record)
+            written += len(records)
+            expected.update(counts)
+    meta = {"version": FORMAT_VERSION, "seed": SEED, "events": written, "expected": expected}
+    marker.write_text(json.dumps(meta))
+    print(f"  {written:,} records in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    return root / "events", expected
+
+
+def ensure_plain_copy(gz_root: Path) -> Path:
+    """The same lake uncompressed (Firehose's default format), beside the gzip one."""
+    plain = gz_root.parent / "plain"
+    marker = plain / ".complete"
+    if marker.is_file():
+        return plain
+    if plain.exists():
+        shutil.rmtree(plain)
+    for path in sorted(gz_root.rglob("*.ndjson.gz")):
+        target = plain / path.relative_to(gz_root).with_suffix("")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    marker.write_text("")
+    return plain
+
+
+def recorded_events(gz_root: Path) -> int:
+    return int(json.loads((gz_root.parent / ".bench.json").read_text())["events"])
+
+
+def lake_size(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+# --- correctness --------------------------------------------------------------------------------------------
+
+
+def check(root: Path, expected: Counter[str], plain: Path | None = None) -> list[str]:
+    """Problems found: the two engines' reports must agree with each other and with the generator."""
+    duck = build_report(root, by=BY, engine="duckdb")
+    py = build_report(root, by=BY, engine="python")
+    problems = []
+    for name, value in sorted(expected.items()):
+        for report in (duck, py):
+            got = getattr(report.total, name)
+            if got != value:
+                problems.append(f"{report.engine}: total {name} = {got}, generated {value}")
+    if _comparable(duck.total) != _comparable(py.total):
+        problems.append("the engines disagree on the totals")
+    for part in ("groups", "daily"):
+        left = [(g.key, _comparable(g.metrics)) for g in getattr(duck, part)]
+        right = [(g.key, _comparable(g.metrics)) for g in getattr(py, part)]
+        if left != right:
+            problems.append(f"the engines disagree on the {part}")
+    if plain is not None and _comparable(build_report(plain, by=BY).total) != _comparable(duck.total):
+        problems.append("the plain copy of the lake does not give the gzip lake's report")
+    return problems
+
+
+def _comparable(metrics: Any) -> dict[str, Any]:
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.to_dict().items()}
+
+
+# --- measuring ----------------------------------------------------------------------------------------------
+
+
+def run_once(root: Path, engine: str, trace: bool) -> dict[str, Any]:
+    """In this (fresh) process: build the report once; its wall and CPU time, and the peak memory."""
+    if trace:
+        tracemalloc.start()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    started = time.perf_counter()
+    report = build_report(root, by=BY, engine=engine)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result: dict[str, Any] = {
+        "engine": engine,
+        "seconds": elapsed,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu,
+        "maxrss_mib": peak_rss_mib(),
+        "sent": report.total.sent,
+    }
+    if trace:
+        result["tracemalloc_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return result
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. On Linux ``VmHWM``: ``ru_maxrss`` would also count the memory of
+    the parent this process was forked from before it ran Python."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(root: Path, engine: str, *, trace: bool = False) -> dict[str, Any]:
+    """:func:`run_once` in a fresh Python process."""
+    command = [sys.executable, __file__, "--measure", engine, "--lake", str(root)]
+    if trace:
+        command.append("--trace")
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return min(runs, key=lambda r: r["seconds"])
+
+
+def versions() -> str:
+    found = []
+    for name in ("sesflow", "duckdb", "orjson"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def machine() -> str:
+    return (
+        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
+        f"{platform.machine()}, {os.cpu_count()} CPUs"
+    )
+
+
+Results = dict[str, dict[str, dict[str, Any]]]  # format -> engine -> measurement
+
+
+def verdicts(results: Results) -> list[str]:
+    lines = []
+    for fmt, runs in results.items():
+        duck, py = runs["duckdb"], runs["python"]
+        speedup = py["seconds"] / duck["seconds"]
+        cpu = py["cpu_seconds"] / duck["cpu_seconds"]
+        lines.append(
+            f"{fmt}: DuckDB is {speedup:.1f}x faster than the Python loop (target >= {SPEED_TARGET:.0f}x): "
+            + ("met" if speedup >= SPEED_TARGET else "NOT met")
+            + f"; in CPU time {cpu:.1f}x"
+        )
+    peak = max(runs["duckdb"]["maxrss_mib"] for runs in results.values())
+    lines.append(
+        f"DuckDB peak memory {peak:,.0f} MiB (target < {MEMORY_TARGET_MIB:,} MiB): "
+        + ("met" if peak < MEMORY_TARGET_MIB else "NOT met")
+    )
+    return lines
+
+
+def render_text(
+    events: int, sizes: dict[str, tuple[int, int]], results: Results, trace: dict[str, Any]
+) -> str:
+    lines = [f"lake: {events:,} records; {machine()}; load average {os.getloadavg()[0]:.1f}"]
+    for fmt, runs in results.items():
+        files, size = sizes[fmt]
+        lines.append(f"{fmt} ({files} files, {size / 2**20:,.0f} MiB):")
+        for engine, r in runs.items():
+            lines.append(
+                f"  {engine:>7}: {r['seconds']:8.2f}s wall {r['cpu_seconds']:8.2f}s CPU "
+                f"{events / r['seconds']:>12,.0f} events/s  peak RSS {r['maxrss_mib']:,.0f} MiB"
+            )
+    lines.append(
+        f"Python loop, peak Python allocations (tracemalloc): {trace['tracemalloc_peak_mib']:,.0f} MiB"
+    )
+    return "\n".join(lines + verdicts(results))
+
+
+def render_markdown(
+    events: int,
+    sizes: dict[str, tuple[int, int]],
+    results: Results,
+    trace: dict[str, Any],
+    reps: int,
+    python_reps: int,
+) -> str:
+    rows = []
+    for fmt, runs in results.items():
+        files, size = sizes[fmt]
+        duck, py = runs["duckdb"], runs["python"]
+        for engine, r in runs.items():
+            label = "**DuckDB**" if engine == "duckdb" else "Python loop"
+            ratio = f"{py['seconds'] / duck['seconds']:.1f}x / {py['cpu_seconds'] / duck['cpu_seconds']:.1f}x"
+            rows.append(
+                f"| {fmt}, {files} files, {size / 2**20:,.0f} MiB | {label} | {r['seconds']:.2f} | "
+                f"{r['cpu_seconds']:.2f} | {events / r['seconds']:,.0f} | {r['maxrss_mib']:,.0f} | "
+                + (ratio if engine == "duckdb" else "1x")
+                + " |"
+            )
+    lines = [
+        SECTION_TITLE,
+        "",
+        "`bench/report.py` builds the full report (totals, breakdown by configuration set, daily series, "
+        "delivery latency percentiles) over one generated lake, two ways: DuckDB reading the NDJSON files "
+        '(`build_report(engine="duckdb")`), and Python parsing every record with `sesflow.parse_event` and '
+        'counting with `collections.Counter` and sets (`engine="python"`). Before timing, both reports must '
+        "equal each other and the counts the generator knows by construction.",
+        "",
+        f"- Lake: {events:,} SES records of 30 days, filed as Firehose does (`year=/month=/day=` folders), "
+        "once gzip-compressed and once plain (Firehose's default); realistic lifecycles (send, delivery or "
+        "bounce, "
+        "delays, opens, clicks, complaints, unsubscribes), five headers per record, about 1 KiB each.",
+        f"- Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the run ended (other work "
+        "shared the machine: compare the ratios, and the CPU times, which that does not change).",
+        f"- Versions: {versions()}.",
+        f"- Method: each run in a fresh process; best of {reps} for DuckDB and of {python_reps} for the "
+        "Python loop; wall time from `time.perf_counter`, CPU time (every thread) from `getrusage`, peak "
+        "resident memory "
+        "(`VmHWM`, interpreter included) of the process; the Python loop's allocations measured in a "
+        "separate run under `tracemalloc`: peak "
+        f"{trace['tracemalloc_peak_mib']:,.0f} MiB.",
+        "",
+        "| lake | engine | wall s | CPU s | events/s | peak RSS MiB | Python ÷ DuckDB (wall / CPU) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "DuckDB reads the files on every core; the Python loop uses one. The CPU-time ratio is what the "
+        "comparison is on one core; the wall-time ratio grows with the cores DuckDB is given.",
+        "",
+        "Targets:",
+        "",
+        *(f"- {line}" for line in verdicts(results)),
+        "",
+        "Reproduce (the first run generates the lake into `bench/.cache/`, which takes a few minutes):",
+        "",
+        "```sh",
+        'pip install -e ".[fast,analytics]"',
+        COMMAND,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def replace_section(page: str, section: str, title: str = SECTION_TITLE) -> str:
+    """``page`` with its ``title`` section (up to the next ``## `` heading) replaced, or appended."""
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    section = section.rstrip("\n") + "\n"
+    if pattern.search(page):
+        return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
+    return page.rstrip("\n") + "\n\n" + section
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="records in the lake (default 1,000,000)"
+    )
+    parser.add_argument("--reps", type=int, default=3, help="DuckDB runs per lake, best kept (default 3)")
+    parser.add_argument("--python-reps", type=int, default=1, help="Python loop runs per lake (default 1)")
+    parser.add_argument("--write", action="store_true", help=f"record the results in {DOCS_PAGE.name}")
+    parser.add_argument("--measure", choices=["duckdb", "python"], help=argparse.SUPPRESS)
+    parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.measure:  # a child process: one timed run
+        print(json.dumps(run_once(args.lake, args.measure, args.trace)))
+        return 0
+
+    gz_root, expected = ensure_lake(args.events)
+    plain_root = ensure_plain_copy(gz_root)
+    events = recorded_events(gz_root)
+    problems = check(gz_root, expected, plain_root)
+    if problems:
+        print("the reports are wrong; nothing was timed:", *problems, sep="\n  ", file=sys.stderr)
+        return 1
+    print(
+        f"checked: both engines give the {len(expected)} generated totals, on both formats", file=sys.stderr
+    )
+
+    lakes = {"gzip": gz_root, "plain": plain_root}
+    sizes = {fmt: lake_size(root) for fmt, root in lakes.items()}
+    results: Results = {}
+    for fmt, root in lakes.items():
+        results[fmt] = {
+            "duckdb": best([measure(root, "duckdb") for _ in range(args.reps)]),
+            "python": best([measure(root, "python") for _ in range(args.python_reps)]),
+        }
+    trace = measure(gz_root, "python", trace=True)
+    print(render_text(events, sizes, results, trace))
+    if args.write:
+        page = DOCS_PAGE.read_text(encoding="utf-8") if DOCS_PAGE.exists() else "# Benchmarks\n"
+        section = render_markdown(events, sizes, results, trace, args.reps, args.python_reps)
+        DOCS_PAGE.write_text(replace_section(page, section), encoding="utf-8")
+        print(f"wrote the {SECTION_TITLE[3:]} section of {DOCS_PAGE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Email analytics: the Firehose → S3 event lake, its Athena table, and reports (extra ``analytics``).
+
+- :class:`Lake` reads a lake laid out as Firehose writes it (``year=YYYY/month=MM/day=DD/`` NDJSON, gzip or
+  not), locally or in S3, pruned by date; :class:`LakeWriter` builds one from any source of events.
+- :func:`athena_ddl` is the ``CREATE EXTERNAL TABLE`` statement generated from the event models, and
+  :func:`report_sql` the report query for Athena (or DuckDB).
+- :func:`build_report` counts sends, deliveries, bounces, complaints, opens, clicks... by configuration set,
+  sender, recipient domain, message tag or day, with rates against the thresholds AWS reviews accounts by;
+  :class:`Report` renders as JSON, CSV and a self-contained HTML page.
+
+DuckDB (the ``analytics`` extra) is imported only when a report runs with ``engine="duckdb"``.
+"""
+
+from __future__ import annotations
+
+from .lake import DEFAULT_ARRIVAL_LAG, Lake, LakeError, LakeFile, TimeRange, partition_path
+from .queries import ATHENA, DUCKDB, Dialect, Dimension, report_columns, report_sql
+from .report import (
+    AWS_THRESHOLDS_SOURCE,
+    Engine,
+    GroupRow,
+    Metrics,
+    Report,
+    Status,
+    Thresholds,
+    build_report,
+)
+from .schema import athena_ddl, duckdb_columns, table_schema
+from .writer import LakeWriter, recover_incomplete
+
+__all__ = [
+    # the lake
+    "Lake",
+    "LakeFile",
+    "LakeWriter",
+    "LakeError",
+    "TimeRange",
+    "DEFAULT_ARRIVAL_LAG",
+    "partition_path",
+    "recover_incomplete",
+    # Athena and SQL
+    "athena_ddl",
+    "table_schema",
+    "duckdb_columns",
+    "report_sql",
+    "report_columns",
+    "Dialect",
+    "ATHENA",
+    "DUCKDB",
+    # reports
+    "build_report",
+    "Report",
+    "Metrics",
+    "GroupRow",
+    "Dimension",
+    "Thresholds",
+    "Status",
+    "Engine",
+    "AWS_THRESHOLDS_SOURCE",
+]

@@ -1,0 +1,373 @@
+"""``sesflow demo``: the whole flow on this machine, in seconds, with nothing to set up.
+
+An embedded moto server stands in for AWS. Two configuration sets get the articles' SNS → SQS pipeline, a
+batch of mail goes through :class:`~sesflow.SesClient` to the SES mailbox simulator (and to readers who open
+and click), :class:`~sesflow.testing.LocalSes` publishes the events SES would, and an
+:class:`~sesflow.SqsConsumer` hands them to an :class:`~sesflow.EventRouter` whose handlers count them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from ..errors import MissingExtra
+from ._console import UsageError, console, require_rich
+from ._render import detail, style
+
+__all__ = ["COLUMNS", "DemoMessage", "add_demo_parser", "plan", "run_demo"]
+
+_DESCRIPTION = """\
+Run the whole SES event flow locally: an embedded moto server on 127.0.0.1 stands in for AWS; two
+configuration sets get an SNS topic and an SQS queue (with its dead-letter queue) each; mail goes to the SES
+mailbox simulator (success, bounce, ooto, complaint, suppressionlist, with +labels) and to newsletter readers;
+LocalSes publishes the events SES would; an SQS consumer routes them to handlers that count them; a summary
+table ends it. Needs moto[server] (pip install "sesflow[cli,testing]"). Nothing is left running."""
+
+SENDER = "sesflow demo <demo@example.com>"
+SIMULATOR = "simulator.amazonses.com"
+TRANSACTIONAL = "demo-orders"
+NEWSLETTER = "demo-newsletter"
+COLUMNS = ("sent", "delivered", "bounced", "complained", "opened", "clicked")
+_NEWSLETTER_HTML = """\
+<h1>Spring sale</h1>
+<p>Hello {name}, everything is 20% off this week.</p>
+<p><a href="https://shop.example.com/sale" ses:tags="link:sale;">See the sale</a> or
+<a href="https://shop.example.com/new" ses:tags="link:new;">what is new</a>.</p>
+<p><a href="https://shop.example.com/unsubscribe" ses:no-track>Unsubscribe</a></p>"""
+
+
+@attrs.frozen
+class DemoMessage:
+    """One message of the demo and the counts SES's simulator makes certain (opens and clicks are drawn)."""
+
+    configuration_set: str
+    to: str
+    subject: str
+    html: str | None = None
+    delivered: int = 0
+    bounced: int = 0
+    complained: int = 0
+
+
+def plan(readers: int) -> list[DemoMessage]:
+    """The demo's mail: orders to the mailbox simulator, a newsletter to ``readers`` readers and to it."""
+
+    def sim(mailbox: str, label: str) -> str:
+        return f"{mailbox}+{label}@{SIMULATOR}"
+
+    orders = [
+        DemoMessage(TRANSACTIONAL, sim("success", "order-1001"), "Order 1001 confirmed", delivered=1),
+        DemoMessage(TRANSACTIONAL, sim("success", "order-1002"), "Order 1002 confirmed", delivered=1),
+        DemoMessage(TRANSACTIONAL, sim("success", "order-1003"), "Order 1003 shipped", delivered=1),
+        DemoMessage(TRANSACTIONAL, sim("bounce", "order-1004"), "Order 1004 confirmed", bounced=1),
+        DemoMessage(TRANSACTIONAL, sim("ooto", "order-1005"), "Order 1005 confirmed", delivered=1),
+        DemoMessage(
+            TRANSACTIONAL, sim("complaint", "order-1006"), "Order 1006 shipped", delivered=1, complained=1
+        ),
+        DemoMessage(TRANSACTIONAL, sim("suppressionlist", "order-1007"), "Order 1007 confirmed", bounced=1),
+    ]
+    newsletter = [
+        DemoMessage(
+            NEWSLETTER,
+            f"reader{n:02d}@example.net",
+            "Spring sale",
+            _NEWSLETTER_HTML.format(name=f"reader {n}"),
+            delivered=1,
+        )
+        for n in range(1, readers + 1)
+    ]
+    newsletter += [
+        DemoMessage(
+            NEWSLETTER, sim("bounce", "news"), "Spring sale", _NEWSLETTER_HTML.format(name="you"), bounced=1
+        ),
+        DemoMessage(
+            NEWSLETTER,
+            sim("complaint", "news"),
+            "Spring sale",
+            _NEWSLETTER_HTML.format(name="you"),
+            delivered=1,
+            complained=1,
+        ),
+        DemoMessage(
+            NEWSLETTER,
+            sim("suppressionlist", "news"),
+            "Spring sale",
+            _NEWSLETTER_HTML.format(name="you"),
+            bounced=1,
+        ),
+    ]
+    return orders + newsletter
+
+
+def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``demo`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "demo",
+        help="run the whole event flow locally (embedded moto server): send, publish, consume, summarise",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--readers", type=int, default=12, help="newsletter readers (default 12, at most 200)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help="seed of the simulated opens and clicks (default 7)"
+    )
+    parser.add_argument("--open-rate", type=float, default=0.6, help="chance a reader opens (default 0.6)")
+    parser.add_argument("--click-rate", type=float, default=0.3, help="chance a reader clicks (default 0.3)")
+    parser.add_argument("--quiet", action="store_true", help="do not print each event as it is handled")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON only")
+    return parser
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise MissingExtra("sesflow demo", "testing", "moto[server]") from exc
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.ERROR)  # the embedded server would log every request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        werkzeug.setLevel(level)
+
+
+class _Show:
+    """What the demo prints: rich output, or nothing (``--json``)."""
+
+    def __init__(self, enabled: bool, events: bool) -> None:
+        self.out = console() if enabled else None
+        self.events = enabled and events
+
+    def step(self, text: str) -> None:
+        if self.out is not None:
+            self.out.print(f"[bold cyan]▸[/bold cyan] {text}")
+
+    def print(self, renderable: Any) -> None:
+        if self.out is not None:
+            self.out.print(renderable)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run ``sesflow demo``; returns 0 when every event SES would publish was received and counted."""
+    if not 0 <= args.readers <= 200:
+        raise UsageError("--readers is 0 to 200")
+    for name in ("open_rate", "click_rate"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise UsageError(f"--{name.replace('_', '-')} is a probability between 0 and 1")
+    if not args.json:
+        require_rich()
+    show = _Show(not args.json, not args.quiet)
+    with _moto_server() as endpoint:
+        show.step(f"A local AWS (moto) is listening at [bold]{endpoint}[/bold]")
+        outcome = _run(endpoint, args, show)
+    show.step("The local server is stopped; nothing is left running.")
+    if args.json:
+        print(json.dumps(outcome, indent=2))
+    return 0 if outcome["ok"] else 1
+
+
+def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]:
+    from ..consumers import SqsConsumer
+    from ..events import SesEvent
+    from ..provisioning import Provisioner
+    from ..routing import EventRouter
+    from ..sending import Email
+    from ..testing import LocalSes
+
+    messages = plan(args.readers)
+    with LocalSes(endpoint, seed=args.seed, open_rate=args.open_rate, click_rate=args.click_rate) as local:
+        # 1. The articles' pipeline, once per configuration set, through LocalSes's observed session.
+        provisioner = Provisioner(local.session(), endpoint_url=endpoint, ses_api="v1")
+        pipelines = {
+            cs: provisioner.ensure_sns_sqs_pipeline(cs, destination_name=f"{cs}-to-sqs")
+            for cs in (TRANSACTIONAL, NEWSLETTER)
+        }
+        _show_pipelines(show, pipelines)
+        local.client("ses").verify_domain_identity(Domain="example.com")
+        show.step("Verified the sending domain [bold]example.com[/bold]")
+
+        # 2. Send through SesClient; LocalSes publishes what SES would for each message.
+        ses = local.ses_client()
+        sent_ids: dict[str, str] = {}
+        with ses:
+            for message in _progress(show, messages, "Sending"):
+                email = Email(
+                    SENDER,
+                    message.to,
+                    subject=message.subject,
+                    text="This message was sent by sesflow demo.",
+                    html=message.html,
+                    tags={"app": "sesflow-demo"},
+                    configuration_set=message.configuration_set,
+                )
+                sent_ids[ses.send(email).message_id] = message.to
+        published = len(local.records())
+        show.step(f"Sent {len(messages)} messages; LocalSes published [bold]{published}[/bold] events to SNS")
+
+        # 3. Consume: an SqsConsumer per queue, one router whose handlers count what arrives.
+        counts: Counter[tuple[str, str]] = Counter()
+        unexpected: list[str] = []
+        router = EventRouter()
+
+        def count(column: str, event: SesEvent) -> None:
+            counts[(event.configuration_set or "-", column)] += 1
+            if event.message_id not in sent_ids:
+                unexpected.append(event.message_id)
+            if show.events and show.out is not None:
+                from rich.text import Text
+
+                line = Text("  ")
+                line.append(f"{event.event_type.value:<10}", style(event))
+                line.append(f"{event.configuration_set or '-':<16}")
+                line.append(sent_ids.get(event.message_id, event.message_id))
+                extra = "" if event.event_type.value == "Delivery" else detail(event)
+                if extra:
+                    line.append(f"  {extra}", "dim")
+                show.out.print(line)
+
+        @router.on_send
+        def on_send(event: SesEvent) -> None:
+            count("sent", event)
+
+        @router.on_delivery
+        def on_delivery(event: SesEvent) -> None:
+            count("delivered", event)
+
+        @router.on_bounce
+        def on_bounce(event: SesEvent) -> None:
+            count("bounced", event)
+
+        @router.on_complaint
+        def on_complaint(event: SesEvent) -> None:
+            count("complained", event)
+
+        @router.on_open
+        def on_open(event: SesEvent) -> None:
+            count("opened", event)
+
+        @router.on_click
+        def on_click(event: SesEvent) -> None:
+            count("clicked", event)
+
+        show.step("Consuming the queues with SqsConsumer and an EventRouter")
+        received = failed = 0
+        for pipeline in pipelines.values():
+            consumer = SqsConsumer(pipeline.queue_url, router, client=local.client("sqs"), heartbeat=False)
+            with consumer:
+                metrics = consumer.run_until_empty(wait_time_seconds=0)
+            received += metrics.received
+            failed += metrics.failed + metrics.invalid
+        drawn = Counter(
+            (str(e.configuration_set), column)
+            for e in local.events()
+            for column in ("opened", "clicked")
+            if e.event_type.value == ("Open" if column == "opened" else "Click")
+        )
+
+    expected = _expected(messages, drawn)
+    summary = {cs: {column: counts[(cs, column)] for column in COLUMNS} for cs in (TRANSACTIONAL, NEWSLETTER)}
+    ok = summary == expected and received == published and not failed and not unexpected
+    _show_summary(show, summary, expected, ok)
+    return {
+        "endpoint": endpoint,
+        "messages": len(messages),
+        "published": published,
+        "received": received,
+        "failed": failed,
+        "summary": summary,
+        "expected": expected,
+        "sent_to": [{"configuration_set": m.configuration_set, "to": m.to} for m in messages],
+        "ok": ok,
+    }
+
+
+def _expected(messages: list[DemoMessage], drawn: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """What the summary must say: the simulator's certain outcomes, and the opens and clicks LocalSes drew."""
+    out: dict[str, dict[str, int]] = {}
+    for message in messages:
+        row = out.setdefault(message.configuration_set, dict.fromkeys(COLUMNS, 0))
+        row["sent"] += 1
+        row["delivered"] += message.delivered
+        row["bounced"] += message.bounced
+        row["complained"] += message.complained
+    for (cs, column), number in drawn.items():
+        out.setdefault(cs, dict.fromkeys(COLUMNS, 0))[column] += number
+    return out
+
+
+def _progress(show: _Show, items: list[DemoMessage], label: str) -> Iterator[DemoMessage]:
+    if show.out is None:
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn(f"  {label}"), BarColumn(), MofNCompleteColumn(), console=show.out, transient=True
+    ) as bar:
+        yield from bar.track(items)
+
+
+def _show_pipelines(show: _Show, pipelines: dict[str, Any]) -> None:
+    if show.out is None:
+        return
+    from rich.table import Table
+
+    table = Table(title="Provisioned: configuration set → SNS → SQS (with a dead-letter queue)")
+    for column in ("configuration set", "SNS topic", "SQS queue", "dead-letter queue", "status"):
+        table.add_column(column)
+    for cs, pipeline in pipelines.items():
+        statuses = Counter(r.status for r in pipeline.resources)
+        table.add_row(
+            cs,
+            pipeline.topic.name,
+            pipeline.queue.name,
+            pipeline.dead_letter_queue.name,
+            ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())),
+        )
+    show.print(table)
+
+
+def _show_summary(
+    show: _Show, summary: dict[str, dict[str, int]], expected: dict[str, dict[str, int]], ok: bool
+) -> None:
+    if show.out is None:
+        return
+    from rich.table import Table
+
+    table = Table(title="What happened to the mail")
+    table.add_column("configuration set")
+    for column in COLUMNS:
+        table.add_column(column, justify="right")
+    totals = dict.fromkeys(COLUMNS, 0)
+    for cs, row in summary.items():
+        cells = []
+        for column in COLUMNS:
+            totals[column] += row[column]
+            good = row[column] == expected.get(cs, {}).get(column)
+            cells.append(
+                str(row[column]) if good else f"[red]{row[column]} (expected {expected[cs][column]})[/red]"
+            )
+        table.add_row(cs, *cells)
+    table.add_section()
+    table.add_row("[bold]total[/bold]", *(f"[bold]{totals[c]}[/bold]" for c in COLUMNS))
+    show.print(table)
+    if ok:
+        show.step("[green]Every event SES would publish arrived, and each matched what was sent.[/green]")
+    else:
+        show.step("[red]Some events are missing or unexpected: see the table.[/red]")

@@ -1,0 +1,30 @@
+"""SQS workers: receive SES events from a queue, route them to handlers, delete only what succeeded.
+
+:class:`SqsConsumer` (boto3, blocking, optional thread pool) and :class:`AsyncSqsConsumer` (aioboto3, extra
+``async``) are two transports over one pure core (``sesflow.consumers._core``), which decides for every
+message whether it is deleted or left for a retry and with what delay.
+"""
+
+from __future__ import annotations
+
+from ._async import AsyncSqsConsumer
+from ._common import ConsumerError
+from ._core import Action, Backoff, MessageOutcome, Status
+from ._sync import SqsConsumer
+from .idempotency import IdempotencyStore, MemoryIdempotencyStore, SqliteIdempotencyStore, idempotency_key
+from .metrics import ConsumerMetrics
+
+__all__ = [
+    "SqsConsumer",
+    "AsyncSqsConsumer",
+    "Backoff",
+    "ConsumerMetrics",
+    "ConsumerError",
+    "MessageOutcome",
+    "Status",
+    "Action",
+    "IdempotencyStore",
+    "MemoryIdempotencyStore",
+    "SqliteIdempotencyStore",
+    "idempotency_key",
+]

@@ -1,0 +1,152 @@
+"""The framework-free core of the SNS webhooks: a request's body and headers in, a status and JSON body out.
+
+The FastAPI and aiohttp modules only read the request and write the response; everything else (verifying,
+confirming subscriptions, dispatching, choosing the status code) happens here, once.
+
+Status codes (SNS retries any answer that is not 2xx, see docs/webhooks.md):
+
+- 200: handled; also a verified payload that is not an SES record, once the dead-letter hook took it;
+- 400: not an SNS delivery (not JSON, headers missing or disagreeing with the body): a retry cannot help;
+- 403: failed verification (signature, certificate URL, age, topic) or a confirmation that was refused;
+- 413: the body is larger than an SNS message can be;
+- 500: a handler or the dead-letter hook raised: SNS retries, and the retry may succeed;
+- 503: the signing certificate or the confirmation request could not be fetched: a retry may succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from ..errors import SnsVerificationError, SourceError
+from ..routing import DispatchResult, EventRouter
+from ..sources import MessageVerifier, SnsSubscriptionConfirmation, SourceItem, sns_http_item_async
+
+__all__ = [
+    "MAX_BODY_SIZE",
+    "WebhookResponse",
+    "answer_for_result",
+    "answer_for_unverified",
+    "handle_sns_request",
+    "merge_headers",
+    "too_large",
+]
+
+logger = logging.getLogger("sesflow.integrations")
+
+MAX_BODY_SIZE: Final = 1024 * 1024
+"""The default cap on a request body (bytes); an SNS message is at most 256 KiB, its envelope a bit more."""
+
+
+@attrs.frozen
+class WebhookResponse:
+    """What to answer SNS: an HTTP status and a small JSON body (``status`` and the SNS ``messageId``)."""
+
+    status: int
+    body: Mapping[str, str]
+
+    @classmethod
+    def of(cls, status: int, outcome: str, message_id: str = "") -> WebhookResponse:
+        body = {"status": outcome}
+        if message_id:
+            body["messageId"] = message_id
+        return cls(status, body)
+
+
+def too_large(limit: int) -> WebhookResponse:
+    """The answer to a body over ``limit`` bytes."""
+    logger.warning("refused an SNS webhook request larger than %d bytes", limit)
+    return WebhookResponse.of(413, "too large")
+
+
+def merge_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str] | None:
+    """Header pairs as one mapping with lower-cased names; None when one name has two different values
+    (the request cannot be trusted to be one SNS delivery)."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        if key in headers and headers[key] != value:
+            return None
+        headers[key] = value
+    return headers
+
+
+def answer_for_unverified(item: SourceItem) -> WebhookResponse | None:
+    """The answer for an item that never verified (or was not an SNS delivery at all); None for an item that
+    verified, which goes on to the router."""
+    if item.meta.get("sns_verified") is True:
+        return None
+    error = item.error
+    if error is None:
+        raise AssertionError("an item that did not verify carries its error")  # verifier is always given
+    if isinstance(error, SnsVerificationError):
+        if getattr(error, "retryable", False):
+            logger.warning("SNS message %s could not be verified yet: %s", item.item_id, error)
+            return WebhookResponse.of(503, "verification unavailable", item.item_id)
+        logger.warning("rejected an SNS webhook request that failed verification: %s", error)
+        return WebhookResponse.of(403, "verification failed", item.item_id)
+    kind = "not an SNS delivery" if isinstance(error, SourceError) else "invalid"
+    logger.warning("rejected an SNS webhook request (%s): %s", kind, error)
+    return WebhookResponse.of(400, kind, item.item_id)
+
+
+def answer_for_result(result: DispatchResult) -> WebhookResponse:
+    """The answer once a verified item went through the router."""
+    message_id = result.item_id or ""
+    if result.failures:
+        # A handler (or the dead-letter hook) failed: let SNS deliver again.
+        return WebhookResponse.of(500, "handler failed", message_id)
+    if result.error is not None:
+        item = result.item
+        logger.error(
+            "verified SNS message %s is not an SES record (%s); answered 200 so SNS does not retry what "
+            "cannot succeed. Payload: %r",
+            message_id,
+            result.error,
+            item.raw if item is not None else None,
+        )
+        return WebhookResponse.of(200, "dead-lettered", message_id)
+    return WebhookResponse.of(200, "handled", message_id)
+
+
+async def handle_sns_request(
+    body: bytes,
+    headers: Mapping[str, str] | None,
+    *,
+    router: EventRouter,
+    verifier: MessageVerifier,
+    confirm_subscriptions: bool = True,
+    confirm_any_topic: bool = False,
+) -> WebhookResponse:
+    """Verify, confirm or dispatch one SNS HTTP(S) delivery and say what to answer.
+
+    ``headers`` is None when the request repeated a header with different values (see :func:`merge_headers`).
+    A ``SubscriptionConfirmation`` is confirmed (when ``confirm_subscriptions``; see
+    :meth:`~sesflow.SnsVerifier.confirm_subscription_async` for the checks) and then, like an
+    ``UnsubscribeConfirmation`` (never followed), dispatched to the router's ``on_control`` handlers.
+    """
+    if headers is None:
+        logger.warning("rejected an SNS webhook request that repeats a header with different values")
+        return WebhookResponse.of(400, "not an SNS delivery")
+    item = await sns_http_item_async(body, headers, verifier=verifier)
+    rejected = answer_for_unverified(item)
+    if rejected is not None:
+        return rejected
+    record = item.record
+    if isinstance(record, SnsSubscriptionConfirmation) and confirm_subscriptions:
+        confirm = getattr(verifier, "confirm_subscription_async", None)
+        if confirm is None:
+            raise TypeError(
+                "confirm_subscriptions=True needs a verifier with confirm_subscription_async (an SnsVerifier)"
+            )
+        try:
+            subscription: Any = await confirm(record.raw, confirm_any_topic=confirm_any_topic)
+        except SnsVerificationError as exc:
+            retryable = getattr(exc, "retryable", False)
+            logger.error("did not confirm the subscription to %s: %s", record.topic_arn, exc)
+            return WebhookResponse.of(503 if retryable else 403, "confirmation refused", item.item_id)
+        logger.info("confirmed SNS subscription %s", subscription)
+    return answer_for_result(await router.dispatch_item_async(item))

@@ -1,0 +1,98 @@
+"""Keep bench/report.py working: its lake generator, its correctness check and its report (no timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("duckdb", reason="the analytics extra is not installed")
+
+BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "report.py"
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sesflow_bench_report", BENCH_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.CACHE_DIR = tmp_path_factory.mktemp("bench-cache")  # never the real cache
+    return module
+
+
+@pytest.fixture(scope="module")
+def lakes(bench: ModuleType) -> tuple[Path, Path, object]:
+    gz_root, expected = bench.ensure_lake(1000)
+    return gz_root, bench.ensure_plain_copy(gz_root), expected
+
+
+def test_the_generated_lake_is_what_the_generator_counted(
+    bench: ModuleType, lakes: tuple[Path, Path, object]
+) -> None:
+    gz_root, plain_root, expected = lakes
+    assert bench.recorded_events(gz_root) >= 1000
+    assert expected["sent"] > 0
+    assert expected["delivered"] > 0
+    assert expected["opens_total"] >= expected["opens_unique"]
+    files, size = bench.lake_size(gz_root)
+    assert files > 1
+    assert size > 0
+    assert all(p.read_bytes()[:2] == b"\x1f\x8b" for p in gz_root.rglob("*.gz"))
+    assert not any(plain_root.rglob("*.gz"))
+    assert bench.check(gz_root, expected, plain_root) == []
+
+
+def test_the_check_catches_a_wrong_count(bench: ModuleType, lakes: tuple[Path, Path, object]) -> None:
+    gz_root, _, expected = lakes
+    wrong = dict(expected)  # type: ignore[call-overload]
+    wrong["sent"] += 1
+    problems = bench.check(gz_root, wrong)
+    assert problems == [
+        f"duckdb: total sent = {expected['sent']}, generated {wrong['sent']}",  # type: ignore[index]
+        f"python: total sent = {expected['sent']}, generated {wrong['sent']}",  # type: ignore[index]
+    ]
+
+
+def test_the_cached_lake_is_reused(bench: ModuleType, lakes: tuple[Path, Path, object]) -> None:
+    gz_root, _, expected = lakes
+    before = sorted(p.stat().st_mtime_ns for p in gz_root.rglob("*.gz"))
+    again, counted = bench.ensure_lake(1000)
+    assert again == gz_root
+    assert counted == expected
+    assert sorted(p.stat().st_mtime_ns for p in gz_root.rglob("*.gz")) == before
+
+
+def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path, Path, object]) -> None:
+    gz_root, _, expected = lakes
+    run = bench.run_once(gz_root, "duckdb", trace=False)
+    assert run["sent"] == expected["sent"]  # type: ignore[index]
+    assert set(run) == {"engine", "seconds", "cpu_seconds", "maxrss_mib", "sent"}
+    fake = {"seconds": 1.0, "cpu_seconds": 2.0, "maxrss_mib": 300.0}
+    results = {
+        "gzip": {"duckdb": fake, "python": {**fake, "seconds": 12.0, "cpu_seconds": 12.0}},
+        "plain": {"duckdb": fake, "python": {**fake, "seconds": 8.0, "cpu_seconds": 8.0}},
+    }
+    sizes = {"gzip": (3, 2**20), "plain": (3, 2**21)}
+    section = bench.render_markdown(1000, sizes, results, {"tracemalloc_peak_mib": 12.0}, 3, 1)
+    assert section.startswith("## Analytics\n")
+    assert (
+        "gzip: DuckDB is 12.0x faster than the Python loop (target >= 10x): met; in CPU time 6.0x" in section
+    )
+    assert "plain: DuckDB is 8.0x faster than the Python loop (target >= 10x): NOT met" in section
+    assert "DuckDB peak memory 300 MiB (target < 1,024 MiB): met" in section
+    page = (
+        "# Benchmarks\n\nIntro.\n\n## Parsing\n\nparse numbers\n\n## Analytics\n\nold numbers\n\n"
+        "## Later\n\nkept\n"
+    )
+    updated = bench.replace_section(page, section)
+    assert "old numbers" not in updated
+    assert "parse numbers" in updated
+    assert "## Later\n\nkept\n" in updated
+    assert updated.count("## Analytics") == 1
+    assert bench.replace_section("# Benchmarks\n", section).endswith(section)

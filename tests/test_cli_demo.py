@@ -1,0 +1,106 @@
+"""``sesflow demo``, through the command's entry point: the numbers it reports are what the mailbox simulator
+makes of what it sent, and it leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from sesflow.cli import main
+from sesflow.cli.demo import COLUMNS
+from sesflow.testing import Outcome, simulator_outcome
+
+pytest.importorskip("rich", reason="the cli extra is not installed")
+pytest.importorskip("moto.server", reason="the demo needs moto[server]")
+
+
+def _from_addresses(sent_to: list[dict[str, str]]) -> dict[str, Counter[str]]:
+    """What the simulator makes of each address, counted per set (opens and clicks aside)."""
+    out: dict[str, Counter[str]] = {}
+    for entry in sent_to:
+        row = out.setdefault(entry["configuration_set"], Counter())
+        row["sent"] += 1
+        outcome = simulator_outcome(entry["to"]) or Outcome.DELIVERED  # readers are delivered by default
+        if outcome in (Outcome.DELIVERED, Outcome.COMPLAINT):
+            row["delivered"] += 1
+        if outcome is Outcome.COMPLAINT:
+            row["complained"] += 1
+        if outcome in (Outcome.BOUNCE, Outcome.SUPPRESSED):
+            row["bounced"] += 1
+    return out
+
+
+def test_the_summary_matches_what_was_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(threading.enumerate())
+    assert main(["demo", "--json", "--readers", "8", "--seed", "3"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert outcome["ok"] is True
+    assert outcome["received"] == outcome["published"] > 0
+    assert outcome["failed"] == 0
+
+    summary = outcome["summary"]
+    assert set(summary) == {"demo-orders", "demo-newsletter"}
+    expected = _from_addresses(outcome["sent_to"])
+    for cs, row in summary.items():
+        for column in ("sent", "delivered", "bounced", "complained"):
+            assert row[column] == expected[cs][column], (cs, column)
+    assert summary["demo-orders"] == {
+        "sent": 7,
+        "delivered": 5,  # success x3, ooto, complaint
+        "bounced": 2,  # bounce, suppressionlist
+        "complained": 1,
+        "opened": 0,  # the simulator never opens
+        "clicked": 0,
+    }
+    newsletter = summary["demo-newsletter"]
+    assert newsletter["sent"] == 8 + 3
+    assert 0 < newsletter["opened"] <= 8
+    assert newsletter["clicked"] <= 8
+    assert sum(summary[cs][c] for cs in summary for c in COLUMNS) == outcome["published"]
+    assert sum(1 for e in outcome["sent_to"] if "+" in e["to"]) == 10  # the simulator addresses carry labels
+
+    leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert leftover == []
+    with pytest.raises(urllib.error.URLError, match="refused"):  # the embedded server is gone
+        urllib.request.urlopen(outcome["endpoint"], timeout=2)
+
+
+def test_the_same_seed_gives_the_same_opens_and_clicks(capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+    for _ in range(2):
+        assert main(["demo", "--json", "--readers", "4", "--seed", "11"]) == 0
+        runs.append(json.loads(capsys.readouterr().out)["summary"])
+    assert runs[0] == runs[1]
+
+
+def test_python_m_sesflow_runs_the_demo_with_its_table() -> None:
+    env = {**os.environ, "COLUMNS": "120"}
+    done = subprocess.run(
+        [sys.executable, "-m", "sesflow", "demo", "--readers", "4", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    row = re.search(r"demo-orders\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│\s*0\s*│\s*0\s*│", done.stdout)
+    assert row, done.stdout
+    assert re.search(r"demo-newsletter\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│", done.stdout), done.stdout
+    assert "nothing is left running" in done.stdout
+
+
+@pytest.mark.parametrize("argv", [["--readers", "500"], ["--open-rate", "2"]])
+def test_bad_options_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", *argv]) == 2
+    assert "sesflow demo:" in capsys.readouterr().err
