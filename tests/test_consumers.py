@@ -341,3 +341,16 @@ def test_a_given_client_is_used(queue: TestQueue) -> None:
         assert worker.client is client
         worker.run_until_empty(wait_time_seconds=0)
     assert len(handled) == 1
+
+
+def test_a_stop_before_run_is_honoured_and_the_next_run_works(queue: TestQueue) -> None:
+    queue.send([sns_body(make_record("Delivery"))])
+    handled: list[str] = []
+    router = EventRouter()
+    router.on_delivery(lambda event: handled.append(event.message_id))
+    worker = consumer(queue, router)
+    worker.stop()
+    assert worker.run_until_empty(wait_time_seconds=0).received == 0
+    assert handled == []
+    assert worker.run_until_empty(wait_time_seconds=0).handled == 1
+    assert len(handled) == 1

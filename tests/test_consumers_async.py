@@ -265,3 +265,16 @@ def test_without_aioboto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "aioboto3", None)
     with pytest.raises(MissingExtra, match=r"sesflow\[async\]"):
         AsyncSqsConsumer("https://sqs.us-east-1.amazonaws.com/123456789012/q", EventRouter())
+
+
+async def test_a_stop_before_run_is_honoured_and_the_next_run_works(queue: TestQueue) -> None:
+    queue.send([sns_body(make_record("Delivery"))])
+    handled: list[str] = []
+    router = EventRouter()
+    router.on_delivery(lambda event: handled.append(event.message_id))
+    worker = consumer(queue, router)
+    worker.stop()
+    assert (await worker.run_until_empty(wait_time_seconds=0)).received == 0
+    assert handled == []
+    assert (await worker.run_until_empty(wait_time_seconds=0)).handled == 1
+    assert len(handled) == 1

@@ -304,3 +304,10 @@ def test_policies_are_least_privilege() -> None:
     ]
     with pytest.raises(ValueError, match="configuration set"):
         policies.sender_policy("us-east-1", "1", identities=["example.com"], configuration_sets=[])
+
+
+def test_an_unreachable_endpoint_is_a_provisioning_error() -> None:
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+    provisioner = Provisioner(session, endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(ProvisioningError, match="get_caller_identity"):
+        provisioner.ensure_topic("unreachable")

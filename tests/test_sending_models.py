@@ -585,3 +585,15 @@ def test_validation_errors_pickle() -> None:
     clone = pickle.loads(pickle.dumps(error))
     assert (clone.field, clone.reason, str(clone)) == ("to[1]", "bad", "to[1]: bad")
     assert json.loads(json.dumps({"field": clone.field})) == {"field": "to[1]"}
+
+
+def test_a_header_the_email_package_cannot_parse_is_refused_on_construction() -> None:
+    from sesflow.sending import Email, ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        Email(sender="a@example.com", to="b@example.com", subject="s", text="t", headers={"Message-Id": "<>"})
+    assert "Message-Id" in str(caught.value)
+    ok = Email(
+        sender="a@example.com", to="b@example.com", subject="s", text="t", headers={"Message-Id": "<x@y>"}
+    )
+    assert ok.headers["Message-Id"] == "<x@y>"

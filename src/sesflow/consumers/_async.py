@@ -184,6 +184,8 @@ class AsyncSqsConsumer:
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
+        self._runs_ended = 0  # a stop() made while run N is going (or before it starts) is meant for run N
+        self._stop_meant_for = -1
 
     # --- public -----------------------------------------------------------------------------------------
 
@@ -202,6 +204,7 @@ class AsyncSqsConsumer:
         have returned again after the visibility timeout), messages being handled finish and are
         acknowledged, then ``run`` returns. Safe from any thread."""
         self._stop_requested = True
+        self._stop_meant_for = self._runs_ended
         loop, event = self._loop, self._stopping
         if loop is None or event is None or loop.is_closed():
             return
@@ -246,7 +249,10 @@ class AsyncSqsConsumer:
             raise ConsumerError("install_signal_handlers=True needs the event loop in the main thread")
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self._stop_requested = False
+        if self._stop_meant_for != self._runs_ended:
+            self._stop_requested = False  # left over from an earlier run
+        elif self._stop_requested:  # stop() was called before this run began: honour it
+            self._stopping.set()
         state = _Run(self.concurrency, max_messages)
         installed = self._install_signals() if signals else []
         try:
@@ -284,6 +290,7 @@ class AsyncSqsConsumer:
                         await asyncio.gather(beat, return_exceptions=True)
         finally:
             self._client = self._given_client
+            self._runs_ended += 1
             for number in installed:
                 self._loop.remove_signal_handler(number)
         logger.info("SQS consumer of %s stopped: %s", self.settings.queue_url, self.metrics)

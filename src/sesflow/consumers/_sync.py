@@ -127,6 +127,8 @@ class SqsConsumer:
         self.client = client
         self._recorder = MetricsRecorder()
         self._stopping = threading.Event()
+        self._runs_ended = 0  # a stop() made while run N is going (or before it starts) is meant for run N
+        self._stop_meant_for = -1
         self._requeued_until = 0.0  # monotonic time when the last soon-visible failed message is back
         self._leases = Leases(visibility_timeout)
         self._leases_lock = threading.Lock()
@@ -149,6 +151,7 @@ class SqsConsumer:
         """Ask a running :meth:`run` to stop: it receives nothing more once the current receive returns,
         finishes the batch in flight, deletes what succeeded and returns. Safe from any thread or a signal
         handler."""
+        self._stop_meant_for = self._runs_ended
         self._stopping.set()
 
     def run(
@@ -198,8 +201,15 @@ class SqsConsumer:
     def _run(self, wait: int, max_messages: int | None, until_empty: bool, signals: bool) -> ConsumerMetrics:
         if max_messages is not None and max_messages < 1:
             raise ConsumerError(f"max_messages must be at least 1, got {max_messages}")
-        self._stopping.clear()
         self._requeued_until = 0.0
+        if self._stop_meant_for != self._runs_ended:
+            self._stopping.clear()  # left over from an earlier run; a stop() made before this one is kept
+        try:
+            return self._loop(wait, max_messages, until_empty, signals)
+        finally:
+            self._runs_ended += 1
+
+    def _loop(self, wait: int, max_messages: int | None, until_empty: bool, signals: bool) -> ConsumerMetrics:
         remaining = max_messages
         with signal_handlers(self.stop, signals), self._heartbeat(), self._pool() as pool:
             while not self._stopping.is_set():

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import SesflowError
 from ..events import EventType
@@ -190,7 +190,7 @@ class Provisioner:
     def account_id(self) -> str:
         if self._account_id is None:
             self._account_id = (
-                "123456789012" if self.dry_run else self.client("sts").get_caller_identity()["Account"]
+                "123456789012" if self.dry_run else self._call("sts", "get_caller_identity")["Account"]
             )
         return self._account_id
 
@@ -199,6 +199,19 @@ class Provisioner:
             return getattr(self.client(service), operation)(**params)
         except ClientError as exc:
             raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+        except BotoCoreError as exc:  # no answer at all: endpoint unreachable, credentials missing...
+            raise ProvisioningError(f"{service}.{operation}", str(exc)) from exc
+
+    def _find(self, service: str, operation: str, missing: tuple[str, ...], **params: Any) -> Any:
+        """The answer of a read call, or None when AWS says the thing is missing (one of ``missing``)."""
+        try:
+            return getattr(self.client(service), operation)(**params)
+        except ClientError as exc:
+            if _code(exc) in missing:
+                return None
+            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise ProvisioningError(f"{service}.{operation}", str(exc)) from exc
 
     def _planned(self, kind: str, name: str, arn: str | None = None, **details: Any) -> Resource:
         log.info("dry run: would ensure %s %s", kind, name)
@@ -248,20 +261,16 @@ class Provisioner:
         return Resource("configuration-set", name, arn, "created")
 
     def _configuration_set_exists(self, name: str) -> bool:
-        try:
-            if self.ses_api == "v2":
-                self.client("sesv2").get_configuration_set(ConfigurationSetName=name)
-            else:
-                self.client("ses").describe_configuration_set(ConfigurationSetName=name)
-        except ClientError as exc:
-            if _code(exc) in (
-                "NotFoundException",
-                "ConfigurationSetDoesNotExist",
-                "ConfigurationSetDoesNotExistException",
-            ):
-                return False
-            raise ProvisioningError("read configuration set", str(exc), code=_code(exc)) from exc
-        return True
+        missing = (
+            "NotFoundException",
+            "ConfigurationSetDoesNotExist",
+            "ConfigurationSetDoesNotExistException",
+        )
+        if self.ses_api == "v2":
+            found = self._find("sesv2", "get_configuration_set", missing, ConfigurationSetName=name)
+        else:
+            found = self._find("ses", "describe_configuration_set", missing, ConfigurationSetName=name)
+        return found is not None
 
     def _existing_destinations(self, configuration_set: str) -> dict[str, dict[str, Any]]:
         if self.ses_api == "v2":
@@ -450,12 +459,11 @@ class Provisioner:
         wanted = dict(attributes or {})
         if self.dry_run:
             return self._planned("sqs-queue", name, None, attributes=wanted), ""
-        try:
-            url = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-            status = "exists"
-        except ClientError as exc:
-            if "NonExistentQueue" not in _code(exc):
-                raise ProvisioningError("sqs.get_queue_url", str(exc), code=_code(exc)) from exc
+        missing = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+        found = self._find("sqs", "get_queue_url", missing, QueueName=name)
+        if found is not None:
+            url, status = found["QueueUrl"], "exists"
+        else:
             url = self._call("sqs", "create_queue", QueueName=name, Attributes=wanted)["QueueUrl"]
             status = "created"
         current = self._call("sqs", "get_queue_attributes", QueueUrl=url, AttributeNames=["All"])[
@@ -557,12 +565,8 @@ class Provisioner:
         arn = f"arn:aws:s3:::{name}"
         if self.dry_run:
             return self._planned("s3-bucket", name, arn)
-        try:
-            self.client("s3").head_bucket(Bucket=name)
+        if self._find("s3", "head_bucket", ("404", "NoSuchBucket", "NotFound"), Bucket=name) is not None:
             return Resource("s3-bucket", name, arn, "exists")
-        except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise ProvisioningError("s3.head_bucket", str(exc), code=_code(exc)) from exc
         params: dict[str, Any] = {"Bucket": name}
         if self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
@@ -586,9 +590,9 @@ class Provisioner:
                 trust=trust_policy,
                 policy=inline_policy,
             )
-        iam = self.client("iam")
-        try:
-            role = iam.get_role(RoleName=name)["Role"]
+        found = self._find("iam", "get_role", ("NoSuchEntity",), RoleName=name)
+        if found is not None:
+            role = found["Role"]
             status = "exists"
             current_trust = role.get("AssumeRolePolicyDocument")
             if isinstance(current_trust, str):
@@ -598,21 +602,15 @@ class Provisioner:
                     "iam", "update_assume_role_policy", RoleName=name, PolicyDocument=json.dumps(trust_policy)
                 )
                 status = "updated"
-        except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
-                raise ProvisioningError("iam.get_role", str(exc), code=_code(exc)) from exc
+        else:
             role = self._call(
                 "iam", "create_role", RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy)
             )["Role"]
             status = "created"
-        try:
-            current = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-            if isinstance(current, str):
-                current = json.loads(current)
-        except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
-                raise ProvisioningError("iam.get_role_policy", str(exc), code=_code(exc)) from exc
-            current = None
+        found = self._find("iam", "get_role_policy", ("NoSuchEntity",), RoleName=name, PolicyName=policy_name)
+        current = found["PolicyDocument"] if found is not None else None
+        if isinstance(current, str):
+            current = json.loads(current)
         if current != inline_policy:
             self._call(
                 "iam",
@@ -636,23 +634,12 @@ class Provisioner:
                 f"arn:aws:firehose:{self.region}:{self.account_id}:deliverystream/{name}",
                 prefix=prefix,
             )
-        firehose = self.client("firehose")
-        try:
-            description = firehose.describe_delivery_stream(DeliveryStreamName=name)[
-                "DeliveryStreamDescription"
-            ]
-            return Resource(
-                "firehose-stream",
-                name,
-                description["DeliveryStreamARN"],
-                "exists",
-                details={"prefix": prefix},
-            )
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise ProvisioningError(
-                    "firehose.describe_delivery_stream", str(exc), code=_code(exc)
-                ) from exc
+        found = self._find(
+            "firehose", "describe_delivery_stream", ("ResourceNotFoundException",), DeliveryStreamName=name
+        )
+        if found is not None:
+            arn = found["DeliveryStreamDescription"]["DeliveryStreamARN"]
+            return Resource("firehose-stream", name, arn, "exists", details={"prefix": prefix})
         arn = self._call(
             "firehose",
             "create_delivery_stream",

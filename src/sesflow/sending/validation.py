@@ -7,6 +7,7 @@ accept what real SES refuses.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -225,6 +226,12 @@ def validate_header(name: object, value: object, *, field: str = "headers") -> N
     if not isinstance(value, str):
         raise ValidationError(where, f"header values are str, not {type(value).__name__}")
     validate_no_newlines(value, where)
+    # The email package parses structured headers (Message-ID, References, ...) when the MIME is built, and
+    # some malformed values make it fail there with an IndexError or ValueError: refuse them here instead.
+    try:
+        str(email.policy.default.header_factory(name, value))
+    except Exception as exc:
+        raise ValidationError(where, f"{value!r} is not a valid {name} header value ({exc!r})") from None
 
 
 def validate_headers(
