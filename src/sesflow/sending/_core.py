@@ -556,3 +556,24 @@ def _status_for_call_error(error: SesError) -> BulkStatus:
         if type(error) is cls:
             return BulkStatus(status)
     return BulkStatus.FAILED
+
+
+class CoreProperties:
+    """The read-only views both clients give of their :class:`SendingCore` (one definition for the twins)."""
+
+    _core: SendingCore
+
+    @property
+    def api(self) -> Api:
+        """``"v2"`` (sesv2) or ``"v1"`` (ses)."""
+        return self._core.api
+
+    @property
+    def configuration_set(self) -> str | None:
+        """The default configuration set."""
+        return self._core.configuration_set
+
+    @property
+    def max_send_rate(self) -> float | None:
+        """The client-side rate limit in force (sends per second), None when there is none (yet)."""
+        return self._core.max_send_rate

@@ -10,8 +10,8 @@ from typing import Any, Literal, TypeVar
 import botocore.config
 
 from ..errors import MissingExtra
-from ._core import Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
-from ._requests import Api, Request, service_name
+from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
+from ._requests import Request, service_name
 from .client import _no_build_options, client_config, resolve_api
 from .errors import ClientNotOpen, SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
@@ -31,7 +31,7 @@ def _aioboto3() -> Any:
     return aioboto3
 
 
-class AsyncSesClient:
+class AsyncSesClient(CoreProperties):
     """Send through SES with a configuration set always attached and checked (aioboto3, asyncio).
 
     Takes the same options as :class:`SesClient` (``session=`` is an ``aioboto3.Session``, ``client=`` an
@@ -110,24 +110,9 @@ class AsyncSesClient:
     # ------------------------------------------------------------------ properties
 
     @property
-    def api(self) -> Api:
-        """``"v2"`` (sesv2) or ``"v1"`` (ses)."""
-        return self._core.api
-
-    @property
-    def configuration_set(self) -> str | None:
-        """The default configuration set."""
-        return self._core.configuration_set
-
-    @property
     def client(self) -> Any:
         """The underlying aiobotocore client (None until opened)."""
         return self._client
-
-    @property
-    def max_send_rate(self) -> float | None:
-        """The client-side rate limit in force (sends per second), None when there is none (yet)."""
-        return self._core.max_send_rate
 
     @property
     def max_concurrency(self) -> int:

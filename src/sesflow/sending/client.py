@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 import boto3
 import botocore.config
 
-from ._core import Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
+from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
 from ._requests import Api, Request, service_name
 from .errors import SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
@@ -65,7 +65,7 @@ def _no_build_options(client: Any, **options: Any) -> None:
         )
 
 
-class SesClient:
+class SesClient(CoreProperties):
     """Send through SES with a configuration set always attached and checked (boto3, synchronous).
 
     ``SesClient("my-config-set")`` builds a boto3 ``sesv2`` client from the environment; pass ``session=``,
@@ -141,24 +141,9 @@ class SesClient:
     # ------------------------------------------------------------------ properties
 
     @property
-    def api(self) -> Api:
-        """``"v2"`` (sesv2) or ``"v1"`` (ses)."""
-        return self._core.api
-
-    @property
-    def configuration_set(self) -> str | None:
-        """The default configuration set."""
-        return self._core.configuration_set
-
-    @property
     def client(self) -> Any:
         """The underlying boto3 client."""
         return self._client
-
-    @property
-    def max_send_rate(self) -> float | None:
-        """The client-side rate limit in force (sends per second), None when there is none (yet)."""
-        return self._core.max_send_rate
 
     # ------------------------------------------------------------------ sending
 
