@@ -323,43 +323,20 @@ class Provisioner:
             }
         existing = self._existing_destinations(configuration_set).get(name)
         details = {"event_types": [t.value for t in types], "enabled": enabled, **target}
-        if existing is not None:
-            if _same_destination(existing, wanted):
-                return Resource(f"event-destination:{kind}", name, None, "exists", configuration_set, details)
-            if self.ses_api == "v2":
-                self._call(
-                    "sesv2",
-                    "update_configuration_set_event_destination",
-                    ConfigurationSetName=configuration_set,
-                    EventDestinationName=name,
-                    EventDestination=wanted,
-                )
-            else:
-                self._call(
-                    "ses",
-                    "update_configuration_set_event_destination",
-                    ConfigurationSetName=configuration_set,
-                    EventDestination=wanted,
-                )
-            log.info("updated event destination %s on %s", name, configuration_set)
-            return Resource(f"event-destination:{kind}", name, None, "updated", configuration_set, details)
-        if self.ses_api == "v2":
-            self._call(
-                "sesv2",
-                "create_configuration_set_event_destination",
-                ConfigurationSetName=configuration_set,
-                EventDestinationName=name,
-                EventDestination=wanted,
-            )
-        else:
-            self._call(
-                "ses",
-                "create_configuration_set_event_destination",
-                ConfigurationSetName=configuration_set,
-                EventDestination=wanted,
-            )
-        log.info("created event destination %s on %s", name, configuration_set)
-        return Resource(f"event-destination:{kind}", name, None, "created", configuration_set, details)
+        if existing is not None and _same_destination(existing, wanted):
+            return Resource(f"event-destination:{kind}", name, None, "exists", configuration_set, details)
+        action = "create" if existing is None else "update"
+        # v2 names the destination in the request; v1 carries it inside EventDestination.
+        where = {"EventDestinationName": name} if self.ses_api == "v2" else {}
+        self._call(
+            "sesv2" if self.ses_api == "v2" else "ses",
+            f"{action}_configuration_set_event_destination",
+            ConfigurationSetName=configuration_set,
+            EventDestination=wanted,
+            **where,
+        )
+        log.info("%sd event destination %s on %s", action, name, configuration_set)
+        return Resource(f"event-destination:{kind}", name, None, f"{action}d", configuration_set, details)
 
     def ensure_sns_destination(
         self,
