@@ -25,7 +25,6 @@ import logging
 import multiprocessing
 import os
 import platform
-import re
 import sys
 import time
 import tracemalloc
@@ -41,6 +40,9 @@ from sesflow import parse_event
 from sesflow.consumers import AsyncSqsConsumer, SqsConsumer
 from sesflow.routing import EventRouter
 from sesflow.testing import make_record
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs_page import replace_section
 
 DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 SECTION_TITLE = "## Consuming"
@@ -464,15 +466,6 @@ def render_text(results: dict[float, dict[str, Run]]) -> str:
         out.append("")
     out += verdicts(results)
     return "\n".join(out)
-
-
-def replace_section(page: str, section: str) -> str:
-    """``page`` with its Consuming section (up to the next ``## `` heading) replaced, or appended."""
-    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    section = section.rstrip("\n") + "\n"
-    if pattern.search(page):
-        return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
-    return page.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import platform
-import re
 import sys
 import time
 import uuid
@@ -48,6 +47,9 @@ import sesflow.events.parse as _parse_module
 from sesflow.events import EventType, load_json, parse_event
 from sesflow.routing import EventRouter
 from sesflow.sources import sqs_lambda_items
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs_page import replace_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR.parent / "tests" / "data"
@@ -500,15 +502,6 @@ def render_markdown(timings: Sequence[Timing], batches: int, reps: int) -> str:
         "```",
     ]
     return "\n".join(lines)
-
-
-def replace_section(page: str, section: str, title: str = SECTION_TITLE) -> str:
-    """``page`` with its ``title`` section (up to the next ``## `` heading) replaced, or appended."""
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    section = section.rstrip("\n") + "\n"
-    if pattern.search(page):
-        return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
-    return page.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: Sequence[str] | None = None) -> int:

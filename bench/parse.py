@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import time
@@ -48,6 +47,7 @@ if str(BENCH_DIR) not in sys.path:
 
 import _msgspec_models as ms_models  # noqa: E402  (a sibling module of this script)
 import _pydantic_models as pd_models  # noqa: E402
+from _docs_page import replace_section  # noqa: E402
 
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
 SECTION_TITLE = "## Parsing"
@@ -619,15 +619,6 @@ def render_markdown(corpus: Corpus, results: dict[str, list[Timing]], reps: int)
         "",
     ]
     return "\n".join(lines)
-
-
-def replace_section(page: str, section: str, title: str = SECTION_TITLE) -> str:
-    """``page`` with its ``title`` section (up to the next ``## `` heading) replaced, or appended."""
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    section = section.rstrip("\n") + "\n"
-    if pattern.search(page):
-        return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
-    return page.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import shutil
 import subprocess
@@ -42,6 +41,9 @@ from typing import Any
 
 from sesflow.analytics import LakeWriter, build_report
 from sesflow.testing import make_record
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs_page import replace_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -389,15 +391,6 @@ def render_markdown(
         "",
     ]
     return "\n".join(lines)
-
-
-def replace_section(page: str, section: str, title: str = SECTION_TITLE) -> str:
-    """``page`` with its ``title`` section (up to the next ``## `` heading) replaced, or appended."""
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    section = section.rstrip("\n") + "\n"
-    if pattern.search(page):
-        return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
-    return page.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: Sequence[str] | None = None) -> int:

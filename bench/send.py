@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -45,6 +44,9 @@ import botocore.config
 import sesflow
 from sesflow.sending import AsyncSesClient, Destination, Email, SesClient, Template
 from sesflow.sending.fake import FakeSes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs_page import replace_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
@@ -455,15 +457,6 @@ def render_markdown(results: Results, *, messages: int, sequential: int) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def replace_section(page: str, section: str, title: str = SECTION_TITLE) -> str:
-    """``page`` with its ``title`` section (up to the next ``## `` heading) replaced, or appended."""
-    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    section = section.rstrip("\n") + "\n"
-    if pattern.search(page):
-        return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
-    return page.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: Sequence[str] | None = None) -> int:

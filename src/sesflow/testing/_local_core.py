@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..events import EventType
+from ..events import EVENT_CLASS_BY_TYPE, EventType
 from ..events._converter import format_timestamp
 from ..sending.errors import ValidationError
 from ..sending.links import parse_link_tags, scan_links
@@ -778,7 +778,8 @@ class Simulator:
         mail = self.mail(message, sent_at)
         timeline: list[tuple[datetime, int, EventType, Record]] = []
 
-        def add(at: datetime, event_type: EventType, key: str, detail: Record) -> None:
+        def add(at: datetime, event_type: EventType, detail: Record) -> None:
+            key = str(EVENT_CLASS_BY_TYPE[event_type].DETAIL_KEY)
             record = {"eventType": event_type.value, "mail": json.loads(json.dumps(mail)), key: detail}
             timeline.append((at, len(timeline), event_type, record))
 
@@ -786,11 +787,10 @@ class Simulator:
             add(
                 sent_at,
                 EventType.RENDERING_FAILURE,
-                "failure",
                 {"templateName": message.template_name or "", "errorMessage": message.rendering_error},
             )
         else:
-            add(sent_at, EventType.SEND, "send", {})
+            add(sent_at, EventType.SEND, {})
             links = self._tracked_links(message.html)
             for recipient in message.recipients:
                 self._recipient(message, recipient, sent_at, links, add)
@@ -820,7 +820,7 @@ class Simulator:
         recipient: str,
         sent_at: datetime,
         links: Sequence[tuple[str, dict[str, list[str]]]],
-        add: Callable[[datetime, EventType, str, Record], None],
+        add: Callable[[datetime, EventType, Record], None],
     ) -> None:
         outcome = self.outcome_for(recipient)
         simulated = simulator_outcome(recipient) is not None
@@ -854,7 +854,7 @@ class Simulator:
             }
             if outcome is not Outcome.SUPPRESSED:
                 detail["remoteMtaIp"] = self._ip()
-            add(at, EventType.BOUNCE, "bounce", detail)
+            add(at, EventType.BOUNCE, detail)
             return
         start = sent_at
         if outcome is Outcome.DELAYED:
@@ -862,7 +862,6 @@ class Simulator:
             add(
                 delayed_at,
                 EventType.DELIVERY_DELAY,
-                "deliveryDelay",
                 {
                     "timestamp": format_timestamp(delayed_at),
                     "delayType": "TransientCommunicationFailure",
@@ -883,7 +882,6 @@ class Simulator:
         add(
             delivered_at,
             EventType.DELIVERY,
-            "delivery",
             {
                 "timestamp": format_timestamp(delivered_at),
                 "processingTimeMillis": int((delivered_at - sent_at).total_seconds() * 1000),
@@ -899,7 +897,6 @@ class Simulator:
             add(
                 complained_at,
                 EventType.COMPLAINT,
-                "complaint",
                 {
                     "complainedRecipients": [{"emailAddress": recipient}],
                     "timestamp": format_timestamp(complained_at),
@@ -922,7 +919,6 @@ class Simulator:
             add(
                 last,
                 EventType.OPEN,
-                "open",
                 {"ipAddress": ip, "timestamp": format_timestamp(last), "userAgent": agent},
             )
         if clicked and links:
@@ -931,7 +927,6 @@ class Simulator:
             add(
                 at,
                 EventType.CLICK,
-                "click",
                 {
                     "ipAddress": ip,
                     "timestamp": format_timestamp(at),

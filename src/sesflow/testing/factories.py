@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..events import EventFamily, EventType, SesEvent, parse_event
+from ..events import EVENT_CLASSES, EventFamily, EventType, SesEvent, parse_event
 from ..events._converter import format_timestamp
 
 __all__ = ["make_event", "make_mail", "make_record"]
@@ -165,18 +165,8 @@ def _detail(event_type: EventType, recipients: Sequence[str], at: datetime) -> d
     raise ValueError(f"make_record cannot build an event of unknown type {event_type.value!r}")
 
 
-_DETAIL_KEYS = {
-    EventType.SEND: "send",
-    EventType.DELIVERY: "delivery",
-    EventType.BOUNCE: "bounce",
-    EventType.COMPLAINT: "complaint",
-    EventType.REJECT: "reject",
-    EventType.OPEN: "open",
-    EventType.CLICK: "click",
-    EventType.RENDERING_FAILURE: "failure",
-    EventType.DELIVERY_DELAY: "deliveryDelay",
-    EventType.SUBSCRIPTION: "subscription",
-}
+# The detail object's key, as the models know it (``"deliveryDelay"``, ``"failure"``...).
+_DETAIL_KEYS: dict[EventType, str] = {cls.EVENT_TYPE: str(cls.DETAIL_KEY) for cls in EVENT_CLASSES}
 
 
 def make_record(

@@ -39,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
     raise MissingExtra("sesflow.testing.strategies", "testing", "hypothesis") from exc
 
 from ..events import (
+    EVENT_CLASSES,
     TOPIC_VALIDATION_TEXT,
     BounceSubType,
     BounceType,
@@ -85,18 +86,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_TIME = datetime(2015, 1, 1, tzinfo=UTC)
 _MAX_TIME = datetime(2035, 12, 31, tzinfo=UTC)
 _NOTIFICATION_TYPES = (EventType.BOUNCE, EventType.COMPLAINT, EventType.DELIVERY)
-_DETAIL_KEYS = {
-    EventType.SEND: "send",
-    EventType.DELIVERY: "delivery",
-    EventType.BOUNCE: "bounce",
-    EventType.COMPLAINT: "complaint",
-    EventType.REJECT: "reject",
-    EventType.OPEN: "open",
-    EventType.CLICK: "click",
-    EventType.RENDERING_FAILURE: "failure",
-    EventType.DELIVERY_DELAY: "deliveryDelay",
-    EventType.SUBSCRIPTION: "subscription",
-}
+# The detail object's key, as the models know it (``"deliveryDelay"``, ``"failure"``...).
+_DETAIL_KEYS: dict[EventType, str] = {cls.EVENT_TYPE: str(cls.DETAIL_KEY) for cls in EVENT_CLASSES}
 
 
 def _values(members: Iterable[OpenEnum]) -> tuple[str, ...]:
