@@ -1,0 +1,101 @@
+"""Keep bench/consume.py working: its implementations, its server-side fix for moto and its report (no
+timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("aioboto3", reason="the async extra is not installed")
+
+BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "consume.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sesflow_bench_consume", BENCH_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_implementation_handles_every_event_and_the_report_shows_them(
+    bench: ModuleType, moto_server: str
+) -> None:
+    events = 30
+    runs = bench.benchmark(moto_server, events, chunk=10, memory=True)
+    expected = set(bench.expected_ids(events))
+    assert list(runs) == list(bench.NAMES)
+    for run in runs.values():
+        assert set(run.handled) == expected
+        assert run.seconds > 0
+        assert run.server_cpu is None  # no server process id given: not measurable
+    for name in bench.NAMES[1:]:
+        assert len(runs[name].memory_peaks) == len(runs[name].memory_retained) == 3
+        assert all(
+            0 < kept <= peak
+            for kept, peak in zip(runs[name].memory_retained, runs[name].memory_peaks, strict=True)
+        )
+
+    scenario = bench.Scenario("On the test server", memory=True)
+    section = bench.render_markdown({scenario: runs}, events, 10)
+    assert section.startswith(bench.SECTION_TITLE)
+    assert "**On the test server**:" in section
+    for name in bench.NAMES:
+        assert f"| {name} | " in section
+    ratio = runs[bench.NAMES[2]].events_per_second / runs[bench.NAMES[0]].events_per_second
+    assert f"On the test server: AsyncSqsConsumer ÷ naive loop = {ratio:.1f}" in section
+
+
+def test_a_missing_event_stops_the_benchmark(bench: ModuleType) -> None:
+    run = bench.Run("SqsConsumer", 3, handled=bench.expected_ids(3)[:2])
+    with pytest.raises(SystemExit, match="SqsConsumer did not handle every event"):
+        bench.check(run, 3)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_cpu_seconds_follows_a_process(bench: ModuleType) -> None:
+    before = bench.cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    after = bench.cpu_seconds(os.getpid())
+    assert before is not None
+    assert after is not None
+    assert after > before
+    assert bench.cpu_seconds(None) is None
+
+
+def test_the_fixed_retention_lookup_gives_moto_s_answer(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sqs.models import SQSBackend, sqs_backends
+
+    original = SQSBackend.is_message_valid_based_on_retention_period
+    monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period", original)  # restored after
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    name = f"bench-fix-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, MessageRetentionPeriod="60")
+    try:
+        fresh = backend.send_message(name, "fresh")
+        old = backend.send_message(name, "old")
+        old.sent_timestamp -= 61_000  # older than the retention period
+        expected = [original(backend, name, fresh), original(backend, name, old)]
+        assert expected == [True, False]
+
+        assert bench.fix_moto_retention_lookup() is True
+        fixed = SQSBackend.is_message_valid_based_on_retention_period
+        assert fixed is not original
+        assert [fixed(backend, name, fresh), fixed(backend, name, old)] == expected
+    finally:
+        backend.delete_queue(name)
