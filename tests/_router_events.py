@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,22 @@ def sns_envelope(message: str, *, message_id: str | None = None) -> dict[str, An
     }
 
 
+def _sent_timestamp(body: str) -> str:
+    """SQS's SentTimestamp for ``body``: a moment after an SNS envelope's Timestamp (SNS delivered it then),
+    else a fixed time."""
+    try:
+        stamp = json.loads(body).get("Timestamp")
+        sent = datetime.fromisoformat(stamp) + timedelta(milliseconds=50)
+    except (ValueError, AttributeError, TypeError):
+        return "1767268805000"
+    return str(int(sent.timestamp() * 1000))
+
+
 def sqs_record(body: str, message_id: str, *, fifo: bool = False, group: str = "g1") -> dict[str, Any]:
     """One record of a Lambda SQS event."""
     attributes = {
         "ApproximateReceiveCount": "1",
-        "SentTimestamp": "1767268805000",
+        "SentTimestamp": _sent_timestamp(body),
         "SenderId": "AIDAEXAMPLE",
         "ApproximateFirstReceiveTimestamp": "1767268805100",
     }

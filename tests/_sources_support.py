@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sesflow.errors import SnsVerificationError
@@ -197,6 +198,7 @@ class TopicVerifier:
     def __init__(self, *topics: str) -> None:
         self.topics = frozenset(topics)
         self.seen: list[Mapping[str, Any]] = []
+        self.delivered: list[datetime | None] = []  # the delivered_at of each call
 
     def _check(self, message: Mapping[str, Any]) -> None:
         self.seen.append(message)
@@ -210,19 +212,21 @@ class TopicVerifier:
                 f"topic {message.get('TopicArn')} is not allowed", message_id=message_id
             )
 
-    def verify(self, message: Mapping[str, Any]) -> None:
+    def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
+        self.delivered.append(delivered_at)
         self._check(message)
 
-    async def verify_async(self, message: Mapping[str, Any]) -> None:
+    async def verify_async(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         await asyncio.sleep(0)  # a real one awaits a certificate fetch here
+        self.delivered.append(delivered_at)
         self._check(message)
 
 
 class RejectAll:
     """A verifier that trusts nothing."""
 
-    def verify(self, message: Mapping[str, Any]) -> None:
+    def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         raise SnsVerificationError("rejected", message_id=message.get("MessageId"))
 
-    async def verify_async(self, message: Mapping[str, Any]) -> None:
+    async def verify_async(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         self.verify(message)

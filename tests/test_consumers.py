@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -279,8 +280,13 @@ def test_a_fifo_group_stops_at_its_first_failure_and_keeps_its_order(moto_server
 
 def test_verified_messages_are_handled_and_forged_ones_are_not(queue: TestQueue) -> None:
     key = new_key()
-    verifier = SnsVerifier(clock=Clock(), fetcher={CERT_URL: self_signed_pem(key)}.__getitem__)
-    good = sign(notification(message=json.dumps(make_record("Bounce", message_id="good"))), key, "2")
+    sent = datetime.now(UTC)
+    pem = self_signed_pem(key, not_before=sent - timedelta(days=1), not_after=sent + timedelta(days=30))
+    # The worker reads the queue three days after SNS sent the messages: their age is judged at the queue's
+    # SentTimestamp, so the one that is genuine still verifies.
+    verifier = SnsVerifier(clock=Clock(sent + timedelta(days=3)), fetcher={CERT_URL: pem}.__getitem__)
+    record = json.dumps(make_record("Bounce", message_id="good"))
+    good = sign(notification(when=sent, message=record), key, "2")
     forged = {**good, "Message": json.dumps(make_record("Bounce", message_id="forged"))}
     queue.send([json.dumps(good), json.dumps(forged)])
     dead: list[SourceItem] = []

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -222,13 +223,16 @@ async def test_a_fifo_group_keeps_its_order_across_a_failure(moto_server: str) -
 
 async def test_verified_messages_are_handled_and_forged_ones_are_not(queue: TestQueue) -> None:
     key = new_key()
-    pem = self_signed_pem(key)
+    sent = datetime.now(UTC)
+    pem = self_signed_pem(key, not_before=sent - timedelta(days=1), not_after=sent + timedelta(days=30))
 
     async def fetch(url: str) -> bytes:
         return {CERT_URL: pem}[url]
 
-    verifier = SnsVerifier(clock=Clock(), async_fetcher=fetch)
-    good = sign(notification(message=json.dumps(make_record("Bounce", message_id="good"))), key, "2")
+    # Read three days after SNS sent them: the age is judged at the queue's SentTimestamp.
+    verifier = SnsVerifier(clock=Clock(sent + timedelta(days=3)), async_fetcher=fetch)
+    record = json.dumps(make_record("Bounce", message_id="good"))
+    good = sign(notification(when=sent, message=record), key, "2")
     forged = {**good, "Message": json.dumps(make_record("Bounce", message_id="forged"))}
     queue.send([json.dumps(good), json.dumps(forged)])
     dead: list[SourceItem] = []

@@ -167,7 +167,7 @@ def test_receive_request_long_polls_a_batch_with_the_attributes_the_core_needs()
         "MaxNumberOfMessages": 10,
         "WaitTimeSeconds": 20,
         "VisibilityTimeout": 30,
-        "AttributeNames": ["ApproximateReceiveCount", "MessageGroupId"],
+        "AttributeNames": ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"],
     }
     with pytest.raises(ValueError, match="between 1 and 10"):
         receive_request(QUEUE, max_messages=11, wait_time_seconds=0, visibility_timeout=30)

@@ -1091,3 +1091,34 @@ def test_errors_are_sesflow_errors() -> None:
     for cls in (SnsCertificateUrlError, SnsCertificateFetchError, SnsSubscriptionError):
         assert issubclass(cls, SnsVerificationError)
     assert sns_time(T0) == "2024-06-01T12:00:00.123Z"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_queued_message_s_age_is_judged_when_it_was_delivered(
+    key: rsa.RSAPrivateKey, pem: bytes, mode: str
+) -> None:
+    fetcher = CountingFetcher({CERT_URL: pem})
+    verifier = SnsVerifier(clock=Clock(), fetcher=fetcher, async_fetcher=fetcher.fetch_async)
+    sent = T0 - timedelta(days=3)  # SNS sent it three days ago; it has waited in a queue since
+    message = sign(notification(when=sent), key, "2")
+    with pytest.raises(SnsVerificationError, match="older than"):
+        await call(mode, verifier.verify, verifier.verify_async, message)
+    # SQS received it a second after SNS sent it: young at delivery, so it verifies however long it waited.
+    delivered = sent + timedelta(seconds=1)
+    await call(mode, verifier.verify, verifier.verify_async, message, delivered_at=delivered)
+    # The replay window still applies between SNS and the queue, and so does everything else.
+    with pytest.raises(SnsVerificationError, match="older than"):
+        await call(
+            mode, verifier.verify, verifier.verify_async, message, delivered_at=sent + timedelta(hours=2)
+        )
+    with pytest.raises(SnsVerificationError, match="in the future"):
+        await call(
+            mode, verifier.verify, verifier.verify_async, message, delivered_at=sent - timedelta(hours=1)
+        )
+    forged = {**message, "Message": message["Message"] + " "}
+    with pytest.raises(SnsVerificationError):
+        await call(mode, verifier.verify, verifier.verify_async, forged, delivered_at=delivered)
+    with pytest.raises(ValueError, match="delivered_at must be an aware datetime"):
+        await call(
+            mode, verifier.verify, verifier.verify_async, message, delivered_at=delivered.replace(tzinfo=None)
+        )

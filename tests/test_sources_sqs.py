@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -397,10 +398,10 @@ class BarrierVerifier:
     def __init__(self, parties: int) -> None:
         self.barrier = asyncio.Barrier(parties)
 
-    def verify(self, message: Mapping[str, Any]) -> None:
+    def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         raise AssertionError("the async path must not call verify")
 
-    async def verify_async(self, message: Mapping[str, Any]) -> None:
+    async def verify_async(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         async with asyncio.timeout(10):  # a guard against a hang if verification were sequential
             await self.barrier.wait()
 
@@ -420,10 +421,10 @@ class BrokenVerifier:
     def __init__(self) -> None:
         self.finished = 0
 
-    def verify(self, message: Mapping[str, Any]) -> None:
+    def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         raise RuntimeError("certificate store offline")
 
-    async def verify_async(self, message: Mapping[str, Any]) -> None:
+    async def verify_async(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         if message["MessageId"] == "first":
             raise RuntimeError("certificate store offline")
         await asyncio.sleep(0)
@@ -442,3 +443,46 @@ async def test_unexpected_verifier_failures_propagate() -> None:
     with pytest.raises(RuntimeError, match="offline"):
         await sqs_lambda_items_async({"Records": records}, verifier=verifier)
     assert verifier.finished == 2  # the others ran to their end: no task left behind
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_the_queue_s_sent_timestamp_goes_to_the_verifier(mode: str) -> None:
+    envelope = signed_envelope()
+    verifier = TopicVerifier(envelope["TopicArn"])
+    message = {
+        "MessageId": "m-1",
+        "ReceiptHandle": "h-1",
+        "Body": json.dumps(envelope),
+        "Attributes": {"SentTimestamp": "1648771200123"},
+    }
+    if mode == "sync":
+        item = sqs_message_item(message, verifier=verifier)
+    else:
+        item = await sqs_message_item_async(message, verifier=verifier)
+    sent_at = datetime(2022, 4, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    assert item.ok
+    assert item.meta["sent_at"] == sent_at
+    assert verifier.delivered == [sent_at]
+
+
+@pytest.mark.parametrize("attributes", [{}, {"SentTimestamp": "soon"}, {"SentTimestamp": 1648771200123}])
+def test_without_a_usable_sent_timestamp_the_verifier_judges_age_by_its_clock(
+    attributes: dict[str, Any],
+) -> None:
+    envelope = signed_envelope()
+    verifier = TopicVerifier(envelope["TopicArn"])
+    body = json.dumps(envelope)
+    message = {"MessageId": "m-1", "ReceiptHandle": "h-1", "Body": body, "Attributes": attributes}
+    item = sqs_message_item(message, verifier=verifier)
+    assert item.ok
+    assert "sent_at" not in item.meta
+    assert verifier.delivered == [None]
+
+
+def test_a_lambda_record_s_sent_timestamp_goes_to_the_verifier() -> None:
+    envelope = signed_envelope()
+    verifier = TopicVerifier(envelope["TopicArn"])
+    record = lambda_sqs_record(json.dumps(envelope), attributes={"SentTimestamp": "1648771200000"})
+    (item,) = sqs_lambda_items({"Records": [record]}, verifier=verifier)
+    assert item.ok
+    assert verifier.delivered == [datetime(2022, 4, 1, tzinfo=UTC)]

@@ -9,7 +9,6 @@ later. Items have ids computed from the SES event, so a redelivered message adds
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from sesflow.consumers import AsyncSqsConsumer, ConsumerMetrics
@@ -57,8 +56,9 @@ class EventWorker:
         if settings.verify_sns:
             from sesflow.sources import SnsVerifier
 
-            # SQS keeps messages up to 14 days: a redelivered message must still verify.
-            verifier = SnsVerifier(max_age=timedelta(days=14))
+            # The consumer judges each envelope's age at the queue's SentTimestamp, so the default replay
+            # window holds even for messages that waited in the queue.
+            verifier = SnsVerifier()
         self.router = build_router(store)
         self.consumer = AsyncSqsConsumer(
             settings.queue_url,

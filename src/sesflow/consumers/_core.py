@@ -59,7 +59,8 @@ MAX_VISIBILITY_TIMEOUT: Final = 43_200
 
 # What the consumers ask SQS to return with each message: the receive count drives the backoff, the group id
 # keeps FIFO order.
-RECEIVE_ATTRIBUTES: Final = ("ApproximateReceiveCount", "MessageGroupId")
+# SentTimestamp: an SNS envelope's age is judged when the queue received it, not when it is handled.
+RECEIVE_ATTRIBUTES: Final = ("ApproximateReceiveCount", "MessageGroupId", "SentTimestamp")
 
 
 class Status(enum.StrEnum):

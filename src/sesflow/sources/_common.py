@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
@@ -37,11 +38,17 @@ class MessageVerifier(Protocol):
     Lambda spells ``SigningCertUrl``) and return nothing when it verifies; they raise
     :class:`~sesflow.errors.SnsVerificationError` when it does not. Any other exception (a bug, a
     cancelled task) is not caught by the sources and propagates to the caller.
+
+    ``delivered_at`` is given when the transport recorded when SNS delivered the message (SQS's
+    ``SentTimestamp``): the message's age is then judged at that moment, not now, so a message that waited in
+    a queue is not taken for a replay. Only the SQS source passes it.
     """
 
-    def verify(self, message: Mapping[str, Any]) -> None: ...
+    def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None: ...
 
-    async def verify_async(self, message: Mapping[str, Any]) -> None: ...
+    async def verify_async(
+        self, message: Mapping[str, Any], *, delivered_at: datetime | None = None
+    ) -> None: ...
 
 
 @attrs.frozen
@@ -50,6 +57,19 @@ class Pending:
 
     message: Mapping[str, Any]
     item: SourceItem
+    delivered_at: datetime | None = None  # when SNS delivered it to the queue (SQS SentTimestamp)
+
+    def verify(self, verifier: MessageVerifier) -> None:
+        if self.delivered_at is None:
+            verifier.verify(self.message)
+        else:
+            verifier.verify(self.message, delivered_at=self.delivered_at)
+
+    async def verify_async(self, verifier: MessageVerifier) -> None:
+        if self.delivered_at is None:
+            await verifier.verify_async(self.message)
+        else:
+            await verifier.verify_async(self.message, delivered_at=self.delivered_at)
 
     def rejected(self, error: SnsVerificationError) -> SourceItem:
         """The item to hand out instead: its identity and raw payload, the verification error, no record."""
@@ -119,7 +139,7 @@ def settle(work: Work, verifier: MessageVerifier | None) -> SourceItem:
         return work
     assert verifier is not None, "a Pending item is only made when a verifier is given"
     try:
-        verifier.verify(work.message)
+        work.verify(verifier)
     except SnsVerificationError as exc:
         return work.rejected(exc)
     return work.item
@@ -131,7 +151,7 @@ async def settle_async(work: Work, verifier: MessageVerifier | None) -> SourceIt
         return work
     assert verifier is not None, "a Pending item is only made when a verifier is given"
     try:
-        await verifier.verify_async(work.message)
+        await work.verify_async(verifier)
     except SnsVerificationError as exc:
         return work.rejected(exc)
     return work.item
@@ -148,7 +168,7 @@ async def settle_all_async(works: Sequence[Work], verifier: MessageVerifier | No
         return [work for work in works if isinstance(work, SourceItem)]
     assert verifier is not None, "a Pending item is only made when a verifier is given"
     outcomes = await asyncio.gather(
-        *(verifier.verify_async(work.message) for work in pending), return_exceptions=True
+        *(work.verify_async(verifier) for work in pending), return_exceptions=True
     )
     for outcome in outcomes:
         if isinstance(outcome, BaseException) and not isinstance(outcome, SnsVerificationError):

@@ -9,6 +9,7 @@ sync or async transport verifies it before the item is handed out.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
@@ -110,6 +111,7 @@ def unwrap_sns(
     meta: dict[str, Any],
     verifier: MessageVerifier | None,
     receipt_handle: str | None = None,
+    delivered_at: datetime | None = None,
 ) -> Work:
     """The pure core of every SNS path: an envelope (already decoded from JSON) becomes an item.
 
@@ -118,7 +120,8 @@ def unwrap_sns(
     record in ``Message``; the two confirmation types become :class:`SnsSubscriptionConfirmation` /
     :class:`SnsUnsubscribeConfirmation` records. With a ``verifier`` the result is a :class:`Pending` (to
     verify before handing it out), except for an envelope without ``Signature`` (FIFO topics do not sign),
-    which fails verification at once.
+    which fails verification at once; ``delivered_at`` (when SNS delivered it to a queue) goes with it, so the
+    verifier judges the message's age at that moment.
     """
     kind = envelope.get("Type")
     message_id = envelope.get("MessageId")
@@ -173,7 +176,7 @@ def unwrap_sns(
         else:
             record = SnsUnsubscribeConfirmation(envelope, topic_arn, message, token)
         item = SourceItem(transport, item_id, raw, record=record, receipt_handle=receipt_handle, meta=meta)
-    return item if verifier is None else Pending(envelope, item)
+    return item if verifier is None else Pending(envelope, item, delivered_at)
 
 
 # --- Lambda SNS event ---------------------------------------------------------------------------------------

@@ -828,10 +828,14 @@ class SnsVerifier:
     def _now(self) -> datetime:
         return _check_now(self._clock() if self._clock is not None else datetime.now(UTC))
 
-    def _prepare(self, message: Mapping[str, Any]) -> _Prepared:
+    def _prepare(self, message: Mapping[str, Any], delivered_at: datetime | None) -> _Prepared:
+        if delivered_at is not None and delivered_at.utcoffset() is None:
+            raise ValueError(
+                "delivered_at must be an aware datetime (SQS's SentTimestamp in UTC), got a naive one"
+            )
         return _prepare(
             message,
-            now=self._now(),
+            now=self._now() if delivered_at is None else delivered_at,
             max_age=self._max_age,
             clock_skew=self._clock_skew,
             topic_arns=self._topic_arns,
@@ -872,12 +876,17 @@ class SnsVerifier:
             retryable=retryable,
         )
 
-    def verify(self, message: Mapping[str, Any]) -> None:
+    def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         """Verify ``message`` (an SNS envelope as delivered), fetching its certificate if not cached.
+
+        ``delivered_at`` (an aware datetime) is when SNS delivered the message to a queue (SQS's
+        ``SentTimestamp``; the SQS source passes it): the replay window is then measured from that moment
+        instead of now, so a message that waited in the queue is not rejected for its age. Its signature,
+        certificate and topic are checked all the same.
 
         Raises :class:`~sesflow.errors.SnsVerificationError` (or a subclass from this module) saying why.
         """
-        prepared = self._prepare(message)
+        prepared = self._prepare(message, delivered_at)
         _finish(prepared, self._certificate(prepared.cert_url, prepared.message_id))
 
     # --- IO, async -----------------------------------------------------------------------------------
@@ -929,12 +938,12 @@ class SnsVerifier:
         if not task.cancelled():
             task.exception()  # retrieved here too, in case every waiter was cancelled
 
-    async def verify_async(self, message: Mapping[str, Any]) -> None:
+    async def verify_async(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
         """Verify ``message`` like :meth:`verify`, fetching without blocking the event loop.
 
         Concurrent verifications that need the same uncached certificate share one fetch.
         """
-        prepared = self._prepare(message)
+        prepared = self._prepare(message, delivered_at)
         _finish(prepared, await self._certificate_async(prepared.cert_url, prepared.message_id))
 
     # --- subscription confirmation -------------------------------------------------------------------

@@ -8,6 +8,7 @@ them apart and is the one pure core of the four public functions here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import SnsVerificationError, SourceError
@@ -43,12 +44,15 @@ def sqs_body_work(
     receipt_handle: str | None,
     meta: dict[str, Any],
     verifier: MessageVerifier | None,
+    delivered_at: datetime | None = None,
 ) -> Work:
     """The pure core: an SQS message body becomes an item (or a pending one, to verify).
 
     ``meta["envelope"]`` says what the body was: ``"sns"``, ``"eventbridge"`` or ``"raw"`` (an SES record or
     anything else). With a ``verifier``, only SNS envelopes can pass: any other body carries no signature, so
-    it fails verification (otherwise whoever can write to the queue could bypass the check).
+    it fails verification (otherwise whoever can write to the queue could bypass the check). ``delivered_at``
+    is when the queue received the message (its ``SentTimestamp``): the verifier judges an SNS envelope's age
+    at that moment, so a message that waited in the queue longer than the replay window still verifies.
     """
     try:
         decoded = load_json(body)
@@ -65,6 +69,7 @@ def sqs_body_work(
                 meta=meta,
                 verifier=verifier,
                 receipt_handle=receipt_handle,
+                delivered_at=delivered_at,
             )
         envelope = "eventbridge" if "detail-type" in decoded and "source" in decoded else "raw"
     else:
@@ -104,6 +109,16 @@ def _where(index: int | None) -> str:
     return "the SQS message" if index is None else f"Records[{index}]"
 
 
+def _sent_at(value: object) -> datetime | None:
+    """SQS's ``SentTimestamp`` attribute (milliseconds since the epoch, as a string) as a UTC datetime."""
+    if type(value) is not str or not value.isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _message_work(message: object, verifier: MessageVerifier | None, *, index: int | None) -> Work:
     """One message: boto3's spelling (``MessageId``...) if ``index`` is None, else Lambda record ``index``."""
     if not _is_mapping(message):
@@ -116,6 +131,7 @@ def _message_work(message: object, verifier: MessageVerifier | None, *, index: i
     handle = message.get(handle_key)
     receipt_handle = handle if type(handle) is str else None
     meta: dict[str, Any] = {}
+    delivered_at: datetime | None = None
     attributes = message.get(attributes_key)
     if attributes is not None and _is_mapping(attributes):
         group = attributes.get("MessageGroupId")
@@ -124,6 +140,9 @@ def _message_work(message: object, verifier: MessageVerifier | None, *, index: i
         count = attributes.get("ApproximateReceiveCount")
         if type(count) is str and count.isdigit():
             meta["approximate_receive_count"] = int(count)
+        delivered_at = _sent_at(attributes.get("SentTimestamp"))
+        if delivered_at is not None:
+            meta["sent_at"] = delivered_at
     reason: str | None = None
     if index is not None:
         queue_arn = message.get("eventSourceARN")
@@ -142,7 +161,13 @@ def _message_work(message: object, verifier: MessageVerifier | None, *, index: i
         return error_item(Transport.SQS, item_id, message, error, receipt_handle=receipt_handle, meta=meta)
     assert isinstance(body, str)
     return sqs_body_work(
-        body, item_id=item_id, raw=message, receipt_handle=receipt_handle, meta=meta, verifier=verifier
+        body,
+        item_id=item_id,
+        raw=message,
+        receipt_handle=receipt_handle,
+        meta=meta,
+        verifier=verifier,
+        delivered_at=delivered_at,
     )
 
 
@@ -158,9 +183,10 @@ def sqs_message_item(message: Mapping[str, Any], *, verifier: MessageVerifier | 
     ``Body``, optionally ``Attributes``).
 
     ``item_id`` is the SQS ``MessageId`` and ``receipt_handle`` the ``ReceiptHandle``; ``raw`` is the message.
-    ``meta`` has ``envelope`` (``"sns"``, ``"raw"`` or ``"eventbridge"``), ``message_group_id`` and
-    ``approximate_receive_count`` when those attributes were requested, and the SNS envelope's fields. With a
-    ``verifier`` every body must be a signed SNS envelope that verifies. Never raises for bad input.
+    ``meta`` has ``envelope`` (``"sns"``, ``"raw"`` or ``"eventbridge"``), ``message_group_id``,
+    ``approximate_receive_count`` and ``sent_at`` (``SentTimestamp`` as a UTC datetime) when those
+    attributes were requested, and the SNS envelope's fields. With a ``verifier`` every body must be a signed
+    SNS envelope that verifies, its age judged at ``sent_at`` when known. Never raises for bad input.
     """
     return settle(_message_work(message, verifier, index=None), verifier)
 
