@@ -54,7 +54,8 @@ SNIPPET = textwrap.dedent(
 def test_mypy_checks_handler_types(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     source = tmp_path / "handlers.py"
     source.write_text(SNIPPET, encoding="utf-8")
-    cache = request.config.cache.mkdir("mypy-router-typing") if request.config.cache else tmp_path / "cache"
+    pytest_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = pytest_cache.mkdir("mypy-router-typing") if pytest_cache is not None else tmp_path / "cache"
     stdout, stderr, status = api.run(
         ["--strict", "--no-error-summary", "--show-error-codes", "--cache-dir", str(cache), str(source)]
     )
