@@ -694,6 +694,19 @@ def test_a_given_rate_counts_recipients() -> None:
     assert transport.sleeps == pytest.approx([0.2])
 
 
+def test_clients_given_one_bucket_share_one_rate() -> None:
+    bucket = TokenBucket(2, clock=Clock())
+    first = core(max_send_rate=bucket, verify_configuration_set=False)
+    second = core(max_send_rate=bucket, verify_configuration_set=False)
+    transport = Transport(ok)
+    transport.run(first.send(email(to=["a@example.com", "b@example.com"])))  # the burst of two
+    transport.run(second.send(email()))  # into debt, without waiting
+    assert transport.sleeps == []
+    transport.run(first.send(email()))
+    assert transport.sleeps == pytest.approx([0.5])  # the other client's debt is this one's wait
+    assert first.max_send_rate == second.max_send_rate == 2.0
+
+
 # ------------------------------------------------------------------ bulk bookkeeping
 
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sesflow.errors import MissingExtra
+from sesflow.sending import smtp as smtp_module
 from sesflow.sending.errors import (
     ConfigurationSetRequired,
     MessageRejected,
@@ -38,6 +39,7 @@ from sesflow.sending.errors import (
     ValidationError,
 )
 from sesflow.sending.message import Attachment, Email, Template
+from sesflow.sending.ratelimit import TokenBucket
 from sesflow.sending.smtp import (
     AsyncSmtpSender,
     SmtpAuthenticationError,
@@ -869,3 +871,63 @@ def test_async_sender_without_aiosmtplib_names_the_extra(monkeypatch: pytest.Mon
         AsyncSmtpSender("127.0.0.1", 587, configuration_set="cs")
 
     assert caught.value.extra == "smtp"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pacing
+
+
+class HandClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sends_are_paced_in_recipients_by_a_shared_bucket(
+    make_sender: Callable[..., Sender], starttls_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, recorder = starttls_server
+    clock = HandClock()
+    bucket = TokenBucket(2, clock=clock)  # two recipients per second, a second's worth at once
+    waits: list[float] = []
+
+    async def record_async(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(smtp_module, "_sleep", waits.append)
+    monkeypatch.setattr(smtp_module, "_async_sleep", record_async)
+    sender = make_sender(server, max_send_rate=bucket)
+    first = make_sender(server, max_send_rate=bucket)  # another sender on the same account rate
+
+    sender.send(message(to="a@example.com, b@example.com"))  # the bucket's two tokens: no wait
+    first.send(message(to="c@example.com"))  # the bucket is empty, not in debt: goes, owing one
+    sender.send(message(to="d@example.com"))  # waits for the debt: half a second at 2/s
+    clock.now = 10.0  # time passes: the bucket refills
+    sender.send(message(to="e@example.com"))
+
+    assert waits == [pytest.approx(0.5)]
+    assert [m["rcpt_tos"] for m in recorder.messages] == [
+        ["a@example.com", "b@example.com"],
+        ["c@example.com"],
+        ["d@example.com"],
+        ["e@example.com"],
+    ]
+
+
+def test_no_pacing_by_default_and_a_bad_rate_is_refused(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, _ = starttls_server
+
+    def limit(sender: Sender) -> TokenBucket | None:
+        return (sender.sender if isinstance(sender, AsyncAdapter) else sender).rate_limit
+
+    assert limit(make_sender(server)) is None
+    paced = limit(make_sender(server, max_send_rate=14))
+    assert paced is not None
+    assert paced.rate == 14
+    for bad in (0, -1, "fast", True):
+        with pytest.raises(ValidationError, match="max_send_rate"):
+            make_sender(server, max_send_rate=bad)

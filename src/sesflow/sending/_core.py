@@ -58,7 +58,7 @@ from .message import (
     _addresses,
     _one_address,
 )
-from .ratelimit import RetryPolicy, TokenBucket
+from .ratelimit import RetryPolicy, TokenBucket, make_bucket
 from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendResult
 from .validation import MAX_BULK_DESTINATIONS, validate_configuration_set_name, validate_tags
 
@@ -67,7 +67,7 @@ __all__ = ["Sleep", "Exclusive", "Effect", "Flow", "SendingCore", "BulkRun", "Se
 log = logging.getLogger("sesflow.sending")
 
 T = TypeVar("T")
-SendRate: TypeAlias = "float | Literal['account'] | None"
+SendRate: TypeAlias = "float | Literal['account'] | TokenBucket | None"
 ProgressCallback: TypeAlias = Callable[[BulkProgress], object]
 
 
@@ -233,15 +233,11 @@ class SendingCore:
         self._sets: dict[str, _CachedSet] = {}
         self._bucket: TokenBucket | None = None
         self._rate_pending = False
-        rate: object = max_send_rate
-        if rate == "account":
+        if max_send_rate == "account":
             self._rate_pending = True
-        elif rate is not None:
-            if isinstance(rate, bool) or not isinstance(rate, int | float):
-                raise ValidationError(
-                    "max_send_rate", "give sends per second, 'account' (read it from SES) or None (no limit)"
-                )
-            self._bucket = TokenBucket(rate, clock=clock)
+        else:
+            allowed = ", 'account' (read it from SES) or None (no limit)"
+            self._bucket = make_bucket(max_send_rate, clock=clock, allowed=allowed)
 
     # ------------------------------------------------------------------ configuration set
 

@@ -77,7 +77,8 @@ class SesClient(CoreProperties):
     ``allow_no_configuration_set=True``. A set is checked to exist once per ``configuration_set_ttl`` seconds
     (``verify_configuration_set=False`` skips that), raising :class:`ConfigurationSetNotFound` before sending.
     ``max_send_rate`` is sends (recipients) per second: ``"account"`` reads it from SES on first use, a number
-    sets it, ``None`` turns client-side pacing off. Throttling and transient failures are retried as ``retry``
+    sets it, a :class:`~sesflow.sending.TokenBucket` is shared with the other senders given it, ``None`` turns
+    client-side pacing off. Throttling and transient failures are retried as ``retry``
     says. ``tags`` are added to every message's own tags. Safe to share between threads.
     """
 

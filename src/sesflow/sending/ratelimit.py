@@ -15,7 +15,7 @@ import attrs
 
 from .errors import ValidationError
 
-__all__ = ["TokenBucket", "RetryPolicy"]
+__all__ = ["TokenBucket", "RetryPolicy", "make_bucket"]
 
 
 class TokenBucket:
@@ -55,6 +55,20 @@ class TokenBucket:
             wait = max(0.0, -self._tokens / self._rate)
             self._tokens -= tokens
             return wait
+
+
+def make_bucket(
+    max_send_rate: object, *, clock: Callable[[], float] = time.monotonic, allowed: str = "or None (no limit)"
+) -> TokenBucket | None:
+    """The bucket a sender paces with: ``None`` for none, a given :class:`TokenBucket` itself (so several
+    senders, API and SMTP, can share one account rate), or a new one for a number of sends per second."""
+    if max_send_rate is None:
+        return None
+    if isinstance(max_send_rate, TokenBucket):
+        return max_send_rate
+    if isinstance(max_send_rate, bool) or not isinstance(max_send_rate, int | float):
+        raise ValidationError("max_send_rate", f"give sends per second, a TokenBucket to share {allowed}")
+    return TokenBucket(max_send_rate, clock=clock)
 
 
 @attrs.frozen

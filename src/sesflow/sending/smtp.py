@@ -25,6 +25,7 @@ import re
 import smtplib
 import ssl
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from types import TracebackType
@@ -46,6 +47,7 @@ from .errors import (
 )
 from .message import Address, Email
 from .mime import build_mime, format_tags_header, mime_bytes
+from .ratelimit import TokenBucket, make_bucket
 from .validation import MAX_MESSAGE_SIZE_V2, MAX_RECIPIENTS, validate_configuration_set_name, validate_tags
 
 if TYPE_CHECKING:
@@ -628,6 +630,11 @@ def _text(reply: bytes | str) -> str:
 # Sync transport (smtplib)
 
 
+# Module-level so a test can see the waits the rate limit asks for without waiting them.
+_sleep = time.sleep
+_async_sleep = asyncio.sleep
+
+
 class SmtpSender:
     """Send through SES's SMTP interface with :mod:`smtplib`, reusing one connection.
 
@@ -636,6 +643,9 @@ class SmtpSender:
     ``password`` :func:`smtp_password` of its secret; neither is ever logged. ``ssl_context`` replaces the
     system trust store (the certificate is always verified). ``configuration_set`` is attached to every
     message that does not name its own; a message with none raises unless ``allow_no_configuration_set``.
+    ``max_send_rate`` paces sending to that many recipients per second (SES counts its maximum send rate in
+    recipients); pass the :class:`~sesflow.sending.TokenBucket` an API client uses to keep both within one
+    account rate. ``None`` (the default) does not pace.
 
     Use it as a context manager (one connection and one login for many messages), or call :meth:`close`.
     It is safe to share between threads; messages go one at a time over the connection.
@@ -655,6 +665,7 @@ class SmtpSender:
         local_hostname: str | None = None,
         configuration_set: str | None = None,
         allow_no_configuration_set: bool = False,
+        max_send_rate: float | TokenBucket | None = None,
     ) -> None:
         self.settings = SmtpSettings.build(
             host,
@@ -669,6 +680,7 @@ class SmtpSender:
             configuration_set=configuration_set,
             allow_no_configuration_set=allow_no_configuration_set,
         )
+        self.rate_limit = make_bucket(max_send_rate)
         self._conn: smtplib.SMTP | None = None
         self._lock = threading.Lock()
 
@@ -726,6 +738,9 @@ class SmtpSender:
         :class:`SmtpError` for other refusals (keeping the SMTP code).
         """
         prepared = self.prepare(message, configuration_set=configuration_set, tags=tags)
+        wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
+        if wait > 0:
+            _sleep(wait)
         with self._lock:
             try:
                 return self._transact(self._connection(), prepared)
@@ -884,6 +899,7 @@ class AsyncSmtpSender:
         local_hostname: str | None = None,
         configuration_set: str | None = None,
         allow_no_configuration_set: bool = False,
+        max_send_rate: float | TokenBucket | None = None,
     ) -> None:
         _import_aiosmtplib()
         self.settings = SmtpSettings.build(
@@ -899,6 +915,7 @@ class AsyncSmtpSender:
             configuration_set=configuration_set,
             allow_no_configuration_set=allow_no_configuration_set,
         )
+        self.rate_limit = make_bucket(max_send_rate)
         self._conn: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
 
@@ -951,6 +968,9 @@ class AsyncSmtpSender:
     ) -> SmtpResult:
         """Send one message; see :meth:`SmtpSender.send`."""
         prepared = self.prepare(message, configuration_set=configuration_set, tags=tags)
+        wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
+        if wait > 0:
+            await _async_sleep(wait)
         async with self._lock:
             try:
                 return await self._transact(await self._connection(), prepared)
