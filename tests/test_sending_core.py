@@ -32,6 +32,7 @@ from sesflow.sending import (
     Email,
     InvalidParameter,
     LimitExceeded,
+    ListManagement,
     ListUnsubscribe,
     MailFromDomainNotVerified,
     MessageRejected,
@@ -188,6 +189,43 @@ def test_v2_simple_send_parameters() -> None:
         "ConfigurationSetName": "default-set",
         "EmailTags": [{"Name": "app", "Value": "shop"}, {"Name": "campaign", "Value": "spring"}],
     }
+
+
+@pytest.mark.parametrize(
+    ("changes", "content"),
+    [
+        ({}, "Simple"),
+        ({"attachments": [Attachment("a.txt", b"attached")]}, "Raw"),
+        ({"subject": None, "text": None, "template": Template("welcome", data={"name": "Jane"})}, "Template"),
+    ],
+)
+def test_list_management_goes_with_every_kind_of_v2_send(changes: dict[str, Any], content: str) -> None:
+    message = email(list_management=ListManagement("newsletter", topic="weekly"), **changes)
+    request, _, _ = core().prepare_send(message)
+    assert request.operation == "send_email"
+    assert list(request.params["Content"]) == [content]
+    assert request.params["ListManagementOptions"] == {"ContactListName": "newsletter", "TopicName": "weekly"}
+    without_topic, _, _ = core().prepare_send(email(list_management=ListManagement("newsletter"), **changes))
+    assert without_topic.params["ListManagementOptions"] == {"ContactListName": "newsletter"}
+    plain, _, _ = core().prepare_send(email(**changes))
+    assert "ListManagementOptions" not in plain.params
+
+
+def test_list_management_is_refused_on_v1_and_with_own_unsubscribe_headers() -> None:
+    with pytest.raises(ValidationError, match=r"list_management.*v2 API"):
+        core(api="v1").prepare_send(email(list_management=ListManagement("newsletter")))
+    with pytest.raises(ValidationError, match="SES writes the List-Unsubscribe headers"):
+        email(
+            list_management=ListManagement("newsletter"),
+            list_unsubscribe=ListUnsubscribe(url="https://example.com/u"),
+        )
+    for bad in ("", "  ", None, "a\nb"):
+        with pytest.raises(ValidationError, match=r"list_management\.contact_list"):
+            ListManagement(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"list_management\.topic"):
+        ListManagement("newsletter", topic="")
+    with pytest.raises(ValidationError, match="give a sesflow ListManagement"):
+        email(list_management={"ContactListName": "newsletter"})
 
 
 def test_v1_simple_send_parameters() -> None:

@@ -29,6 +29,7 @@ from sesflow.sending import (
     ConfigurationSetRequired,
     Destination,
     Email,
+    ListManagement,
     MessageRejected,
     SesClient,
     Template,
@@ -144,6 +145,15 @@ def test_send_attaches_the_set_and_tags_on_the_wire(env: Env, sync_client: SesCl
     assert sent["ConfigurationSetName"] == env.config_set
     assert sent["EmailTags"] == [{"Name": "campaign", "Value": "spring"}]
     assert env.delivery_attempts() == before + 2
+
+
+def test_list_management_options_reach_ses(env: Env, sync_client: SesClient) -> None:
+    wire = Wire(sync_client.client)
+    before = env.delivery_attempts()
+    sync_client.send(env.email(list_management=ListManagement("newsletter", topic="weekly")))
+    sent = json.loads(wire.bodies[-1])
+    assert sent["ListManagementOptions"] == {"ContactListName": "newsletter", "TopicName": "weekly"}
+    assert env.delivery_attempts() == before + 1
 
 
 def test_the_set_is_checked_once_for_many_sends(env: Env, sync_client: SesClient) -> None:

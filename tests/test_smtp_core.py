@@ -21,7 +21,7 @@ from sesflow.sending.errors import (
     TransientFailure,
     ValidationError,
 )
-from sesflow.sending.message import Email
+from sesflow.sending.message import Email, ListManagement
 from sesflow.sending.smtp import (
     PreparedMessage,
     SmtpAuthenticationError,
@@ -294,3 +294,15 @@ def test_errors_survive_pickling() -> None:
     again_refused = pickle.loads(pickle.dumps(refused))
     assert again_refused.refused == {"a@example.com": SmtpReply(550, "no such user")}
     assert again_refused.smtp_code == 550
+
+
+def test_list_management_cannot_go_over_smtp() -> None:
+    message = Email(
+        "shop@example.com",
+        "jane@example.com",
+        subject="News",
+        text="Hello",
+        list_management=ListManagement("newsletter", topic="weekly"),
+    )
+    with pytest.raises(ValidationError, match=r"list_management.*v2 API, not of SMTP"):
+        prepare_message(message, configuration_set="cs")

@@ -32,7 +32,7 @@ from .errors import (
     ValidationError,
 )
 from .links import add_link_tags, check_links, link_tags_attribute, scan_links, tag_link
-from .message import Address, Attachment, Destination, Email, ListUnsubscribe, Template
+from .message import Address, Attachment, Destination, Email, ListManagement, ListUnsubscribe, Template
 from .mime import build_mime, mime_bytes
 from .ratelimit import RetryPolicy, TokenBucket
 from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendQuota, SendResult
@@ -53,6 +53,7 @@ __all__ = [
     "Attachment",
     "Destination",
     "Email",
+    "ListManagement",
     "ListUnsubscribe",
     "Template",
     "build_mime",

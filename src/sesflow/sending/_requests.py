@@ -116,14 +116,27 @@ def _common(params: dict[str, Any], configuration_set: str | None, tags: Mapping
         params["EmailTags" if api == "v2" else "Tags"] = _tag_list(tags)
 
 
+def _v2_options(params: dict[str, Any], email: Email) -> None:
+    """What every v2 ``SendEmail`` of ``email`` carries besides its content: feedback address, list."""
+    if email.feedback_address is not None:
+        params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+    if email.list_management is not None:
+        params["ListManagementOptions"] = email.list_management.options()
+
+
 def send_request(
     email: Email, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
 ) -> Request:
     """The request that sends ``email`` with ``configuration_set`` and ``tags`` attached.
 
-    Raises :class:`ValidationError` for what the chosen API cannot carry (inline templates or template headers
-    on v1, a raw message over v1's 10 MB).
+    Raises :class:`ValidationError` for what the chosen API cannot carry (inline templates, template headers
+    or list management on v1, a raw message over v1's 10 MB).
     """
+    if email.list_management is not None and api == "v1":
+        raise ValidationError(
+            "list_management",
+            "SES's list management needs the v2 API (the default): the v1 API has no such option",
+        )
     if email.template is not None:
         return _templated_request(
             email, email.template, api=api, configuration_set=configuration_set, tags=tags
@@ -146,8 +159,7 @@ def send_request(
         }
         if email.reply_to:
             params["ReplyToAddresses"] = _addresses(email.reply_to)
-        if email.feedback_address is not None:
-            params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+        _v2_options(params, email)
     else:
         params = {
             "Source": str(email.sender),
@@ -180,8 +192,7 @@ def _raw_request(
             "Destination": _destination(email.to, email.cc, email.bcc),
             "Content": {"Raw": {"Data": data}},
         }
-        if email.feedback_address is not None:
-            params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+        _v2_options(params, email)
         _common(params, configuration_set, tags, api)
         return Request("send_email", params)
     params = {
@@ -232,8 +243,7 @@ def _templated_request(
         }
         if email.reply_to:
             params["ReplyToAddresses"] = _addresses(email.reply_to)
-        if email.feedback_address is not None:
-            params["FeedbackForwardingEmailAddress"] = email.feedback_address.ascii_email
+        _v2_options(params, email)
         _common(params, configuration_set, tags, api)
         return Request("send_email", params)
     if headers:

@@ -36,6 +36,7 @@ __all__ = [
     "AddressLike",
     "AddressesLike",
     "Attachment",
+    "ListManagement",
     "ListUnsubscribe",
     "Template",
     "Destination",
@@ -317,6 +318,37 @@ class ListUnsubscribe:
         return out
 
 
+@attrs.frozen
+class ListManagement:
+    """SES subscription management for a message (v2 API): the contact list, and optionally the topic, it
+    belongs to.
+
+    SES then writes the message's ``List-Unsubscribe`` headers itself (one-click included) and fills
+    ``{{amazonSESUnsubscribeUrl}}`` in its body; when a recipient unsubscribes, SES records it in the contact
+    list, publishes a Subscription event, and refuses later sends to that contact for the topic (or list).
+    It needs SES's Easy DKIM for the sending domain.
+    """
+
+    contact_list: str
+    topic: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name, value in (("contact_list", self.contact_list), ("topic", self.topic)):
+            if value is None and name == "topic":
+                continue
+            field = f"list_management.{name}"
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError(field, f"is a non-empty str, not {value!r}")
+            validate_no_newlines(value, field)
+
+    def options(self) -> dict[str, str]:
+        """The ``ListManagementOptions`` of a v2 ``SendEmail`` request."""
+        out = {"ContactListName": self.contact_list}
+        if self.topic is not None:
+            out["TopicName"] = self.topic
+        return out
+
+
 def _frozen_data(data: Mapping[str, Any] | str | None, field: str) -> Mapping[str, Any]:
     text = validate_template_data(data, field=field)
     if data is None:
@@ -463,6 +495,7 @@ class Email:
     template instead of all three), valid tags and custom headers, inline images only with an html body,
     at most 250 tracked links, and the encoded size under SES's largest limit (40 MB; the v1 API's 10 MB is
     checked when sending with it). ``configuration_set`` overrides the client's default for this message.
+    ``list_management`` puts the message under SES's subscription management (v2 API only).
     """
 
     sender: Address
@@ -480,6 +513,7 @@ class Email:
     list_unsubscribe: ListUnsubscribe | None
     configuration_set: str | None
     feedback_address: Address | None
+    list_management: ListManagement | None
 
     def __init__(
         self,
@@ -499,6 +533,7 @@ class Email:
         list_unsubscribe: ListUnsubscribe | None = None,
         configuration_set: str | None = None,
         feedback_address: AddressLike | None = None,
+        list_management: ListManagement | None = None,
     ) -> None:
         sender_a = _one_address(sender, "sender")
         to_t, cc_t, bcc_t = _addresses(to, "to"), _addresses(cc, "cc"), _addresses(bcc, "bcc")
@@ -549,6 +584,15 @@ class Email:
                 content_ids.add(item.content_id)
         if list_unsubscribe is not None and not isinstance(list_unsubscribe, ListUnsubscribe):
             raise ValidationError("list_unsubscribe", "give a sesflow ListUnsubscribe")
+        if list_management is not None:
+            if not isinstance(list_management, ListManagement):
+                raise ValidationError("list_management", "give a sesflow ListManagement")
+            if list_unsubscribe is not None:
+                raise ValidationError(
+                    "list_management",
+                    "SES writes the List-Unsubscribe headers of a message under list management: "
+                    "drop list_unsubscribe",
+                )
         if configuration_set is not None:
             validate_configuration_set_name(configuration_set)
         self.__attrs_init__(
@@ -567,6 +611,7 @@ class Email:
             list_unsubscribe,
             configuration_set,
             feedback,
+            list_management,
         )
         check_message_size(self.estimated_size(), MAX_MESSAGE_SIZE_V2, field="attachments")
 

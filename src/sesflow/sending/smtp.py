@@ -420,6 +420,12 @@ def prepare_message(
         own_set = None if header_set is None else str(header_set).strip()
         own_tags = parse_tags_header(str(mime.get("X-SES-MESSAGE-TAGS", "")))
     elif isinstance(message, Email):
+        if message.list_management is not None:
+            raise ValidationError(
+                "list_management",
+                "SES's list management is an option of the v2 API, not of SMTP: send this message with a "
+                "SesClient",
+            )
         mime = None
         envelope_from = (message.feedback_address or message.sender).ascii_email
         recipients = _unique(message.recipients)
