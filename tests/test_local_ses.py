@@ -23,13 +23,30 @@ from sesflow.events import (
     DeliveryDelayEvent,
     DeliveryEvent,
     EventType,
+    RejectEvent,
     RenderingFailureEvent,
     SesEvent,
+    SubscriptionEvent,
 )
 from sesflow.provisioning import Provisioner
-from sesflow.sending import AsyncSesClient, Destination, SesClient, Template
+from sesflow.sending import (
+    AsyncSesClient,
+    Attachment,
+    Destination,
+    Email,
+    ListManagement,
+    SesClient,
+    Template,
+)
 from sesflow.sources import eventbridge_item, iter_s3_prefix
-from sesflow.testing import LocalSes, LocalSesError, Outcome, SentMessage, simulator_outcome
+from sesflow.testing import (
+    EICAR_TEST_STRING,
+    LocalSes,
+    LocalSesError,
+    Outcome,
+    SentMessage,
+    simulator_outcome,
+)
 from sesflow.testing._local_core import Simulator
 
 from ._local_ses_support import SENDER, SIM, drain, email, events_of, pipeline, plain_session, unique
@@ -652,3 +669,71 @@ def test_a_fixed_seed_and_clock_repeat_the_records(moto_server: str) -> None:
     assert first[0]["mail"]["timestamp"] == "2026-03-02T09:30:00.000Z"
     assert all(parse_event(record).timestamp >= FIXED for record in first)
     assert max(parse_event(r).timestamp for r in first) - FIXED < timedelta(hours=1)
+
+
+# ------------------------------------------------------------------ viruses and unsubscribes
+
+
+@pytest.mark.parametrize("where", ["text", "attachment"])
+def test_a_message_with_the_eicar_test_string_is_rejected(local: LocalSes, where: str) -> None:
+    pipe = pipeline(local)
+    ses = local.ses_client(pipe.configuration_set.name)
+    if where == "text":
+        message = email([f"success@{SIM}", "jane@example.org"], text=f"Hello\n{EICAR_TEST_STRING}\n")
+    else:
+        message = email("jane@example.org", attachments=[Attachment("eicar.com", EICAR_TEST_STRING.encode())])
+    result = ses.send(message)
+    ses.send(email("clean@example.org"))  # the scan looks at content, not at the sender's other mail
+
+    events = events_of(drain(local.client("sqs"), pipe.queue_url))
+    mine = [e for e in events if e.message_id == result.message_id]
+    assert _types(mine) == ["Send", "Reject"]
+    reject = mine[1]
+    assert isinstance(reject, RejectEvent)
+    assert reject.reject.reason == "Bad content"
+    others = sorted(_types([e for e in events if e.message_id != result.message_id]))
+    assert others == ["Delivery", "Send"]
+
+
+def _unsubscribing(moto_server: str, message: Email) -> list[SesEvent]:
+    with LocalSes(moto_server, seed=4, outcomes={"@leaving.example": "unsubscribed"}) as local:
+        pipe = pipeline(local)
+        local.ses_client(pipe.configuration_set.name).send(message)
+        return events_of(drain(local.client("sqs"), pipe.queue_url))
+
+
+def test_an_unsubscribing_recipient_of_a_listed_message_gives_a_subscription_event(moto_server: str) -> None:
+    listed = ListManagement("newsletter", topic="weekly")
+    events = _unsubscribing(
+        moto_server, email(["gone@leaving.example", "stays@example.org"], list_management=listed)
+    )
+    assert sorted(_types(events)) == ["Delivery", "Delivery", "Send", "Subscription"]
+    (event,) = [e for e in events if isinstance(e, SubscriptionEvent)]
+    delivery = next(
+        e for e in events if isinstance(e, DeliveryEvent) and e.recipients == ("gone@leaving.example",)
+    )
+    assert event.timestamp > delivery.timestamp
+    subscription = event.subscription
+    assert (subscription.contact_list, subscription.source) == ("newsletter", "UnsubscribeHeader")
+    assert subscription.new_topic_preferences is not None
+    assert subscription.old_topic_preferences is not None
+    assert subscription.new_topic_preferences.unsubscribe_all is False
+    (new,) = subscription.new_topic_preferences.topic_subscription_status or ()
+    (old,) = subscription.old_topic_preferences.topic_subscription_status or ()
+    assert (new.topic_name, new.subscription_status, old.subscription_status) == ("weekly", "OptOut", "OptIn")
+
+
+def test_unsubscribing_from_a_list_without_a_topic_leaves_the_whole_list(moto_server: str) -> None:
+    events = _unsubscribing(
+        moto_server, email("gone@leaving.example", list_management=ListManagement("all-news"))
+    )
+    (event,) = [e for e in events if isinstance(e, SubscriptionEvent)]
+    assert event.subscription.new_topic_preferences is not None
+    assert event.subscription.new_topic_preferences.unsubscribe_all is True
+    assert event.subscription.old_topic_preferences is not None
+    assert event.subscription.old_topic_preferences.unsubscribe_all is False
+
+
+def test_without_list_management_an_unsubscribing_recipient_is_only_delivered(moto_server: str) -> None:
+    events = _unsubscribing(moto_server, email("gone@leaving.example"))
+    assert _types(events) == ["Send", "Delivery"]

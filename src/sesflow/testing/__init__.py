@@ -15,6 +15,7 @@ from .factories import make_event, make_mail, make_record
 
 if TYPE_CHECKING:
     from .local_ses import (
+        EICAR_TEST_STRING,
         SIMULATOR_DOMAIN,
         DestinationKind,
         LocalDestination,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "EICAR_TEST_STRING",
     "SIMULATOR_DOMAIN",
     "DestinationKind",
     "LocalDestination",
@@ -44,6 +46,7 @@ __all__ = [
 
 _LOCAL_SES_NAMES = frozenset(
     {
+        "EICAR_TEST_STRING",
         "SIMULATOR_DOMAIN",
         "DestinationKind",
         "LocalDestination",

@@ -56,6 +56,12 @@ class Outcome(enum.StrEnum):
     - ``COMPLAINT``: Delivery, then Complaint (feedback type ``abuse``).
     - ``SUPPRESSED``: Bounce, Permanent/OnAccountSuppressionList (SES never tried the address).
     - ``DELAYED``: DeliveryDelay, then Delivery once the receiving server accepts it.
+    - ``UNSUBSCRIBED``: Delivery, then Subscription: the recipient unsubscribed with the message's
+      List-Unsubscribe header. SES publishes Subscription events only for messages sent under list
+      management (``Email.list_management``); for others this is a plain delivery.
+
+    A message that carries the EICAR anti-virus test string (in its text, html or an attachment) is rejected
+    whatever its recipients' outcomes: Send, then one Reject, as SES does for a message with a virus.
     """
 
     DELIVERED = "delivered"
@@ -64,6 +70,22 @@ class Outcome(enum.StrEnum):
     COMPLAINT = "complaint"
     SUPPRESSED = "suppressed"
     DELAYED = "delayed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+# The standard anti-virus test string (EICAR): harmless, and what every scanner, SES's included, flags.
+EICAR_TEST_STRING: Final = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def _carries_test_virus(*parts: str | bytes | None) -> bool:
+    marker = EICAR_TEST_STRING.encode()
+    for part in parts:
+        if part is None:
+            continue
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        if marker in data:
+            return True
+    return False
 
 
 _SIMULATOR_MAILBOXES: Final[Mapping[str, Outcome]] = {
@@ -174,7 +196,8 @@ class SentMessage:
     ``recipients`` are bare addresses (To, Cc and Bcc); ``headers`` the message's headers in order (given for
     raw MIME, composed as SES does for the other kinds); ``tags`` the sender's own message tags.
     ``rendering_error`` is set when a template could not be rendered: SES then publishes a Rendering Failure
-    and sends nothing.
+    and sends nothing. ``contact_list`` and ``topic`` are the message's list management options; ``virus``
+    says it carries the EICAR test string.
     """
 
     message_id: str
@@ -189,6 +212,9 @@ class SentMessage:
     tags: Mapping[str, str] = attrs.field(factory=dict)
     template_name: str | None = None
     rendering_error: str | None = None
+    contact_list: str | None = None  # list management (v2 ListManagementOptions)
+    topic: str | None = None
+    virus: bool = False  # carries the EICAR test string: SES rejects it
 
 
 TemplateSource = Callable[[str], "Mapping[str, str | None] | None"]
@@ -372,6 +398,16 @@ def _html_part(message: EmailMessage) -> str | None:
     return None
 
 
+def _decoded_parts(message: EmailMessage) -> list[bytes]:
+    """Every leaf part's content, transfer encoding undone (what a virus scanner looks at)."""
+    out = []
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            out.append(payload)
+    return out
+
+
 def _raw_message(
     message_id: str,
     operation: str,
@@ -416,6 +452,7 @@ def _raw_message(
         subject=None if subject is None else str(subject),
         html=_html_part(parsed),
         tags=dict(tags),
+        virus=_carries_test_virus(*_decoded_parts(parsed)),
     )
 
 
@@ -463,6 +500,7 @@ def _templated_message(
         tags=dict(tags),
         template_name=template_name,
         rendering_error=error,
+        virus=_carries_test_virus(rendered["text"], rendered["html"]),
     )
 
 
@@ -493,6 +531,7 @@ def _simple_message(
         subject=subject,
         html=html,
         tags=dict(tags),
+        virus=_carries_test_virus(text, html),
     )
 
 
@@ -506,6 +545,62 @@ def _v2_template(spec: Mapping[str, Any], templates: TemplateSource) -> tuple[st
 
 def _accepted(status: object) -> bool:
     return status is None or str(status).upper() == "SUCCESS"
+
+
+def _v2_send_email(
+    params: Mapping[str, Any], response: Mapping[str, Any], templates: TemplateSource, reply_to: Sequence[str]
+) -> list[SentMessage]:
+    """The message of a v2 ``SendEmail``: raw, templated or simple content."""
+    source = str(params.get("FromEmailAddress", ""))
+    configuration_set = params.get("ConfigurationSetName") or None
+    tags = _tags(params.get("EmailTags"))
+    content = params.get("Content") or {}
+    message_id = str(response["MessageId"])
+    if "Raw" in content:
+        return [
+            _raw_message(
+                message_id,
+                "SendRawEmail",
+                (content.get("Raw") or {}).get("Data"),
+                source=source or None,
+                destinations=(
+                    _recipients(*_destination(params["Destination"])) if params.get("Destination") else None
+                ),
+                configuration_set=configuration_set,
+                tags=tags,
+            )
+        ]
+    if "Template" in content:
+        spec = content.get("Template") or {}
+        v2_name, template = _v2_template(spec, templates)
+        headers = [(str(h.get("Name")), str(h.get("Value"))) for h in spec.get("Headers") or ()]
+        return [
+            _templated_message(
+                message_id,
+                "SendTemplatedEmail",
+                source=source,
+                destination=params.get("Destination"),
+                reply_to=reply_to,
+                configuration_set=configuration_set,
+                tags=tags,
+                template_name=v2_name,
+                template=template,
+                data=_template_data(spec.get("TemplateData")),
+                extra_headers=headers,
+            )
+        ]
+    return [
+        _simple_message(
+            message_id,
+            "SendEmail",
+            source=source,
+            destination=params.get("Destination"),
+            reply_to=reply_to,
+            content=content.get("Simple") or {},
+            configuration_set=configuration_set,
+            tags=tags,
+        )
+    ]
 
 
 def messages_from_request(
@@ -597,55 +692,11 @@ def messages_from_request(
         return []
     source = str(params.get("FromEmailAddress", ""))
     if operation == "SendEmail":
-        tags = _tags(params.get("EmailTags"))
-        content = params.get("Content") or {}
-        message_id = str(response["MessageId"])
-        if "Raw" in content:
-            return [
-                _raw_message(
-                    message_id,
-                    "SendRawEmail",
-                    (content.get("Raw") or {}).get("Data"),
-                    source=source or None,
-                    destinations=(
-                        _recipients(*_destination(params["Destination"]))
-                        if params.get("Destination")
-                        else None
-                    ),
-                    configuration_set=configuration_set,
-                    tags=tags,
-                )
-            ]
-        if "Template" in content:
-            spec = content.get("Template") or {}
-            v2_name, template = _v2_template(spec, templates)
-            headers = [(str(h.get("Name")), str(h.get("Value"))) for h in spec.get("Headers") or ()]
-            return [
-                _templated_message(
-                    message_id,
-                    "SendTemplatedEmail",
-                    source=source,
-                    destination=params.get("Destination"),
-                    reply_to=reply_to,
-                    configuration_set=configuration_set,
-                    tags=tags,
-                    template_name=v2_name,
-                    template=template,
-                    data=_template_data(spec.get("TemplateData")),
-                    extra_headers=headers,
-                )
-            ]
+        options = params.get("ListManagementOptions") or {}
+        contact_list, topic = options.get("ContactListName"), options.get("TopicName")
         return [
-            _simple_message(
-                message_id,
-                "SendEmail",
-                source=source,
-                destination=params.get("Destination"),
-                reply_to=reply_to,
-                content=content.get("Simple") or {},
-                configuration_set=configuration_set,
-                tags=tags,
-            )
+            attrs.evolve(m, contact_list=contact_list, topic=topic)
+            for m in _v2_send_email(params, response, templates, reply_to)
         ]
     if operation == "SendBulkEmail":
         spec = ((params.get("DefaultContent") or {}).get("Template")) or {}
@@ -773,7 +824,7 @@ class Simulator:
         """Every record SES would publish for ``message`` sent at ``sent_at``, oldest first.
 
         One Send (or one Rendering Failure, and nothing else, when the template did not render), then each
-        recipient's events as its :class:`Outcome` says.
+        recipient's events as its :class:`Outcome` says; a message with a virus gets one Reject instead.
         """
         mail = self.mail(message, sent_at)
         timeline: list[tuple[datetime, int, EventType, Record]] = []
@@ -789,6 +840,9 @@ class Simulator:
                 EventType.RENDERING_FAILURE,
                 {"templateName": message.template_name or "", "errorMessage": message.rendering_error},
             )
+        elif message.virus:
+            add(sent_at, EventType.SEND, {})
+            add(sent_at + _ms(self.rng, 200, 2000), EventType.REJECT, {"reason": "Bad content"})
         else:
             add(sent_at, EventType.SEND, {})
             links = self._tracked_links(message.html)
@@ -796,6 +850,28 @@ class Simulator:
                 self._recipient(message, recipient, sent_at, links, add)
         timeline.sort(key=lambda entry: (entry[0], entry[1]))
         return [(event_type, record) for _, _, event_type, record in timeline]
+
+    @staticmethod
+    def _unsubscription(message: SentMessage, at: datetime) -> Record:
+        """A Subscription detail: the recipient opted out of the message's topic (or of the whole list)."""
+
+        def preferences(status: str | None) -> Record:
+            if message.topic is None:  # no topic: the recipient leaves the whole list
+                return {"unsubscribeAll": status is not None, "topicSubscriptionStatus": []}
+            return {
+                "unsubscribeAll": False,
+                "topicSubscriptionStatus": [
+                    {"topicName": message.topic, "subscriptionStatus": status or "OptIn"}
+                ],
+            }
+
+        return {
+            "contactList": message.contact_list,
+            "timestamp": format_timestamp(at),
+            "source": "UnsubscribeHeader",
+            "newTopicPreferences": preferences("OptOut"),
+            "oldTopicPreferences": preferences(None),
+        }
 
     @staticmethod
     def _tracked_links(html: str | None) -> list[tuple[str, dict[str, list[str]]]]:
@@ -891,6 +967,9 @@ class Simulator:
                 "remoteMtaIp": self._ip(),
             },
         )
+        if outcome is Outcome.UNSUBSCRIBED and message.contact_list is not None:
+            at = delivered_at + _ms(self.rng, 10_000, 600_000)
+            add(at, EventType.SUBSCRIPTION, self._unsubscription(message, at))
         if outcome is Outcome.COMPLAINT:
             arrived = delivered_at + _ms(self.rng, 2000, 60_000)
             complained_at = arrived + _ms(self.rng, 100, 2000)

@@ -36,6 +36,7 @@ from ..errors import MissingExtra, SesflowError
 from ..events import EventType, SesEvent, parse_event
 from ..sources.eventbridge import EVENTBRIDGE_DETAIL_TYPES
 from ._local_core import (
+    EICAR_TEST_STRING,
     SIMULATOR_DOMAIN,
     DestinationKind,
     LocalDestination,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ..sending import SesClient
 
 __all__ = [
+    "EICAR_TEST_STRING",
     "SIMULATOR_DOMAIN",
     "DestinationKind",
     "LocalDestination",
