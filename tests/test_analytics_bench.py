@@ -68,6 +68,14 @@ def test_the_cached_lake_is_reused(bench: ModuleType, lakes: tuple[Path, Path, o
     assert sorted(p.stat().st_mtime_ns for p in gz_root.rglob("*.gz")) == before
 
 
+def test_reading_the_lines_counts_every_record(bench: ModuleType, lakes: tuple[Path, Path, object]) -> None:
+    gz_root, plain_root, _ = lakes
+    for root in (gz_root, plain_root):
+        run = bench.read_lines_once(root)
+        assert run["lines"] == bench.recorded_events(gz_root)
+        assert run["seconds"] > 0
+
+
 def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path, Path, object]) -> None:
     gz_root, _, expected = lakes
     run = bench.run_once(gz_root, "duckdb", trace=False)
@@ -79,8 +87,12 @@ def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path
         "plain": {"duckdb": fake, "python": {**fake, "seconds": 8.0, "cpu_seconds": 8.0}},
     }
     sizes = {"gzip": (3, 2**20), "plain": (3, 2**21)}
-    section = bench.render_markdown(1000, sizes, results, {"tracemalloc_peak_mib": 12.0}, 3, 1)
+    floors = {"gzip": {**fake, "seconds": 0.5, "cpu_seconds": 1.0}, "plain": {**fake, "seconds": 0.25}}
+    section = bench.render_markdown(1000, sizes, results, {"tracemalloc_peak_mib": 12.0}, 3, 1, floors)
     assert section.startswith("## Analytics\n")
+    assert "- gzip: reading the lines alone takes 0.50s (1.00s CPU), 50% of the report; " in section
+    assert "the Python loop ÷ that floor = 24.0x" in section
+    assert "- plain: reading the lines alone takes 0.25s" in section
     assert (
         "gzip: DuckDB is 12.0x faster than the Python loop (target >= 10x): met; in CPU time 6.0x" in section
     )
