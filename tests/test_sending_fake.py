@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from sesflow.sending import (
+    AccessDenied,
     AccountSendingPaused,
     AsyncSesClient,
     BulkStatus,
@@ -35,6 +36,7 @@ from sesflow.sending import (
     TemplateNotFound,
     Throttled,
     TransientFailure,
+    ValidationError,
 )
 from sesflow.sending.fake import FakeSes, unflatten_query
 
@@ -357,3 +359,68 @@ def test_the_async_client_names_its_extra_when_aioboto3_is_missing(monkeypatch: 
     with pytest.raises(MissingExtra, match=r"sesflow\[async\]") as excinfo:
         AsyncSesClient("events")
     assert excinfo.value.extra == "async"
+
+
+# ------------------------------------------------------------------ the account's suppression list
+
+
+def test_the_suppression_list_round_trip(fake: FakeSes) -> None:
+    client = sync_client(fake)
+    assert client.get_suppression("jane@example.com") is None
+    client.suppress("Jane <jane@example.com>", "complaint")
+    client.suppress("bob@example.com")  # BOUNCE by default
+    client.suppress("ann@example.com", "BOUNCE")
+    entry = client.get_suppression("jane@example.com")
+    assert entry is not None
+    assert (entry.email_address, entry.reason) == ("jane@example.com", "COMPLAINT")
+    assert entry.last_update_time.tzinfo is not None
+    # Three entries come back over two pages (the fake answers two a page), in order.
+    assert [(e.email_address, e.reason) for e in client.list_suppressed()] == [
+        ("ann@example.com", "BOUNCE"),
+        ("bob@example.com", "BOUNCE"),
+        ("jane@example.com", "COMPLAINT"),
+    ]
+    assert [e.email_address for e in client.list_suppressed(reasons=["complaint"])] == ["jane@example.com"]
+    assert client.unsuppress("jane@example.com") is True
+    assert client.unsuppress("jane@example.com") is False
+    assert client.get_suppression("jane@example.com") is None
+    assert operations(fake).count("ListSuppressedDestinations") == 3
+    (put,) = [
+        c for c in fake.calls_of("PutSuppressedDestination") if c.params["EmailAddress"] == "ann@example.com"
+    ]
+    assert put.params["Reason"] == "BOUNCE"
+
+
+def test_the_suppression_list_refuses_what_ses_would(fake: FakeSes) -> None:
+    client = sync_client(fake)
+    with pytest.raises(ValidationError, match="'BOUNCE' or 'COMPLAINT'"):
+        client.suppress("jane@example.com", "spam")
+    with pytest.raises(ValidationError, match="address"):
+        client.suppress("not an address")
+    v1 = sync_client(fake, api="v1")
+    with pytest.raises(ValidationError, match="v2 API only"):
+        v1.get_suppression("jane@example.com")
+    with pytest.raises(ValidationError, match="v2 API only"):
+        list(v1.list_suppressed())
+    assert fake.calls == []
+    fake.fail("GetSuppressedDestination", "AccessDeniedException", "not allowed", status=403)
+    with pytest.raises(AccessDenied):
+        client.get_suppression("jane@example.com")
+
+
+async def test_the_async_suppression_list(fake: FakeSes) -> None:
+    async with async_client(fake) as client:
+        await client.suppress("jane@example.com", "COMPLAINT")
+        await client.suppress("bob@example.com")
+        await client.suppress("ann@example.com")
+        entry = await client.get_suppression("jane@example.com")
+        assert entry is not None
+        assert entry.reason == "COMPLAINT"
+        listed = [e.email_address async for e in client.list_suppressed(reasons=["BOUNCE"])]
+        assert listed == ["ann@example.com", "bob@example.com"]
+        assert await client.unsuppress("bob@example.com") is True
+        assert await client.unsuppress("bob@example.com") is False
+        assert [e.email_address async for e in client.list_suppressed()] == [
+            "ann@example.com",
+            "jane@example.com",
+        ]

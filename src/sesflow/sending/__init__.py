@@ -35,7 +35,15 @@ from .links import add_link_tags, check_links, link_tags_attribute, scan_links, 
 from .message import Address, Attachment, Destination, Email, ListManagement, ListUnsubscribe, Template
 from .mime import build_mime, mime_bytes
 from .ratelimit import RetryPolicy, TokenBucket
-from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendQuota, SendResult
+from .results import (
+    BulkEntryResult,
+    BulkProgress,
+    BulkResult,
+    BulkStatus,
+    SendQuota,
+    SendResult,
+    SuppressedAddress,
+)
 from .validation import validate_configuration_set_name, validate_tags
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "BulkStatus",
     "BulkProgress",
     "SendQuota",
+    "SuppressedAddress",
     "RetryPolicy",
     "TokenBucket",
     "Address",

@@ -22,6 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias, TypeVar
 
@@ -35,16 +36,21 @@ from ._requests import (
     describe_configuration_set_request,
     error_for_status,
     error_from_exception,
+    list_suppressed_request,
     parse_bulk_response,
     parse_quota_response,
     parse_send_response,
+    parse_suppressed,
     quota_request,
     send_request,
+    suppression_reason,
+    suppression_request,
 )
 from .errors import (
     ConfigurationSetNotFound,
     ConfigurationSetRequired,
     SendOutcomeUnknown,
+    SesApiError,
     SesError,
     ValidationError,
 )
@@ -59,7 +65,7 @@ from .message import (
     _one_address,
 )
 from .ratelimit import RetryPolicy, TokenBucket, make_bucket
-from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendResult
+from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendResult, SuppressedAddress
 from .validation import MAX_BULK_DESTINATIONS, validate_configuration_set_name, validate_tags
 
 __all__ = ["Sleep", "Exclusive", "Effect", "Flow", "SendingCore", "BulkRun", "SendRate", "ProgressCallback"]
@@ -314,6 +320,60 @@ class SendingCore:
     def max_send_rate(self) -> float | None:
         """The rate limit in force (sends per second), None when there is none (yet)."""
         return None if self._bucket is None else self._bucket.rate
+
+    # ------------------------------------------------------------------ the account's suppression list
+
+    def _suppression_list_api(self) -> None:
+        if self.api != "v2":
+            raise ValidationError(
+                "api",
+                "the account-level suppression list is in SES's v2 API only: create the client with api='v2'",
+            )
+
+    def _suppressed_address(self, address: str) -> str:
+        self._suppression_list_api()
+        return _one_address(address, "address").ascii_email
+
+    def get_suppression(self, address: str) -> Flow[SuppressedAddress | None]:
+        """The suppression list's entry for ``address``, or None when it is not on the list."""
+        request = suppression_request("get", self._suppressed_address(address))
+        try:
+            response, _ = yield from self._call(request, None)
+        except SesApiError as exc:
+            if exc.code == "NotFoundException":
+                return None
+            raise
+        return parse_suppressed(response["SuppressedDestination"])
+
+    def suppress(self, address: str, reason: str) -> Flow[None]:
+        """Put ``address`` on the suppression list for ``reason`` (replacing the reason it had)."""
+        request = suppression_request("put", self._suppressed_address(address), suppression_reason(reason))
+        yield from self._call(request, None)
+
+    def unsuppress(self, address: str) -> Flow[bool]:
+        """Take ``address`` off the suppression list; False when it was not on it."""
+        request = suppression_request("delete", self._suppressed_address(address))
+        try:
+            yield from self._call(request, None)
+        except SesApiError as exc:
+            if exc.code == "NotFoundException":
+                return False
+            raise
+        return True
+
+    def list_suppressed_page(
+        self,
+        reasons: Sequence[str],
+        since: datetime | None,
+        until: datetime | None,
+        token: str | None,
+    ) -> Flow[tuple[list[SuppressedAddress], str | None]]:
+        """One page of the suppression list and the token of the next (None after the last)."""
+        self._suppression_list_api()
+        request = list_suppressed_request([suppression_reason(r) for r in reasons], since, until, token)
+        response, _ = yield from self._call(request, None)
+        page = [parse_suppressed(item) for item in response.get("SuppressedDestinationSummaries") or ()]
+        return page, response.get("NextToken") or None
 
     def read_quota(self) -> Flow[tuple[float, float]]:
         """``(max_send_rate, max_24_hour_send)`` read from the account."""

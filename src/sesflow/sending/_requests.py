@@ -7,6 +7,7 @@ No IO here. Operations are named by their boto3 method (``send_email``), so a tr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import attrs
@@ -35,7 +36,7 @@ from .errors import (
 )
 from .message import Address, Destination, Email, Template
 from .mime import build_mime, mime_bytes
-from .results import BulkStatus
+from .results import BulkStatus, SuppressedAddress
 from .validation import MAX_MESSAGE_SIZE_V1, MAX_MESSAGE_SIZE_V2, check_message_size
 
 __all__ = [
@@ -348,6 +349,56 @@ def describe_configuration_set_request(name: str, api: Api) -> Request:
 def quota_request(api: Api) -> Request:
     """The call that reads the account's sending quota."""
     return Request("get_account" if api == "v2" else "get_send_quota", {})
+
+
+SUPPRESSION_REASONS: Final = ("BOUNCE", "COMPLAINT")
+
+
+def suppression_reason(reason: str) -> str:
+    """``reason`` in SES's spelling (``"bounce"`` gives ``"BOUNCE"``); ValidationError for anything else."""
+    spelled = reason.upper() if isinstance(reason, str) else reason
+    if spelled not in SUPPRESSION_REASONS:
+        raise ValidationError("reason", f"a suppression reason is 'BOUNCE' or 'COMPLAINT', not {reason!r}")
+    return spelled
+
+
+def suppression_request(operation: str, address: str, reason: str | None = None) -> Request:
+    """``get_``, ``put_`` or ``delete_suppressed_destination`` for ``address`` (v2 API)."""
+    params = {"EmailAddress": address}
+    if reason is not None:
+        params["Reason"] = reason
+    return Request(f"{operation}_suppressed_destination", params)
+
+
+def list_suppressed_request(
+    reasons: Sequence[str], since: datetime | None, until: datetime | None, token: str | None
+) -> Request:
+    """One page of ``ListSuppressedDestinations`` (v2 API)."""
+    params: dict[str, Any] = {"PageSize": 1000}
+    if reasons:
+        params["Reasons"] = list(reasons)
+    if since is not None:
+        params["StartDate"] = since
+    if until is not None:
+        params["EndDate"] = until
+    if token is not None:
+        params["NextToken"] = token
+    return Request("list_suppressed_destinations", params)
+
+
+def parse_suppressed(item: Mapping[str, Any]) -> SuppressedAddress:
+    """A ``SuppressedDestination`` or one of ``SuppressedDestinationSummaries``."""
+    attributes = item.get("Attributes") or {}
+    updated = item["LastUpdateTime"]
+    if not isinstance(updated, datetime):  # botocore gives datetimes; a raw answer gives epoch seconds
+        updated = datetime.fromtimestamp(float(updated), UTC)
+    return SuppressedAddress(
+        email_address=str(item["EmailAddress"]),
+        reason=str(item["Reason"]),
+        last_update_time=updated,
+        message_id=attributes.get("MessageId"),
+        feedback_id=attributes.get("FeedbackId"),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ answers

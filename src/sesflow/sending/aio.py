@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -16,7 +17,7 @@ from .client import _no_build_options, client_config, resolve_api
 from .errors import ClientNotOpen, SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
 from .ratelimit import RetryPolicy
-from .results import BulkResult, SendQuota, SendResult
+from .results import BulkResult, SendQuota, SendResult, SuppressedAddress
 
 __all__ = ["AsyncSesClient"]
 
@@ -212,6 +213,37 @@ class AsyncSesClient(CoreProperties):
         return SendQuota(max_send_rate=rate, max_24_hour_send=daily)
 
     # ------------------------------------------------------------------ the effects
+
+    # ------------------------------------------------------------------ the account's suppression list
+
+    async def get_suppression(self, address: str) -> SuppressedAddress | None:
+        """See :meth:`SesClient.get_suppression`."""
+        return await self._run(self._core.get_suppression(address))
+
+    async def suppress(self, address: str, reason: str = "BOUNCE") -> None:
+        """See :meth:`SesClient.suppress`."""
+        await self._run(self._core.suppress(address, reason))
+
+    async def unsuppress(self, address: str) -> bool:
+        """See :meth:`SesClient.unsuppress`."""
+        return await self._run(self._core.unsuppress(address))
+
+    async def list_suppressed(
+        self,
+        *,
+        reasons: Iterable[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[SuppressedAddress]:
+        """See :meth:`SesClient.list_suppressed` (``async for``)."""
+        wanted = tuple(reasons)
+        token: str | None = None
+        while True:
+            page, token = await self._run(self._core.list_suppressed_page(wanted, since, until, token))
+            for address in page:
+                yield address
+            if token is None:
+                return
 
     async def _run(self, flow: Flow[T]) -> T:
         value: Any = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -16,7 +17,7 @@ from ._requests import Api, Request, service_name
 from .errors import SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
 from .ratelimit import RetryPolicy
-from .results import BulkResult, SendQuota, SendResult
+from .results import BulkResult, SendQuota, SendResult, SuppressedAddress
 
 __all__ = ["SesClient", "resolve_api", "client_config"]
 
@@ -209,6 +210,38 @@ class SesClient(CoreProperties):
         """The account's maximum send rate and 24-hour quota, read from SES."""
         rate, daily = self._run(self._core.read_quota())
         return SendQuota(max_send_rate=rate, max_24_hour_send=daily)
+
+    # ------------------------------------------------------------------ the account's suppression list
+
+    def get_suppression(self, address: str) -> SuppressedAddress | None:
+        """Whether SES suppresses ``address`` for this account: its entry on the suppression list, or None."""
+        return self._run(self._core.get_suppression(address))
+
+    def suppress(self, address: str, reason: str = "BOUNCE") -> None:
+        """Put ``address`` on the account's suppression list (``reason``: ``BOUNCE`` or ``COMPLAINT``): SES
+        then bounces every send to it (``OnAccountSuppressionList``) without trying the address."""
+        self._run(self._core.suppress(address, reason))
+
+    def unsuppress(self, address: str) -> bool:
+        """Take ``address`` off the account's suppression list; False when it was not on it."""
+        return self._run(self._core.unsuppress(address))
+
+    def list_suppressed(
+        self,
+        *,
+        reasons: Iterable[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[SuppressedAddress]:
+        """Every address on the account's suppression list (only ``reasons``, added or updated between
+        ``since`` and ``until`` when given), page by page as it is iterated."""
+        wanted = tuple(reasons)
+        token: str | None = None
+        while True:
+            page, token = self._run(self._core.list_suppressed_page(wanted, since, until, token))
+            yield from page
+            if token is None:
+                return
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -5,7 +5,9 @@ refuses (a send naming a configuration set that does not exist). :class:`FakeSes
 protocols on 127.0.0.1 for the few operations a sender needs, so boto3 / aioboto3 clients talk to it through
 their real serializers, parsers and HTTP stacks:
 
-- v2 (``sesv2``, REST-JSON): ``SendEmail``, ``SendBulkEmail``, ``GetAccount``, ``GetConfigurationSet``;
+- v2 (``sesv2``, REST-JSON): ``SendEmail``, ``SendBulkEmail``, ``GetAccount``, ``GetConfigurationSet``, and
+  the account's suppression list (``Put``/``Get``/``DeleteSuppressedDestination``,
+  ``ListSuppressedDestinations``, two entries a page), which moto lacks;
 - v1 (``ses``, query/XML): ``SendEmail``, ``SendRawEmail``, ``SendTemplatedEmail``,
   ``SendBulkTemplatedEmail``, ``GetSendQuota``, ``DescribeConfigurationSet``.
 
@@ -22,12 +24,13 @@ import base64
 import itertools
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote
 from xml.sax.saxutils import escape
 
 import attrs
@@ -123,6 +126,8 @@ class FakeSes:
         self.max_24_hour_send = max_24_hour_send
         self.record = record
         self.calls: list[FakeCall] = []
+        self.suppressed: dict[str, dict[str, Any]] = {}
+        """The account's suppression list: address -> ``{"Reason", "LastUpdateTime"}`` (epoch seconds)."""
         self._failures: dict[str, deque[_Failure]] = {}
         self._statuses: dict[str, deque[str]] = {}
         self._lock = threading.Lock()
@@ -237,7 +242,8 @@ class FakeSes:
                 try:
                     if self.delay:
                         await asyncio.sleep(self.delay)
-                    response = _respond(self, method, target.split("?", 1)[0], body)
+                    path, _, query = target.partition("?")
+                    response = _respond(self, method, path, body, query)
                 finally:
                     with self._lock:
                         self.in_flight -= 1
@@ -304,6 +310,8 @@ class FakeSes:
                 "SendingEnabled": True,
                 "ProductionAccessEnabled": True,
             }
+        if operation.endswith("SuppressedDestination") or operation == "ListSuppressedDestinations":
+            return self._suppression_list(operation, path_name, params)
         if operation == "GetConfigurationSet":
             if path_name not in self.configuration_sets:
                 raise _Answer(404, "NotFoundException", f"Configuration set <{path_name}> does not exist.")
@@ -333,6 +341,38 @@ class FakeSes:
             else:
                 results.append({"Status": status, "Error": f"scripted {status}"})
         return {"BulkEmailEntryResults": results}
+
+    def _suppression_list(
+        self, operation: str, address: str | None, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if operation == "PutSuppressedDestination":
+            entry = {"Reason": params["Reason"], "LastUpdateTime": time.time()}
+            self.suppressed[str(params["EmailAddress"]).lower()] = entry
+            return {}
+        if operation == "ListSuppressedDestinations":
+            reasons = params.get("Reason") or []
+            rows = [
+                {"EmailAddress": email, **entry}
+                for email, entry in sorted(self.suppressed.items())
+                if not reasons or entry["Reason"] in reasons
+            ]
+            start = int(params.get("NextToken", ["0"])[0])
+            page = rows[start : start + 2]
+            answer: dict[str, Any] = {"SuppressedDestinationSummaries": page}
+            if start + 2 < len(rows):
+                answer["NextToken"] = str(start + 2)
+            return answer
+        key = (address or "").lower()
+        if key not in self.suppressed:
+            raise _Answer(
+                404,
+                "NotFoundException",
+                f"Email address ({address}) does not exist on your suppression list.",
+            )
+        if operation == "DeleteSuppressedDestination":
+            del self.suppressed[key]
+            return {}
+        return {"SuppressedDestination": {"EmailAddress": address, **self.suppressed[key], "Attributes": {}}}
 
     def answer_v1(self, operation: str, params: Mapping[str, Any]) -> str:
         """The XML result element's content of a v1 operation, or raise _Answer."""
@@ -384,8 +424,12 @@ _V2_ROUTES = {
     ("POST", "/v2/email/outbound-emails"): "SendEmail",
     ("POST", "/v2/email/outbound-bulk-emails"): "SendBulkEmail",
     ("GET", "/v2/email/account"): "GetAccount",
+    ("PUT", "/v2/email/suppression/addresses"): "PutSuppressedDestination",
+    ("GET", "/v2/email/suppression/addresses"): "ListSuppressedDestinations",
 }
 _V2_CONFIGURATION_SETS = "/v2/email/configuration-sets/"
+_V2_SUPPRESSED = "/v2/email/suppression/addresses/"
+_V2_SUPPRESSED_ROUTES = {"GET": "GetSuppressedDestination", "DELETE": "DeleteSuppressedDestination"}
 
 
 @attrs.frozen
@@ -412,21 +456,26 @@ class _Response:
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}
 
 
-def _respond(fake: FakeSes, method: str, path: str, body: bytes) -> _Response:
+def _respond(fake: FakeSes, method: str, path: str, body: bytes, query: str = "") -> _Response:
     """The answer to one request; raises _Dropped to close the connection instead."""
     if path.startswith("/v2/"):
-        return _respond_v2(fake, method, path, body)
+        return _respond_v2(fake, method, path, body, query)
     return _respond_v1(fake, body)
 
 
-def _respond_v2(fake: FakeSes, method: str, path: str, body: bytes) -> _Response:
+def _respond_v2(fake: FakeSes, method: str, path: str, body: bytes, query: str = "") -> _Response:
     path_name = None
     operation = _V2_ROUTES.get((method, path))
     if operation is None and method == "GET" and path.startswith(_V2_CONFIGURATION_SETS):
         operation, path_name = "GetConfigurationSet", unquote(path[len(_V2_CONFIGURATION_SETS) :])
+    if operation is None and path.startswith(_V2_SUPPRESSED):
+        operation = _V2_SUPPRESSED_ROUTES.get(method)
+        path_name = unquote(path[len(_V2_SUPPRESSED) :])
     request_id = str(uuid.uuid4())
     params: dict[str, Any] = json.loads(body) if body else {}
-    if path_name is not None:
+    if query:
+        params = {**params, **parse_qs(query)}
+    if operation == "GetConfigurationSet":
         params = {"ConfigurationSetName": path_name}
     if operation is None:
         return _Response(404, b'{"message": "unknown operation"}', "application/json", request_id, "NotFound")

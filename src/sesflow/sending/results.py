@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Final
 
 import attrs
@@ -11,7 +12,15 @@ from ..events.enums import OpenEnum
 from .errors import SesError
 from .message import Destination
 
-__all__ = ["BulkStatus", "SendResult", "SendQuota", "BulkEntryResult", "BulkResult", "BulkProgress"]
+__all__ = [
+    "BulkStatus",
+    "SendResult",
+    "SendQuota",
+    "SuppressedAddress",
+    "BulkEntryResult",
+    "BulkResult",
+    "BulkProgress",
+]
 
 
 class BulkStatus(OpenEnum):
@@ -160,6 +169,20 @@ class BulkResult:
             for entry in self.entries
             if entry.status == BulkStatus.NOT_SENT or entry.status.retryable
         )
+
+
+@attrs.frozen
+class SuppressedAddress:
+    """An address on the account-level suppression list: SES does not send to it (the send's recipient gets a
+    Bounce, ``OnAccountSuppressionList``) until it is removed."""
+
+    email_address: str
+    reason: str
+    """``BOUNCE`` or ``COMPLAINT``."""
+    last_update_time: datetime
+    message_id: str | None = None
+    """The message whose bounce or complaint put the address on the list (SES adds it when it did)."""
+    feedback_id: str | None = None
 
 
 @attrs.frozen
