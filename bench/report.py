@@ -428,7 +428,8 @@ def render_markdown(
         *(
             [
                 "How much of that is only reading the files: DuckDB counting the lines of the same files "
-                "(decompressing them, no JSON, no report; best of the same runs), against the report:",
+                "(decompressing them, no JSON, no report; best of as many runs as DuckDB), against the "
+                "report:",
                 "",
                 *(f"- {line}" for line in floor_lines(results, floors)),
                 "",
