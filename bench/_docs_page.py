@@ -1,8 +1,31 @@
-"""Shared by the benchmark scripts: each owns one ``## `` section of docs/benchmarks.md, rewrites only it."""
+"""Shared by the benchmark scripts: each owns one ``## `` section of docs/benchmarks.md, rewrites only it,
+and describes the machine and the versions it ran with the same way."""
 
 from __future__ import annotations
 
+import os
+import platform
 import re
+from importlib import metadata
+
+
+def machine() -> str:
+    """``CPython 3.11.7 on Linux x86_64, 2 CPUs``."""
+    return (
+        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
+        f"{platform.machine()}, {os.cpu_count()} CPUs"
+    )
+
+
+def versions(*names: str) -> str:
+    """``sesflow 0.1.0, duckdb 2.0.1, ...``: the installed version of each distribution named."""
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
 
 
 def replace_section(page: str, section: str, title: str | None = None) -> str:

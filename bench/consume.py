@@ -31,7 +31,6 @@ import json
 import logging
 import multiprocessing
 import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -49,9 +48,11 @@ from sesflow.routing import EventRouter
 from sesflow.testing import make_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs_page import replace_section
+from _docs_page import machine, replace_section, versions
 
 DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+# Whose versions the docs record.
+PACKAGES = ("sesflow", "boto3", "aioboto3", "moto")
 SECTION_TITLE = "## Consuming"
 COMMAND = "python bench/consume.py --write"
 TYPES = ("Delivery", "Bounce", "Complaint", "Open", "Click", "Send", "DeliveryDelay")
@@ -440,19 +441,6 @@ def scenarios(round_trip_ms: float, memory: bool) -> list[Scenario]:
 # --- reporting ------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    return f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} " + (
-        f"{platform.machine()}, {os.cpu_count()} CPUs"
-    )
-
-
-def _versions() -> str:
-    from importlib.metadata import version
-
-    names = ("sesflow", "boto3", "aioboto3", "moto")
-    return ", ".join(f"{name} {version(name)}" for name in names)
-
-
 def _busy(run: Run) -> str:
     busy = run.server_busy
     return "-" if busy is None else f"{busy:.0%}"
@@ -510,7 +498,7 @@ def render_markdown(results: dict[Scenario, dict[str, Run]], events: int, chunk:
         "time (from `/proc`): the share of the time the server was working (moto answers in one Python "
         "process, so one core at most).",
         f"- Machine: {machine()}.",
-        f"- Versions: {_versions()}.",
+        f"- Versions: {versions(*PACKAGES)}.",
     ]
     for scenario, runs in results.items():
         lines += ["", f"**{scenario.title}**:", "", *_table(runs)]

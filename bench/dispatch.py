@@ -31,15 +31,12 @@ import argparse
 import gc
 import json
 import logging
-import os
-import platform
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +46,13 @@ from sesflow.routing import EventRouter
 from sesflow.sources import sqs_lambda_items
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs_page import replace_section
+from _docs_page import machine, replace_section, versions
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR.parent / "tests" / "data"
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
+# Whose versions the docs record.
+PACKAGES = ("sesflow", "attrs", "cattrs", "orjson")
 SECTION_TITLE = "## Dispatch"
 COMMAND = "python bench/dispatch.py --write"
 BATCH_SIZE = 10
@@ -369,24 +368,6 @@ def overhead(timings: Sequence[Timing], name: str = "sesflow", baseline: str = B
     return by_name[name].best / by_name[baseline].best
 
 
-def _versions() -> str:
-    names = ["sesflow", "attrs", "cattrs", "orjson"]
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return ", ".join(found)
-
-
-def machine() -> str:
-    return (
-        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
-        f"{platform.machine()}, {os.cpu_count()} CPUs"
-    )
-
-
 def verdicts(timings: Sequence[Timing]) -> list[str]:
     names = {t.impl.name for t in timings}
     ratio = overhead(timings)
@@ -464,7 +445,7 @@ def render_markdown(timings: Sequence[Timing], batches: int, reps: int) -> str:
         f"- Batches: {batches} Lambda SQS events of {BATCH_SIZE} messages, built from the 15 SES records in "
         "`tests/data` (the ten event types and five feedback notifications), each in an SNS envelope.",
         f"- Machine: {machine()}.",
-        f"- Versions: {_versions()}.",
+        f"- Versions: {versions(*PACKAGES)}.",
         f"- Method: `time.perf_counter`, best of {reps} repetitions, implementations interleaved; garbage "
         "collection on.",
         "",

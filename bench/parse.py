@@ -22,8 +22,6 @@ import base64
 import copy
 import gc
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -31,7 +29,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +44,11 @@ if str(BENCH_DIR) not in sys.path:
 
 import _msgspec_models as ms_models  # noqa: E402  (a sibling module of this script)
 import _pydantic_models as pd_models  # noqa: E402
-from _docs_page import replace_section  # noqa: E402
+from _docs_page import machine, replace_section, versions  # noqa: E402
 
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
+# Whose versions the docs record.
+PACKAGES = ("sesflow", "attrs", "cattrs", "orjson", "pydantic", "pydantic-core", "msgspec")
 SECTION_TITLE = "## Parsing"
 COMMAND = "python bench/parse.py --write"
 SHAPES = {"raw": "raw SES JSON", "sqs": "SNS-in-SQS body"}
@@ -513,18 +512,6 @@ def lazy_costs(results: dict[str, list[Timing]]) -> list[str]:
     return lines
 
 
-def _versions() -> str:
-    names = ["sesflow", "attrs", "cattrs", "orjson", "pydantic", "pydantic-core", "msgspec"]
-    return ", ".join(f"{name} {metadata.version(name)}" for name in names)
-
-
-def machine() -> str:
-    return (
-        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
-        f"{platform.machine()}, {os.cpu_count()} CPUs"
-    )
-
-
 def _sizes(corpus: Corpus) -> str:
     raw = statistics.mean(map(len, corpus.raw)) / 1024
     sqs = statistics.mean(map(len, corpus.sqs)) / 1024
@@ -572,7 +559,7 @@ def render_markdown(corpus: Corpus, results: dict[str, list[Timing]], reps: int)
         "generated variations (10 to 20 headers with a long `DKIM-Signature`, 1 to 6 recipients, 2 to 5 "
         "custom tags).",
         f"- Machine: {machine()}.",
-        f"- Versions: {_versions()}.",
+        f"- Versions: {versions(*PACKAGES)}.",
         f"- Method: `time.perf_counter`, best of {reps} repetitions, implementations interleaved; "
         "garbage collection on.",
         "",

@@ -24,7 +24,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -35,7 +34,6 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +41,13 @@ from sesflow.analytics import LakeWriter, build_report
 from sesflow.testing import make_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs_page import replace_section
+from _docs_page import machine, replace_section, versions
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
+# Whose versions the docs record.
+PACKAGES = ("sesflow", "duckdb", "orjson")
 SECTION_TITLE = "## Analytics"
 COMMAND = "python bench/report.py --write"
 SEED = 20260107
@@ -298,23 +298,6 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda r: r["seconds"])
 
 
-def versions() -> str:
-    found = []
-    for name in ("sesflow", "duckdb", "orjson"):
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{name} (not installed)")
-    return ", ".join(found)
-
-
-def machine() -> str:
-    return (
-        f"{platform.python_implementation()} {platform.python_version()} on {platform.system()} "
-        f"{platform.machine()}, {os.cpu_count()} CPUs"
-    )
-
-
 Results = dict[str, dict[str, dict[str, Any]]]  # format -> engine -> measurement
 
 
@@ -410,7 +393,7 @@ def render_markdown(
         "delays, opens, clicks, complaints, unsubscribes), five headers per record, about 1 KiB each.",
         f"- Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the run ended (other work "
         "shared the machine: compare the ratios, and the CPU times, which that does not change).",
-        f"- Versions: {versions()}.",
+        f"- Versions: {versions(*PACKAGES)}.",
         f"- Method: each run in a fresh process; best of {reps} for DuckDB and of {python_reps} for the "
         "Python loop; wall time from `time.perf_counter`, CPU time (every thread) from `getrusage`, peak "
         "resident memory "

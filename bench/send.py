@@ -27,13 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +39,16 @@ import aioboto3
 import boto3
 import botocore.config
 
-import sesflow
 from sesflow.sending import AsyncSesClient, Destination, Email, SesClient, Template
 from sesflow.sending.fake import FakeSes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs_page import replace_section
+from _docs_page import machine, replace_section, versions
 
 BENCH_DIR = Path(__file__).resolve().parent
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
+# Whose versions the docs record.
+PACKAGES = ("sesflow", "boto3", "botocore", "aioboto3", "aiobotocore", "aiohttp")
 SECTION_TITLE = "## Sending"
 COMMAND = "python bench/send.py --write"
 
@@ -385,17 +384,8 @@ def verdicts(results: Results) -> list[str]:
     return lines
 
 
-def machine() -> str:
-    python = f"{platform.python_implementation()} {platform.python_version()}"
-    load = f", load average {os.getloadavg()[0]:.1f} after the run" if hasattr(os, "getloadavg") else ""
-    return f"{python} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs{load}"
-
-
-def versions() -> str:
-    names = ("boto3", "botocore", "aioboto3", "aiobotocore", "aiohttp")
-    return ", ".join(
-        [f"sesflow {sesflow.__version__}", *(f"{name} {metadata.version(name)}" for name in names)]
-    )
+def _load() -> str:
+    return f", load average {os.getloadavg()[0]:.1f} after the run" if hasattr(os, "getloadavg") else ""
 
 
 def render_markdown(results: Results, *, messages: int, sequential: int) -> str:
@@ -412,8 +402,8 @@ def render_markdown(results: Results, *, messages: int, sequential: int) -> str:
         "",
         f"- Messages: {messages:,} for the concurrent runs, {sequential:,} for the one-at-a-time loops "
         f"(rates are compared, not totals); at most {results.concurrency} calls in flight.",
-        f"- Machine: {machine()}; {results.pinning}.",
-        f"- Versions: {versions()}.",
+        f"- Machine: {machine()}{_load()}; {results.pinning}.",
+        f"- Versions: {versions(*PACKAGES)}.",
         f"- Method: `time.perf_counter` around each run, best of {results.reps} repetitions, implementations "
         "in turn; clients created once and warmed up (connections open, configuration set checked and "
         "cached).",

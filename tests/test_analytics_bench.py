@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-pytest.importorskip("duckdb", reason="the analytics extra is not installed")
+from ._bench_support import load_bench
 
-BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "report.py"
+pytest.importorskip("duckdb", reason="the analytics extra is not installed")
 
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sesflow_bench_report", BENCH_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_bench("report")
     module.CACHE_DIR = tmp_path_factory.mktemp("bench-cache")  # never the real cache
     return module
 

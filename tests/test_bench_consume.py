@@ -3,9 +3,7 @@ report (no timings)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,18 +11,12 @@ from types import ModuleType
 
 import pytest
 
-BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "consume.py"
+from ._bench_support import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sesflow_bench_consume", BENCH_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("consume")
 
 
 def test_every_implementation_handles_every_event_and_the_report_shows_them(

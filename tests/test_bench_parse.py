@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -17,18 +14,12 @@ pytest.importorskip("orjson", reason="the fast extra is not installed")
 
 from sesflow import EventType
 
-BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "parse.py"
+from ._bench_support import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sesflow_bench_parse", BENCH_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("parse")
 
 
 @pytest.fixture(scope="module")
