@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from ._bench_support import load_bench
+from ._scripts import load_bench
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ pytest.importorskip("orjson", reason="the fast extra is not installed")
 
 from sesflow import EventType
 
-from ._bench_support import load_bench
+from ._scripts import load_bench
 
 
 @pytest.fixture(scope="module")

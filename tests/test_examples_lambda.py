@@ -4,12 +4,9 @@ moto (server mode), examples/lambda_firehose_transform.py on a Firehose transfor
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
 import uuid
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -19,19 +16,7 @@ from sesflow.events import EventType
 from sesflow.testing import make_record
 
 from ._router_events import firehose_event, firehose_line, record_text, sns_envelope, sqs_event
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str) -> ModuleType:
-    """A fresh import of an example module (each test gets its own module-level state)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_{uuid.uuid4().hex}", EXAMPLES / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from ._scripts import load_example
 
 # --- examples/lambda_sqs.py -------------------------------------------------------------------------------
 
@@ -88,7 +73,7 @@ def _sqs_batch() -> dict[str, Any]:
 def test_lambda_sqs_suppresses_hard_bounces_and_complaints(
     suppression_table: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    example = _load("lambda_sqs")
+    example = load_example("lambda_sqs")
     with caplog.at_level(logging.ERROR, logger="suppression"):
         response = example.handler(_sqs_batch(), None)
 
@@ -113,7 +98,7 @@ def test_lambda_sqs_returns_messages_whose_write_failed(
     suppression_table: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUPPRESSION_TABLE", f"missing-{uuid.uuid4().hex[:12]}")  # writes fail: no such table
-    example = _load("lambda_sqs")
+    example = load_example("lambda_sqs")
     response = example.handler(_sqs_batch(), None)
     # Only the messages that needed a write, and the unreadable one, go back to the queue.
     assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [
@@ -130,7 +115,7 @@ def test_lambda_sqs_returns_messages_whose_write_failed(
 
 
 def test_lambda_firehose_transform_drops_opens_and_delimits_records(caplog: pytest.LogCaptureFixture) -> None:
-    example = _load("lambda_firehose_transform")
+    example = load_example("lambda_firehose_transform")
     without_newline = firehose_line("event_03_Delivery.json").rstrip(b"\n")
     event = firehose_event(
         [

@@ -9,13 +9,10 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,19 +22,14 @@ import pytest
 
 from sesflow.sending.fake import FakeSes
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "send_fastapi.py"
+from ._scripts import load_example
+
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture(scope="module")
 def example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"send_fastapi_{uuid.uuid4().hex}", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # pydantic resolves the models' annotations through the module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("send_fastapi")
 
 
 @asynccontextmanager

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -19,22 +16,9 @@ from sesflow.events import EventFamily
 from sesflow.testing import make_record
 
 from ._consumer_support import TestQueue, sns_body
+from ._scripts import load_example
 from ._sns_signing import https_server, make_tls, notification
 from ._webhook_support import Signer, delivery, uvicorn_server
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"sesflow_example_{name}_{uuid.uuid4().hex[:6]}", EXAMPLES / f"{name}.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +42,7 @@ def suppression_mix() -> list[dict[str, Any]]:
 
 
 def test_worker_suppresses_hard_bounces_and_complaints_exactly_once(moto_server: str, tmp_path: Path) -> None:
-    worker = load("worker")
+    worker = load_example("worker")
     queue = TestQueue(moto_server)
     records = suppression_mix()
     queue.send([sns_body(r) for r in records] + [sns_body(records[0]), "not an event"])  # a repeat, garbage
@@ -74,7 +58,7 @@ def test_worker_suppresses_hard_bounces_and_complaints_exactly_once(moto_server:
 
 
 def test_fastapi_example_serves_the_webhook(signer: Signer) -> None:
-    example = load("fastapi_webhook")
+    example = load_example("fastapi_webhook")
     app = example.create_app(signer.verifier())
     bounce, delivery_record = suppression_mix()[0], suppression_mix()[4]
     with uvicorn_server(app) as base, httpx.Client() as client:
@@ -95,7 +79,7 @@ def test_fastapi_example_serves_the_webhook(signer: Signer) -> None:
 async def test_aiohttp_example_serves_the_webhook(signer: Signer) -> None:
     from aiohttp.test_utils import TestServer
 
-    example = load("aiohttp_webhook")
+    example = load_example("aiohttp_webhook")
     app = example.create_app(signer.verifier())
     message = signer.sign(notification(cert_url=signer.cert_url, message=json.dumps(suppression_mix()[2])))
     body, headers = delivery(message)
@@ -142,7 +126,7 @@ def lambda_event(bodies: list[str]) -> dict[str, Any]:
 def test_powertools_example_reports_only_the_failed_records(
     entry_point: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    example = load("lambda_powertools")
+    example = load_example("lambda_powertools")
     records = suppression_mix()
     event = lambda_event([sns_body(records[0]), "not an event", sns_body(records[2]), sns_body(records[4])])
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ._bench_support import load_bench
+from ._scripts import load_bench
 
 
 @pytest.fixture(scope="module")
