@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sesflow.testing._moto import embedded_moto
 
 DATA = Path(__file__).parent / "data"
 
@@ -28,18 +29,8 @@ def moto_server() -> Iterator[str]:
 
     Tests that use it must create uniquely named resources (or reset with :func:`moto_reset`).
     """
-    from moto.server import ThreadedMotoServer
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with embedded_moto("the test suite", dummy_credentials=True) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

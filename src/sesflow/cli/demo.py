@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
-from ..errors import MissingExtra
+from ..testing._moto import embedded_moto
 from ._console import UsageError, console, require_rich
 from ._render import detail, style
 
@@ -128,25 +126,6 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def _moto_server() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        raise MissingExtra("sesflow demo", "testing", "moto[server]") from exc
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.ERROR)  # the embedded server would log every request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        werkzeug.setLevel(level)
-
-
 class _Show:
     """What the demo prints: rich output, or nothing (``--json``)."""
 
@@ -173,7 +152,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.json:
         require_rich()
     show = _Show(not args.json, not args.quiet)
-    with _moto_server() as endpoint:
+    with embedded_moto("sesflow demo") as endpoint:
         show.step(f"A local AWS (moto) is listening at [bold]{endpoint}[/bold]")
         outcome = _run(endpoint, args, show)
     show.step("The local server is stopped; nothing is left running.")

@@ -14,14 +14,12 @@ the ``testing`` extra (``moto[server]``).
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from ..errors import MissingExtra
+from ._moto import embedded_moto
 
 if TYPE_CHECKING:  # imported by the fixture: loading the plugin stays cheap for every pytest run
     from .local_ses import LocalSes
@@ -44,21 +42,8 @@ def local_ses_endpoint() -> Iterator[str]:
     Sets dummy AWS credentials in the environment when there are none, so that clients made by the code
     under test can sign their requests.
     """
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        raise MissingExtra("the local_ses fixtures", "testing", "moto[server]") from exc
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with embedded_moto("the local_ses fixtures", dummy_credentials=True) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
