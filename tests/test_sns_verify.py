@@ -298,7 +298,7 @@ def test_canonical_string_is_utf8() -> None:
         ({"Type": None}, "Type None"),
         ({"MessageId": None}, "MessageId of the SNS Notification is missing"),
         ({"Message": {"eventType": "Delivery"}}, "Message of the SNS Notification is a dict"),
-        ({"Timestamp": 1717243200}, "Timestamp of the SNS Notification is a int"),
+        ({"Timestamp": 1717243200}, "Timestamp of the SNS Notification is an int"),
         ({"TopicArn": None}, "TopicArn .* is missing"),
     ],
 )

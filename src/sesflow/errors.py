@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["MissingExtra", "ParseError", "SesflowError", "SnsVerificationError", "SourceError"]
+__all__ = [
+    "MissingExtra",
+    "ParseError",
+    "SesflowError",
+    "SnsReplayError",
+    "SnsVerificationError",
+    "SourceError",
+]
 
 
 class SesflowError(Exception):
@@ -75,3 +82,12 @@ class SnsVerificationError(SesflowError):
         self.reason = reason
         self.message_id = message_id
         super().__init__(reason)
+
+
+class SnsReplayError(SnsVerificationError):
+    """A genuine SNS message that was already handled arrived again (a replay, or a redelivery after success).
+
+    Raised only once the message verified, by a verifier with a replay guard that remembers the ``MessageId``
+    as handled. The message was handled before, so nothing is lost by ignoring it: an HTTPS endpoint answers
+    it 2xx (so SNS stops delivering it) and a queue consumer deletes it as a duplicate.
+    """

@@ -5,12 +5,18 @@ confirming subscriptions, dispatching, choosing the status code) happens here, o
 
 Status codes (SNS retries any answer that is not 2xx, see docs/webhooks.md):
 
-- 200: handled; also a verified payload that is not an SES record, once the dead-letter hook took it;
+- 200: handled; also a verified payload that is not an SES record, once the dead-letter hook took it, and a
+  genuine message the verifier's replay guard remembers as handled (``duplicate``: nothing runs again);
 - 400: not an SNS delivery (not JSON, headers missing or disagreeing with the body): a retry cannot help;
-- 403: failed verification (signature, certificate URL, age, topic) or a confirmation that was refused;
+- 403: failed verification (signature, certificate, certificate URL, fields, age, topic) or a confirmation
+  that was refused;
 - 413: the body is larger than an SNS message can be;
 - 500: a handler or the dead-letter hook raised: SNS retries, and the retry may succeed;
-- 503: the signing certificate or the confirmation request could not be fetched: a retry may succeed.
+- 503: the signing certificate or the confirmation request could not be fetched, or the replay guard's store
+  could not be asked: a retry may succeed.
+
+A message is marked handled in the verifier's replay guard (if it has one) only when the answer is 200, so
+SNS's redelivery after a 5xx still verifies.
 """
 
 from __future__ import annotations
@@ -21,9 +27,15 @@ from typing import Any, Final
 
 import attrs
 
-from ..errors import SnsVerificationError, SourceError
+from ..errors import SnsReplayError, SnsVerificationError, SourceError
 from ..routing import DispatchResult, EventRouter
-from ..sources import MessageVerifier, SnsSubscriptionConfirmation, SourceItem, sns_http_item_async
+from ..sources import (
+    MessageVerifier,
+    SnsSubscriptionConfirmation,
+    SourceItem,
+    mark_handled,
+    sns_http_item_async,
+)
 
 __all__ = [
     "MAX_BODY_SIZE",
@@ -40,6 +52,10 @@ logger = logging.getLogger("sesflow.integrations")
 MAX_BODY_SIZE: Final = 1024 * 1024
 """The default cap on a request body (bytes); an SNS message is at most 256 KiB, its envelope a bit more."""
 
+_MAX_ECHOED_ID: Final = (
+    128  # SNS MessageIds are UUIDs; a request's own id is echoed only if it looks like one
+)
+
 
 @attrs.frozen
 class WebhookResponse:
@@ -50,8 +66,15 @@ class WebhookResponse:
 
     @classmethod
     def of(cls, status: int, outcome: str, message_id: str = "") -> WebhookResponse:
+        """The answer; ``messageId`` is echoed only when it is short printable ASCII (it may come from a
+        forged request, and must never break the JSON encoding of the answer or bloat it)."""
         body = {"status": outcome}
-        if message_id:
+        if (
+            message_id
+            and len(message_id) <= _MAX_ECHOED_ID
+            and message_id.isascii()
+            and message_id.isprintable()
+        ):
             body["messageId"] = message_id
         return cls(status, body)
 
@@ -82,6 +105,12 @@ def answer_for_unverified(item: SourceItem) -> WebhookResponse | None:
     error = item.error
     if error is None:
         raise AssertionError("an item that did not verify carries its error")  # verifier is always given
+    if isinstance(error, SnsReplayError):
+        # Verified, and already handled: 2xx so SNS stops delivering it; nothing runs again.
+        logger.info(
+            "SNS message %s was already handled; answered 200 without handling it again", item.item_id
+        )
+        return WebhookResponse.of(200, "duplicate", item.item_id)
     if isinstance(error, SnsVerificationError):
         if getattr(error, "retryable", False):
             logger.warning("SNS message %s could not be verified yet: %s", item.item_id, error)
@@ -126,7 +155,9 @@ async def handle_sns_request(
     ``headers`` is None when the request repeated a header with different values (see :func:`merge_headers`).
     A ``SubscriptionConfirmation`` is confirmed (when ``confirm_subscriptions``; see
     :meth:`~sesflow.SnsVerifier.confirm_subscription_async` for the checks) and then, like an
-    ``UnsubscribeConfirmation`` (never followed), dispatched to the router's ``on_control`` handlers.
+    ``UnsubscribeConfirmation`` (never followed), dispatched to the router's ``on_control`` handlers. A
+    message answered 200 is marked handled in the verifier's replay guard, if it has one; a message the guard
+    already remembers is answered 200 ``duplicate`` without reaching the router.
     """
     if headers is None:
         logger.warning("rejected an SNS webhook request that repeats a header with different values")
@@ -149,4 +180,8 @@ async def handle_sns_request(
             logger.error("did not confirm the subscription to %s: %s", record.topic_arn, exc)
             return WebhookResponse.of(503 if retryable else 403, "confirmation refused", item.item_id)
         logger.info("confirmed SNS subscription %s", subscription)
-    return answer_for_result(await router.dispatch_item_async(item))
+    answer = answer_for_result(await router.dispatch_item_async(item))
+    if answer.status == 200:
+        # Only now, never on a failure: SNS's redelivery after a 5xx carries the same MessageId.
+        mark_handled(verifier, item)
+    return answer

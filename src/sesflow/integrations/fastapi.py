@@ -101,9 +101,10 @@ def sns_webhook_router(
     ``SubscriptionConfirmation`` is confirmed safely when ``confirm_subscriptions`` (only for the verifier's
     allowlisted topics, unless ``confirm_any_topic``), and notifications are dispatched through ``router``
     (async). Answers: 200 once handled (also for a verified payload that is not an SES record, after the
-    router's dead-letter hook took it), 400 for a request that is not an SNS delivery, 403 when verification
-    fails, 413 over ``max_body_size``, 500 when a handler failed (SNS retries), 503 when the signing
-    certificate could not be fetched. ``router`` and ``verifier`` may be FastAPI dependencies instead of
+    router's dead-letter hook took it, and for a message the verifier's replay guard remembers as handled),
+    400 for a request that is not an SNS delivery, 403 when verification fails, 413 over ``max_body_size``,
+    500 when a handler failed (SNS retries), 503 when the signing certificate could not be fetched or the
+    replay guard could not be asked. ``router`` and ``verifier`` may be FastAPI dependencies instead of
     instances. Other keyword arguments go to ``APIRouter`` (``prefix``, ``tags``, ``dependencies``...).
     """
     api = APIRouter(**api_router_options)

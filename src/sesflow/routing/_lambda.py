@@ -22,6 +22,8 @@ from ..sources import (
     eventbridge_item,
     firehose_lambda_items,
     firehose_response,
+    is_replay,
+    mark_handled,
     sns_lambda_items,
     sns_lambda_items_async,
     sqs_lambda_items,
@@ -45,6 +47,36 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sesflow.routing")
+
+# --- dispatch, skipping what a replay guard already saw ----------------------------------------------------
+
+
+def _skipped(item: SourceItem) -> DispatchResult | None:
+    """An ok result, without dispatching, for a genuine SNS message already handled (a replay); else None."""
+    if not is_replay(item):
+        return None
+    logger.info("SNS message %s was already handled; skipped", item.item_id)
+    return DispatchResult(None, item=item)
+
+
+def _dispatch(router: EventRouter, item: SourceItem) -> DispatchResult:
+    return _skipped(item) or router.dispatch_item(item)
+
+
+async def _dispatch_async(router: EventRouter, item: SourceItem) -> DispatchResult:
+    return _skipped(item) or await router.dispatch_item_async(item)
+
+
+def _mark_handled(
+    verifier: MessageVerifier | None, items: Sequence[SourceItem], results: Sequence[DispatchResult]
+) -> None:
+    """Mark the verified SNS messages that were handled (only those) in the verifier's replay guard."""
+    if verifier is None:
+        return
+    for item, result in zip(items, results, strict=False):  # a FIFO batch may stop before its end
+        if result.ok:
+            mark_handled(verifier, item)
+
 
 # --- SQS ------------------------------------------------------------------------------------------------
 
@@ -101,10 +133,11 @@ def handle_sqs(
     fifo = is_fifo(event)
     results: list[DispatchResult] = []
     for item in items:
-        result = router.dispatch_item(item)
+        result = _dispatch(router, item)
         results.append(result)
         if fifo and not result.ok:
             break
+    _mark_handled(verifier, items, results)
     return sqs_batch_response(items, results, fifo=fifo)
 
 
@@ -117,12 +150,13 @@ async def handle_sqs_async(
     if fifo or concurrency == 1:
         results: list[DispatchResult] = []
         for item in items:
-            result = await router.dispatch_item_async(item)
+            result = await _dispatch_async(router, item)
             results.append(result)
             if fifo and not result.ok:
                 break
     else:
         results = await _dispatch_all_async(router, items, concurrency)
+    _mark_handled(verifier, items, results)
     return sqs_batch_response(items, results, fifo=fifo)
 
 
@@ -136,12 +170,12 @@ async def _dispatch_all_async(
 ) -> list[DispatchResult]:
     """Dispatch every item, at most ``concurrency`` at once; results in item order."""
     if concurrency == 1 or len(items) <= 1:
-        return [await router.dispatch_item_async(item) for item in items]
+        return [await _dispatch_async(router, item) for item in items]
     limit = asyncio.Semaphore(concurrency)
 
     async def one(item: SourceItem) -> DispatchResult:
         async with limit:
-            return await router.dispatch_item_async(item)
+            return await _dispatch_async(router, item)
 
     # Handler failures are caught inside dispatch; what escapes (cancellation, AsyncHandlerError...) must
     # propagate, and TaskGroup cancels the siblings when it does.
@@ -171,14 +205,18 @@ def raise_for_results(results: Sequence[DispatchResult]) -> None:
 
 def handle_sns(router: EventRouter, event: Mapping[str, Any], verifier: MessageVerifier | None) -> None:
     items = sns_lambda_items(event, verifier=verifier)
-    raise_for_results([router.dispatch_item(item) for item in items])
+    results = [_dispatch(router, item) for item in items]
+    _mark_handled(verifier, items, results)
+    raise_for_results(results)
 
 
 async def handle_sns_async(
     router: EventRouter, event: Mapping[str, Any], verifier: MessageVerifier | None
 ) -> None:
     items = await sns_lambda_items_async(event, verifier=verifier)
-    raise_for_results([await router.dispatch_item_async(item) for item in items])
+    results = [await _dispatch_async(router, item) for item in items]
+    _mark_handled(verifier, items, results)
+    raise_for_results(results)
 
 
 def handle_eventbridge(router: EventRouter, event: Mapping[str, Any]) -> None:

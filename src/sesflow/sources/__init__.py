@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._common import MessageVerifier
+from ._common import MessageVerifier, is_replay, mark_handled
 from ._item import SourceItem, Transport
 from .eventbridge import EVENTBRIDGE_DETAIL_TYPES, NonEmailEvent, eventbridge_item
 from .firehose import (
@@ -41,6 +41,8 @@ __all__ = [
     "Transport",
     "MessageVerifier",
     "SnsVerifier",
+    "is_replay",
+    "mark_handled",
     # SQS
     "sqs_message_item",
     "sqs_message_item_async",

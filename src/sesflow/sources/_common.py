@@ -8,13 +8,14 @@ only places a verifier is called, so the sync and async entry points of every so
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
-from ..errors import ParseError, SesflowError, SnsVerificationError, SourceError
+from ..errors import ParseError, SesflowError, SnsReplayError, SnsVerificationError, SourceError
 from ..events import parse_event
 from ._item import SourceItem, Transport
 
@@ -23,12 +24,19 @@ __all__ = [
     "Pending",
     "Work",
     "error_item",
+    "is_replay",
     "lambda_records",
+    "mark_handled",
     "parsed_item",
     "settle",
     "settle_all_async",
     "settle_async",
+    "shown_value",
 ]
+
+_SHOWN_CHARS = 80
+
+logger = logging.getLogger("sesflow.sources")
 
 
 class MessageVerifier(Protocol):
@@ -42,6 +50,9 @@ class MessageVerifier(Protocol):
     ``delivered_at`` is given when the transport recorded when SNS delivered the message (SQS's
     ``SentTimestamp``): the message's age is then judged at that moment, not now, so a message that waited in
     a queue is not taken for a replay. Only the SQS source passes it.
+
+    A verifier may also have ``mark_handled(message_id)`` (an :class:`~sesflow.SnsVerifier` with a replay
+    guard uses it): :func:`mark_handled` calls it once a verified message was handled for good.
     """
 
     def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None: ...
@@ -81,6 +92,24 @@ class Pending:
 
 Work = SourceItem | Pending
 """What a source's pure core produces for one delivered item."""
+
+
+def shown_value(value: object) -> str:
+    """A short, always printable description of an untrusted value for an error message.
+
+    Strings are shown (escaped by ``repr``) up to 80 characters; ``None`` and booleans as themselves; anything
+    else only by its type, since ``repr`` of outside data can be huge, fail (an int over Python's digit limit)
+    or recurse without end (deeply nested lists).
+    """
+    if isinstance(value, str):
+        text = str.__str__(value)  # the characters themselves, whatever a subclass overrides
+        if len(text) > _SHOWN_CHARS:
+            return repr(text[:_SHOWN_CHARS]) + f"... ({len(text)} characters)"
+        return repr(text)
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def error_item(
@@ -179,3 +208,27 @@ async def settle_all_async(works: Sequence[Work], verifier: MessageVerifier | No
         for work, outcome in zip(pending, outcomes, strict=True)
     }
     return [settled[id(work)] if isinstance(work, Pending) else work for work in works]
+
+
+def is_replay(item: SourceItem) -> bool:
+    """True when ``item`` is a genuine SNS message its verifier's replay guard remembers as handled.
+
+    Such an item is a duplicate, not bad input: acknowledge it (2xx, delete it from its queue) and do nothing.
+    """
+    return isinstance(item.error, SnsReplayError)
+
+
+def mark_handled(verifier: MessageVerifier | None, item: SourceItem) -> None:
+    """Tell ``verifier`` that ``item``, a verified SNS message, was handled for good (its replay guard then
+    refuses the same message later). Call it only after success, never after a failure: a redelivery after a
+    failure carries the same ``MessageId`` and must still verify. Does nothing for an item that was not a
+    verified SNS message, or for a verifier without ``mark_handled``.
+    """
+    mark = getattr(verifier, "mark_handled", None)
+    message_id = item.meta.get("sns_message_id")
+    if mark is None or item.meta.get("sns_verified") is not True or not isinstance(message_id, str):
+        return
+    try:
+        mark(message_id)
+    except Exception:  # the message was handled; failing to remember it only weakens replay protection
+        logger.exception("could not mark SNS message %s as handled in the replay guard", message_id)

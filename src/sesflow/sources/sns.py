@@ -26,6 +26,7 @@ from ._common import (
     settle,
     settle_all_async,
     settle_async,
+    shown_value,
 )
 from ._item import SourceItem, Transport
 
@@ -90,9 +91,9 @@ def _str_or_none(value: object) -> str | None:
 
 def _envelope_problem(kind: object, message_id: object, topic_arn: object, message: object) -> str:
     """Why an envelope is not one SNS sends (its Type is unknown, or a field it always has is missing)."""
-    if kind not in SNS_MESSAGE_TYPES:
+    if type(kind) is not str or kind not in SNS_MESSAGE_TYPES:
         return (
-            f"SNS envelope Type {kind!r} is not one of {', '.join(SNS_MESSAGE_TYPES)}; "
+            f"SNS envelope Type {shown_value(kind)} is not one of {', '.join(SNS_MESSAGE_TYPES)}; "
             "this is not a message SNS sent"
         )
     for key, value in (("MessageId", message_id), ("TopicArn", topic_arn), ("Message", message)):
@@ -142,7 +143,8 @@ def unwrap_sns(
     meta["sns_verified"] = False
 
     if (
-        kind not in SNS_MESSAGE_TYPES
+        type(kind) is not str  # a plain string before comparing: no foreign __eq__, no unhashable lookup
+        or kind not in SNS_MESSAGE_TYPES
         or type(message_id) is not str
         or type(topic_arn) is not str
         or type(message) is not str

@@ -2,13 +2,19 @@
 
 The checks, in the order they run (everything up to the certificate URL runs before any network request):
 
-1. the message is an SNS envelope of a known ``Type`` with every signed field present (as text);
+1. the message is an SNS envelope of a known ``Type`` with every signed field present as valid Unicode text,
+   and no signed field but ``Message`` holds a line break or control character (see :func:`canonical_string`);
 2. its ``TopicArn`` is in the allowlist, when one is given;
 3. ``SignatureVersion`` is ``1`` (SHA1) or ``2`` (SHA256) and ``Signature`` is base64;
 4. ``Timestamp`` is at most ``max_age`` old and at most ``clock_skew`` in the future (replay window);
 5. ``SigningCertURL`` is exactly ``https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-<hex>.pem``;
-6. the certificate (cached by URL) is an RSA certificate that was valid at the message's ``Timestamp``;
-7. the signature over the canonical string verifies with the version's hash.
+6. the certificate (cached by URL) holds an RSA key of at least 2048 bits, names SNS (``sns.amazonaws.com``,
+   or the partition's name) and was valid at the message's ``Timestamp``;
+7. the signature over the canonical string verifies with the version's hash;
+8. with a replay guard, the ``MessageId`` is not one already handled.
+
+Whatever the input, only :class:`~sesflow.errors.SnsVerificationError` subclasses come out: an unexpected
+exception inside the checks becomes :class:`SnsUnexpectedError` (logged with its traceback).
 
 The pure core (:func:`check_signing_cert_url`, :func:`canonical_string`, :func:`verify_with_certificate`,
 :func:`check_subscribe_url`, :func:`subscription_confirmation_params`) does no IO. :class:`SnsVerifier` adds
@@ -22,6 +28,7 @@ import asyncio
 import base64
 import binascii
 import collections
+import contextlib
 import ipaddress
 import logging
 import re
@@ -31,23 +38,30 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
-from ..errors import SnsVerificationError
+from ..errors import SnsReplayError, SnsVerificationError
+from ._common import shown_value
 
 __all__ = [
     "SnsVerifier",
+    "ReplayGuard",
+    "MemoryReplayGuard",
     "SnsCertificateUrlError",
     "SnsCertificateFetchError",
     "SnsSubscriptionError",
+    "SnsReplayError",
+    "SnsReplayGuardError",
+    "SnsUnexpectedError",
     "ConfirmSubscriptionParams",
     "check_signing_cert_url",
     "check_subscribe_url",
@@ -96,10 +110,26 @@ _TOPIC_ARN_RE: Final = re.compile(
     r"(?P<name>[A-Za-z0-9_-]{1,256}(?:\.fifo)?)"
 )
 _SUBSCRIPTION_ARN_RE: Final = re.compile(rb"<SubscriptionArn>\s*([^<\s]+)\s*</SubscriptionArn>")
+# SNS signs "key\nvalue\n" pairs. Only Message may hold a line break or control character: one anywhere else
+# could carry text from one signed field into the next (MessageId "x\nSubject\ny" and no Subject sign the same
+# bytes as MessageId "x" and Subject "y"), keeping a genuine signature valid over different fields.
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A lone surrogate is valid JSON but not Unicode text: no UTF-8 message SNS signed can hold one.
+_SURROGATE_RE: Final = re.compile(r"[\ud800-\udfff]")
+# How SNS writes Timestamp (2022-03-28T23:59:33.713Z); an offset instead of Z is accepted too.
+_TIMESTAMP_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+# What SNS signing certificates are issued to (the names AWS's own SDK for Java checks: sns.<domain> in
+# general, sns-<region>.<domain> for the China and GovCloud regions it special-cases).
+_SNS_CERT_NAME: Final = "sns.{domain}"
+_SNS_REGIONAL_CERT_NAME: Final = "sns-{region}.{domain}"
 
 _MIN_RSA_BITS: Final = 2048
 _MAX_RESPONSE_BYTES: Final = 64 * 1024  # a certificate is ~2 KiB; refuse to buffer anything large
 _URL_IN_MESSAGE_CHARS: Final = 200
+_MAX_SIGNATURE_CHARS: Final = 4096  # base64 of an RSA-16384 signature; SNS's are 256 or 512 bytes
+_MAX_MESSAGE_ID_CHARS: Final = 256  # SNS's are UUIDs; a longer one is not kept on an error
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -137,15 +167,62 @@ class SnsSubscriptionError(SnsVerificationError):
         self.retryable = retryable
 
 
+class SnsReplayGuardError(SnsVerificationError):
+    """The replay guard's store could not be asked whether a verified message was already handled.
+
+    Always ``retryable``: the message itself verified, so an HTTPS endpoint answers 5xx (SNS delivers it
+    again) and a queue consumer leaves it for a retry; nothing is lost while the store is down.
+    """
+
+    def __init__(self, reason: str, *, message_id: str | None = None) -> None:
+        super().__init__(reason, message_id=message_id)
+        self.retryable = True
+
+
+class SnsUnexpectedError(SnsVerificationError):
+    """Verification stopped on an exception it did not expect (a bug), so the message counts as not verified.
+
+    The original exception is the ``__cause__`` and is logged with its traceback. Treat it like any failed
+    verification (answer 4xx); please report it, since hostile input is meant to get a specific error.
+    """
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Pure core: field access, canonical string, URL rules
 
 
+@contextlib.contextmanager
+def _only_verification_errors(message: object) -> Iterator[None]:
+    """Let only :class:`SnsVerificationError` out: anything else is a bug, turned into SnsUnexpectedError.
+
+    Defence in depth: every check raises its own error for hostile input; this boundary makes sure that a
+    case nobody foresaw still counts as "not verified" instead of escaping as, say, a TypeError (which a
+    webhook would answer with 500, and a worker might not survive). Cancellation passes through.
+    """
+    try:
+        yield
+    except SnsVerificationError:
+        raise
+    except Exception as exc:
+        message_id = _message_id(message) if isinstance(message, Mapping) else None
+        _log.exception(
+            "unexpected error while verifying SNS message %s; it counts as not verified", message_id
+        )
+        raise SnsUnexpectedError(
+            f"verification stopped on an unexpected {type(exc).__name__}, so the message counts as not "
+            "verified; this is a bug (please report it with the logged traceback)",
+            message_id=message_id,
+        ) from exc
+
+
 def _message_id(message: object) -> str | None:
+    """The ``MessageId`` to name in an error, when it is plain, short, printable text (else None)."""
     if isinstance(message, Mapping):
         value = message.get("MessageId")
         if isinstance(value, str):
-            return value
+            text = str.__str__(value)
+            if len(text) <= _MAX_MESSAGE_ID_CHARS and not _CONTROL_RE.search(text) and text.isprintable():
+                return text
     return None
 
 
@@ -180,13 +257,65 @@ def _require_mapping(message: object) -> Mapping[str, Any]:
 
 def _message_type(message: Mapping[str, Any]) -> str:
     kind = message.get("Type")
-    if kind not in _SIGNED_KEYS:
+    # Compared as plain text: a list or dict (unhashable) or a str subclass is never a known type.
+    text = str.__str__(kind) if isinstance(kind, str) else None
+    if text is None or text not in _SIGNED_KEYS:
         raise SnsVerificationError(
-            f"SNS message Type {kind!r} is not one of {', '.join(_SIGNED_KEYS)}; "
+            f"SNS message Type {shown_value(kind)} is not one of {', '.join(_SIGNED_KEYS)}; "
             "this is not an SNS envelope (raw message delivery carries no signature to verify)",
             message_id=_message_id(message),
         )
-    return str(kind)
+    return text
+
+
+def _signed_value(message: Mapping[str, Any], kind: str, key: str) -> str | None:
+    """The text of signed field ``key`` (None for an absent Subject), refused unless it can only mean itself.
+
+    Every signed field must be a string of valid Unicode (no lone surrogate); every one but ``Message`` must
+    also be free of line breaks and control characters, so that no field can shift text into another.
+    """
+    value = _field(message, key)
+    if value is None and key in _OPTIONAL_KEYS:
+        return None
+    if not isinstance(value, str):
+        problem = "is missing" if value is None else f"is {shown_value(value)}, not a string"
+        raise SnsVerificationError(
+            f"signed field {key} of the SNS {kind} {problem}; pass the envelope exactly as SNS "
+            "delivered it (do not decode its Message or drop fields)",
+            message_id=_message_id(message),
+        )
+    text = str.__str__(value)  # the characters themselves, whatever a subclass overrides
+    if _SURROGATE_RE.search(text):
+        raise SnsVerificationError(
+            f"signed field {key} of the SNS {kind} holds a lone surrogate, which is not Unicode text and "
+            "cannot be UTF-8 encoded, so SNS never signed it; treat the message as forged",
+            message_id=_message_id(message),
+        )
+    if key != "Message" and _CONTROL_RE.search(text):
+        raise SnsVerificationError(
+            f"signed field {key} of the SNS {kind} holds a line break or control character, which SNS "
+            "never puts in any signed field but Message (one there could move text between signed "
+            "fields); treat the message as forged",
+            message_id=_message_id(message),
+        )
+    return text
+
+
+def _signed_fields(message: object) -> tuple[str, dict[str, str]]:
+    """The message's ``Type`` and the checked text of each signed field it carries, in signing order."""
+    message = _require_mapping(message)
+    kind = _message_type(message)
+    fields: dict[str, str] = {}
+    for key in _SIGNED_KEYS[kind]:
+        text = _signed_value(message, kind, key)
+        if text is not None:
+            fields[key] = text
+    return kind, fields
+
+
+def _canonical(fields: Mapping[str, str]) -> bytes:
+    # Every value was checked by _signed_value: valid Unicode, and one line except Message.
+    return "".join(f"{key}\n{text}\n" for key, text in fields.items()).encode("utf-8")
 
 
 def canonical_string(message: Mapping[str, Any]) -> bytes:
@@ -194,24 +323,12 @@ def canonical_string(message: Mapping[str, Any]) -> bytes:
 
     ``Subject`` is skipped when absent (or ``null``, as Lambda's SNS event writes a missing subject); every
     other signed key must be present as a string. Lambda's ``SubscribeUrl`` spelling is accepted and signed
-    under its canonical name ``SubscribeURL``. Raises :class:`~sesflow.errors.SnsVerificationError`.
+    under its canonical name ``SubscribeURL``. Only ``Message`` may hold line breaks or control characters
+    (SNS never writes one elsewhere, and one elsewhere could shift text between fields under the same
+    signature), and no field may hold a lone surrogate. Raises :class:`~sesflow.errors.SnsVerificationError`.
     """
-    message = _require_mapping(message)
-    kind = _message_type(message)
-    parts: list[str] = []
-    for key in _SIGNED_KEYS[kind]:
-        value = _field(message, key)
-        if value is None and key in _OPTIONAL_KEYS:
-            continue
-        if not isinstance(value, str):
-            problem = "is missing" if value is None else f"is a {type(value).__name__}, not a string"
-            raise SnsVerificationError(
-                f"signed field {key} of the SNS {kind} {problem}; pass the envelope exactly as SNS "
-                "delivered it (do not decode its Message or drop fields)",
-                message_id=_message_id(message),
-            )
-        parts.append(f"{key}\n{value}\n")
-    return "".join(parts).encode("utf-8")
+    with _only_verification_errors(message):
+        return _canonical(_signed_fields(message)[1])
 
 
 def _shown(url: str) -> str:
@@ -298,14 +415,16 @@ def check_signing_cert_url(url: str) -> None:
     else (other hosts, S3 or other services under amazonaws.com, lookalikes, ``http``) is refused; this rule
     has no switch to loosen it.
     """
-    _check_cert_url(url, message_id=None, test_origins=())
+    with _only_verification_errors(None):
+        _check_cert_url(url, message_id=None, test_origins=())
 
 
 def _topic_region(topic_arn: str, *, message_id: str | None) -> str:
     match = _TOPIC_ARN_RE.fullmatch(topic_arn)
     if match is None:
         raise SnsSubscriptionError(
-            f"TopicArn {topic_arn!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
+            f"TopicArn {shown_value(topic_arn)} is not an SNS topic ARN "
+            "(arn:aws:sns:<region>:<account>:<name>)",
             message_id=message_id,
         )
     return match["region"]
@@ -360,7 +479,8 @@ def check_subscribe_url(message: Mapping[str, Any]) -> str:
     be the topic's region. Raises :class:`SnsCertificateUrlError`. This checks the URL only: verify the
     message first (:meth:`SnsVerifier.verify`), or let :meth:`SnsVerifier.confirm_subscription` do both.
     """
-    return _check_subscribe_url(_require_mapping(message), test_origins=())
+    with _only_verification_errors(message):
+        return _check_subscribe_url(_require_mapping(message), test_origins=())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -369,7 +489,8 @@ def check_subscribe_url(message: Mapping[str, Any]) -> str:
 
 @attrs.frozen
 class _Prepared:
-    message_id: str | None
+    message_id: str | None  # for errors: None unless plain printable text
+    replay_key: str  # the signed MessageId, as the replay guard knows it
     cert_url: str
     timestamp: datetime
     algorithm: hashes.HashAlgorithm
@@ -377,24 +498,30 @@ class _Prepared:
     signed: bytes = attrs.field(repr=False)
 
 
-def _parse_timestamp(value: object, *, message_id: str | None) -> datetime:
+def _parse_timestamp(value: str, *, message_id: str | None) -> datetime:
+    """The aware time of ``Timestamp``, kept in its own offset (converting a year-1 or year-9999 time to UTC
+    could overflow; comparing aware times never does)."""
     try:
-        stamp = datetime.fromisoformat(value) if isinstance(value, str) else None
+        stamp = datetime.fromisoformat(value) if _TIMESTAMP_RE.fullmatch(value) else None
     except ValueError:
         stamp = None
-    if stamp is None or stamp.tzinfo is None:
+    if stamp is None or stamp.utcoffset() is None:
         raise SnsVerificationError(
-            f"SNS Timestamp {value!r} is not an ISO 8601 time with a time zone "
+            f"SNS Timestamp {shown_value(value)} is not an ISO 8601 time with a time zone "
             "(SNS writes e.g. 2022-03-28T23:59:33.713Z); the message is corrupt",
             message_id=message_id,
         )
-    return stamp.astimezone(UTC)
+    return stamp
 
 
-def _check_now(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError("the clock must return an aware datetime (e.g. datetime.now(UTC)), got a naive one")
-    return now.astimezone(UTC)
+def _check_now(
+    now: object, what: str = "the clock must return", example: str = "datetime.now(UTC)"
+) -> datetime:
+    """``now`` if it is an aware datetime; a ValueError (a programming error, not a bad message) otherwise."""
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        got = "a naive one" if isinstance(now, datetime) else type(now).__name__
+        raise ValueError(f"{what} an aware datetime (e.g. {example}), got {got}")
+    return now
 
 
 def _prepare(
@@ -406,45 +533,49 @@ def _prepare(
     topic_arns: Collection[str] | None,
     test_origins: Collection[str],
 ) -> _Prepared:
-    """Every check that needs no certificate; runs before any network request."""
+    """Every check that needs no certificate; runs before any network request. ``now`` is aware."""
     message = _require_mapping(message)
     message_id = _message_id(message)
-    signed = canonical_string(message)
-    topic_arn = message["TopicArn"]
+    _, fields = _signed_fields(message)
+    signed = _canonical(fields)
+    topic_arn = fields["TopicArn"]
     if topic_arns is not None and topic_arn not in topic_arns:
         raise SnsVerificationError(
-            f"TopicArn {topic_arn!r} is not in this verifier's topic allowlist; add it to topic_arns if "
-            "messages from that topic are expected, otherwise the message is not for this endpoint",
+            f"TopicArn {shown_value(topic_arn)} is not in this verifier's topic allowlist; add it to "
+            "topic_arns if messages from that topic are expected, otherwise the message is not for this "
+            "endpoint",
             message_id=message_id,
         )
     version = message.get("SignatureVersion")
-    hash_factory = _HASHES.get(version) if isinstance(version, str) else None
+    hash_factory = _HASHES.get(str.__str__(version)) if isinstance(version, str) else None
     if hash_factory is None:
         raise SnsVerificationError(
-            f"SignatureVersion {version!r} is not supported: "
+            f"SignatureVersion {shown_value(version)} is not supported: "
             "SNS signs with version '1' (SHA1) or '2' (SHA256)",
             message_id=message_id,
         )
     encoded = message.get("Signature")
     try:
-        if not isinstance(encoded, str) or not encoded:
+        if not isinstance(encoded, str) or not 0 < len(encoded) <= _MAX_SIGNATURE_CHARS:
             raise ValueError
-        signature = base64.b64decode(encoded, validate=True)
+        signature = base64.b64decode(str.__str__(encoded), validate=True)
     except (ValueError, binascii.Error):
         raise SnsVerificationError(
-            "the SNS message's Signature is missing or not base64; the message is corrupt or forged",
+            "the SNS message's Signature is missing, too long or not base64; the message is corrupt or "
+            "forged",
             message_id=message_id,
         ) from None
-    timestamp = _parse_timestamp(message["Timestamp"], message_id=message_id)
-    now = _check_now(now)
-    if timestamp < now - max_age:
+    timestamp = _parse_timestamp(fields["Timestamp"], message_id=message_id)
+    # A difference of two aware datetimes cannot overflow (now - max_age could, near year 1 or 9999).
+    age = now - timestamp
+    if age > max_age:
         raise SnsVerificationError(
             f"SNS message Timestamp {timestamp.isoformat()} is older than the allowed {max_age} "
             f"(now {now.isoformat()}): a replay or a long-delayed message; if your queue delays delivery "
             "longer, raise max_age",
             message_id=message_id,
         )
-    if timestamp > now + clock_skew:
+    if -age > clock_skew:
         raise SnsVerificationError(
             f"SNS message Timestamp {timestamp.isoformat()} is more than {clock_skew} in the future "
             f"(now {now.isoformat()}); check this host's clock",
@@ -453,27 +584,93 @@ def _prepare(
     cert_url = _check_cert_url(
         _field(message, "SigningCertURL"), message_id=message_id, test_origins=test_origins
     )
-    return _Prepared(message_id, cert_url, timestamp, hash_factory(), signature, signed)
+    return _Prepared(message_id, fields["MessageId"], cert_url, timestamp, hash_factory(), signature, signed)
 
 
-def _load_certificate(data: bytes, *, url: str, message_id: str | None) -> x509.Certificate:
-    """Parse a fetched or given PEM certificate and insist on an RSA key of at least 2048 bits."""
+def _sns_certificate_names(url: str) -> frozenset[str]:
+    """The names an SNS signing certificate served at ``url`` may be issued to (lower case).
+
+    ``sns.amazonaws.com`` (``sns.amazonaws.com.cn`` in China), or the region's own ``sns-<region>.<domain>``
+    (as for GovCloud ``sns-us-gov-west-1.amazonaws.com`` and China ``sns-cn-north-1.amazonaws.com.cn``). A
+    test-only loopback origin gets ``sns.amazonaws.com``.
+    """
+    match = _SNS_HOST_RE.fullmatch(urllib.parse.urlsplit(url).netloc)
+    if match is None:
+        return frozenset({_SNS_CERT_NAME.format(domain="amazonaws.com")})
+    domain = "amazonaws.com.cn" if match["cn"] else "amazonaws.com"
+    return frozenset(
+        {
+            _SNS_CERT_NAME.format(domain=domain),
+            _SNS_REGIONAL_CERT_NAME.format(region=match["region"], domain=domain),
+        }
+    )
+
+
+def _certificate_names(cert: x509.Certificate) -> set[str]:
+    """The subject's common names and the subjectAltName DNS names, lower case."""
+    names = {
+        attribute.value
+        for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if isinstance(attribute.value, str)
+    }
+    try:
+        alt_names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        names.update(alt_names.get_values_for_type(x509.DNSName))
+    return {name.lower() for name in names}
+
+
+def _signs_digitally(cert: x509.Certificate) -> bool:
+    """False only when the certificate restricts its key's usage and digital signatures are not among them."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return usage.digital_signature
+
+
+def _load_certificate(data: object, *, url: str, message_id: str | None) -> x509.Certificate:
+    """Parse a fetched or given PEM certificate and insist that it is one SNS signs with.
+
+    It must hold an RSA key of at least 2048 bits, be issued to an SNS name for ``url``'s partition
+    (:func:`_sns_certificate_names`: a subject common name or subjectAltName DNS name) and, if it restricts
+    its key's usage, allow digital signatures. The same rule applies to fetched, injected and given
+    certificates.
+    """
+
+    def unusable(why: str) -> SnsCertificateFetchError:
+        return SnsCertificateFetchError(
+            f"the certificate for {_shown(url)} {why}", message_id=message_id, retryable=False
+        )
+
+    if not isinstance(data, bytes):
+        raise unusable(f"is {shown_value(data)}, not the bytes of a PEM X.509 certificate")
     try:
         cert = x509.load_pem_x509_certificate(data)
     except ValueError:
-        raise SnsCertificateFetchError(
-            f"the data for {_shown(url)} is not a PEM X.509 certificate",
-            message_id=message_id,
-            retryable=False,
-        ) from None
+        raise unusable("is not a PEM X.509 certificate") from None
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < _MIN_RSA_BITS:
-        raise SnsCertificateFetchError(
-            f"the certificate at {_shown(url)} does not hold an RSA key of at least {_MIN_RSA_BITS} bits, "
-            "which SNS signing certificates always do",
-            message_id=message_id,
-            retryable=False,
+        raise unusable(
+            f"does not hold an RSA key of at least {_MIN_RSA_BITS} bits, which SNS signing certificates "
+            "always do"
         )
+    expected = _sns_certificate_names(url)
+    try:
+        names = _certificate_names(cert)
+        signs = _signs_digitally(cert)
+    except ValueError as exc:  # a malformed or repeated extension
+        raise unusable(f"has extensions that cannot be read ({exc})") from None
+    if not names & expected:
+        shown = ", ".join(shown_value(name) for name in sorted(names)[:5]) or "no name"
+        raise unusable(
+            f"is issued to {shown}, not to Amazon SNS ({' or '.join(sorted(expected))}); it is not an "
+            "SNS signing certificate, so nothing it signed can be trusted"
+        )
+    if not signs:
+        raise unusable("does not allow its key to make digital signatures, so SNS does not sign with it")
     return cert
 
 
@@ -510,13 +707,17 @@ def verify_with_certificate(
     """Verify ``message`` against a certificate you already hold, with no IO.
 
     Runs every check of :class:`SnsVerifier` (including the strict ``SigningCertURL`` rule, since the
-    certificate is only trustworthy as the one SNS serves there) with ``now`` as the current time.
+    certificate is only trustworthy as the one SNS serves there, and the rule on the certificate itself)
+    with ``now`` (an aware datetime) as the current time; there is no replay guard here.
     Raises :class:`~sesflow.errors.SnsVerificationError`.
     """
-    prepared = _prepare(
-        message, now=now, max_age=max_age, clock_skew=clock_skew, topic_arns=topic_arns, test_origins=()
-    )
-    _finish(prepared, _load_certificate(cert_pem, url=prepared.cert_url, message_id=prepared.message_id))
+    now = _check_now(now, "now must be")
+    with _only_verification_errors(message):
+        prepared = _prepare(
+            message, now=now, max_age=max_age, clock_skew=clock_skew, topic_arns=topic_arns, test_origins=()
+        )
+        cert = _load_certificate(cert_pem, url=prepared.cert_url, message_id=prepared.message_id)
+        _finish(prepared, cert)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -554,7 +755,7 @@ def _require_subscription_confirmation(message: Mapping[str, Any]) -> None:
         )
     if kind != SUBSCRIPTION_CONFIRMATION:
         raise SnsSubscriptionError(
-            f"only a SubscriptionConfirmation can be confirmed, this message's Type is {kind!r}",
+            f"only a SubscriptionConfirmation can be confirmed, this message's Type is {shown_value(kind)}",
             message_id=_message_id(message),
         )
 
@@ -568,16 +769,17 @@ def subscription_confirmation_params(
     ``authenticate_on_unsubscribe`` makes SNS require AWS credentials to unsubscribe the endpoint.
     Raises :class:`SnsSubscriptionError` for any other message type (never an UnsubscribeConfirmation).
     """
-    message = _require_mapping(message)
-    _require_subscription_confirmation(message)
-    message_id = _message_id(message)
-    topic_arn, token = message.get("TopicArn"), message.get("Token")
-    if not isinstance(topic_arn, str) or not isinstance(token, str) or not token:
-        raise SnsSubscriptionError(
-            "the SubscriptionConfirmation lacks a TopicArn or Token string", message_id=message_id
-        )
-    region = _topic_region(topic_arn, message_id=message_id)
-    return ConfirmSubscriptionParams(topic_arn, token, region, authenticate_on_unsubscribe)
+    with _only_verification_errors(message):
+        message = _require_mapping(message)
+        _require_subscription_confirmation(message)
+        message_id = _message_id(message)
+        topic_arn, token = message.get("TopicArn"), message.get("Token")
+        if not isinstance(topic_arn, str) or not isinstance(token, str) or not token:
+            raise SnsSubscriptionError(
+                "the SubscriptionConfirmation lacks a TopicArn or Token string", message_id=message_id
+            )
+        region = _topic_region(topic_arn, message_id=message_id)
+        return ConfirmSubscriptionParams(topic_arn, token, region, authenticate_on_unsubscribe)
 
 
 def _subscription_arn(body: bytes, url: str) -> str:
@@ -709,6 +911,80 @@ class _CertificateCache:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The replay guard
+
+
+class ReplayGuard(Protocol):
+    """Where a verifier remembers the ``MessageId`` s of SNS messages that were handled.
+
+    :class:`SnsVerifier` asks :meth:`seen` after a message verified and refuses it (:class:`SnsReplayError`)
+    when the answer is true; it calls :meth:`remember` only from :meth:`SnsVerifier.mark_handled`, once the
+    message was handled. :class:`MemoryReplayGuard` keeps the ids in the process; to share them between
+    processes, implement these two methods over a shared store (a database table, Redis ``SET ... PX``).
+    Both may raise: a failing :meth:`seen` makes the message retryable (:class:`SnsReplayGuardError`), a
+    failing :meth:`remember` is logged and only weakens the protection. They are called synchronously, also
+    from :meth:`SnsVerifier.verify_async`, so keep them quick.
+    """
+
+    def seen(self, message_id: str, now: datetime) -> bool:
+        """True when ``message_id`` was remembered until a time after ``now`` (aware)."""
+        ...
+
+    def remember(self, message_id: str, until: datetime) -> None:
+        """Remember ``message_id`` as handled until ``until`` (aware); remembering it again moves it."""
+        ...
+
+
+class MemoryReplayGuard:
+    """A :class:`ReplayGuard` in this process's memory: thread-safe, bounded, expired ids dropped as it goes.
+
+    It holds at most ``max_entries`` ids; past that the oldest is forgotten (logged once at warning level),
+    which lets that message be replayed again while it is still inside the verifier's age window. It does
+    not see what other processes handled: with several workers or servers, share a store instead.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ValueError(f"max_entries must be a positive integer, got {max_entries!r}")
+        self._max_entries = max_entries
+        self._entries: collections.OrderedDict[str, datetime] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def seen(self, message_id: str, now: datetime) -> bool:
+        with self._lock:
+            self._drop_expired(now)
+            until = self._entries.get(message_id)
+            return until is not None and now < until
+
+    def remember(self, message_id: str, until: datetime) -> None:
+        with self._lock:
+            self._entries.pop(message_id, None)
+            self._entries[message_id] = until
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+                if not self._warned:
+                    self._warned = True
+                    _log.warning(
+                        "MemoryReplayGuard holds %d MessageIds and forgets the oldest: those messages could "
+                        "be replayed again within the verifier's max_age; raise max_entries or share a store",
+                        self._max_entries,
+                    )
+
+    def _drop_expired(self, now: datetime) -> None:
+        # Ids are remembered for one fixed window, so insertion order is (about) expiry order.
+        while self._entries:
+            message_id, until = next(iter(self._entries.items()))
+            if until > now:
+                return
+            del self._entries[message_id]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The verifier
 
 
@@ -752,9 +1028,14 @@ class SnsVerifier:
             that passed the URL rules; it should raise on anything but a 200 answer.
         async_fetcher: the same for :meth:`verify_async` / :meth:`confirm_subscription_async`; when omitted
             they use aiohttp if installed, else run ``fetcher`` (or urllib) in a worker thread.
-        ssl_context: TLS settings for the built-in fetchers; a default verifying context when omitted.
-            Tests pass a context that trusts their own CA.
+        ssl_context: TLS settings for the built-in fetchers; when omitted, a default verifying context
+            (the system's CA store), created on the first real fetch, so a verifier with an injected
+            fetcher never loads it. Tests pass a context that trusts their own CA.
         clock_skew: how far in the future a ``Timestamp`` may be (clock differences).
+        replay_guard: remembers the ``MessageId`` s of handled messages (a :class:`MemoryReplayGuard`, or
+            your :class:`ReplayGuard` over a shared store) so that a verified message that was already
+            handled is refused with :class:`SnsReplayError`. Ids are remembered only by
+            :meth:`mark_handled`, once handling succeeded, so a redelivery after a failure still verifies.
         test_only_allowed_origins: **for tests only.** Loopback ``host:port`` origins (e.g.
             ``"127.0.0.1:8443"``) whose https URLs are accepted in place of an SNS host, so a local HTTPS
             test server can serve certificates and confirmation answers. Only loopback hosts are accepted
@@ -776,6 +1057,7 @@ class SnsVerifier:
         ssl_context: ssl.SSLContext | None = None,
         clock_skew: timedelta = timedelta(minutes=5),
         test_only_allowed_origins: Iterable[str] = (),
+        replay_guard: ReplayGuard | None = None,
     ) -> None:
         if isinstance(topic_arns, str):
             raise TypeError("topic_arns must be a collection of ARNs, not one string: use [arn]")
@@ -805,7 +1087,18 @@ class SnsVerifier:
         self._timeout = fetch_timeout
         self._fetcher = fetcher
         self._async_fetcher = async_fetcher
-        self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
+        # Loading the system CA store takes a while: only the first real fetch does it (_ssl_context).
+        self._ssl = ssl_context
+        self._ssl_lock = threading.Lock()
+        if replay_guard is not None and not (
+            callable(getattr(replay_guard, "seen", None))
+            and callable(getattr(replay_guard, "remember", None))
+        ):
+            raise TypeError(
+                "replay_guard must have seen(message_id, now) and remember(message_id, until) methods, "
+                f"e.g. MemoryReplayGuard(); got {replay_guard!r}"
+            )
+        self._replay_guard = replay_guard
         self._inflight_lock = threading.Lock()
         self._inflight: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Task[x509.Certificate]]
@@ -815,6 +1108,11 @@ class SnsVerifier:
     def topic_arns(self) -> frozenset[str] | None:
         """The topic allowlist, or None when any topic is accepted."""
         return self._topic_arns
+
+    @property
+    def replay_guard(self) -> ReplayGuard | None:
+        """The replay guard, or None when replays within ``max_age`` are not checked."""
+        return self._replay_guard
 
     @property
     def cached_certificates(self) -> int:
@@ -828,26 +1126,84 @@ class SnsVerifier:
     def _now(self) -> datetime:
         return _check_now(self._clock() if self._clock is not None else datetime.now(UTC))
 
-    def _prepare(self, message: Mapping[str, Any], delivered_at: datetime | None) -> _Prepared:
-        if delivered_at is not None and delivered_at.utcoffset() is None:
-            raise ValueError(
-                "delivered_at must be an aware datetime (SQS's SentTimestamp in UTC), got a naive one"
-            )
+    def _judged_at(self, delivered_at: datetime | None) -> datetime:
+        """When the message's age is judged: now, or when it reached its queue. Raises ValueError (a
+        programming error, outside the verification boundary) for a naive time."""
+        if delivered_at is None:
+            return self._now()
+        return _check_now(delivered_at, "delivered_at must be", "SQS's SentTimestamp in UTC")
+
+    def _prepare(self, message: Mapping[str, Any], judged_at: datetime) -> _Prepared:
         return _prepare(
             message,
-            now=self._now() if delivered_at is None else delivered_at,
+            now=judged_at,
             max_age=self._max_age,
             clock_skew=self._clock_skew,
             topic_arns=self._topic_arns,
             test_origins=self._test_origins,
         )
 
+    def _check_replay(self, prepared: _Prepared) -> None:
+        """After the signature verified: refuse a message the replay guard remembers as handled."""
+        guard = self._replay_guard
+        if guard is None:
+            return
+        try:
+            seen = guard.seen(prepared.replay_key, self._now())
+        except Exception as exc:
+            _log.warning("the replay guard could not be asked about %s: %r", prepared.message_id, exc)
+            raise SnsReplayGuardError(
+                f"the replay guard could not tell whether this verified message was already handled "
+                f"({type(exc).__name__}); retry later",
+                message_id=prepared.message_id,
+            ) from exc
+        if seen:
+            raise SnsReplayError(
+                "this genuine SNS message was already handled (its MessageId is in the replay guard): a "
+                "replay or a redelivery after success; acknowledge it and do nothing",
+                message_id=prepared.message_id,
+            )
+
+    def mark_handled(self, message_id: str) -> None:
+        """Remember ``message_id`` (a verified message's ``MessageId``) as handled, in the replay guard.
+
+        Call it only once the message was handled for good (the webhooks and the Lambda entry points do),
+        never on a failure: SNS and SQS deliver a message again with the same ``MessageId`` when its
+        handling failed, and that delivery must still verify. It is remembered for ``max_age`` plus
+        ``clock_skew``, the time a replay of it would still pass the age check. Does nothing without a
+        replay guard; a guard that fails is logged (the message was handled; only the protection is lost).
+        """
+        guard = self._replay_guard
+        if guard is None:
+            return
+        now = self._now()
+        try:
+            until = now + self._max_age + self._clock_skew
+        except OverflowError:
+            until = datetime.max.replace(tzinfo=UTC)
+        try:
+            guard.remember(message_id, until)
+        except Exception:
+            _log.exception(
+                "the replay guard could not remember SNS message %s; a replay of it would pass", message_id
+            )
+
     # --- IO, sync ------------------------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The TLS context of the built-in fetchers, the default one created on first use (thread-safe)."""
+        context = self._ssl
+        if context is None:
+            with self._ssl_lock:
+                if self._ssl is None:
+                    self._ssl = ssl.create_default_context()
+                context = self._ssl
+        return context
 
     def _get(self, url: str) -> bytes:
         if self._fetcher is not None:
             return self._fetcher(url)
-        return _urllib_get(url, timeout=self._timeout, ssl_context=self._ssl)
+        return _urllib_get(url, timeout=self._timeout, ssl_context=self._ssl_context())
 
     def _certificate(self, url: str, message_id: str | None) -> x509.Certificate:
         cert = self._cache.get(url, self._now())
@@ -884,10 +1240,16 @@ class SnsVerifier:
         instead of now, so a message that waited in the queue is not rejected for its age. Its signature,
         certificate and topic are checked all the same.
 
-        Raises :class:`~sesflow.errors.SnsVerificationError` (or a subclass from this module) saying why.
+        With a replay guard, a message it remembers as handled raises :class:`SnsReplayError` (only once
+        everything else verified). Raises :class:`~sesflow.errors.SnsVerificationError` (or a subclass from
+        this module) saying why, and nothing else for any message; ``ValueError`` only for a naive
+        ``delivered_at`` or clock (a programming error).
         """
-        prepared = self._prepare(message, delivered_at)
-        _finish(prepared, self._certificate(prepared.cert_url, prepared.message_id))
+        judged_at = self._judged_at(delivered_at)
+        with _only_verification_errors(message):
+            prepared = self._prepare(message, judged_at)
+            _finish(prepared, self._certificate(prepared.cert_url, prepared.message_id))
+            self._check_replay(prepared)
 
     # --- IO, async -----------------------------------------------------------------------------------
 
@@ -897,7 +1259,9 @@ class SnsVerifier:
         if self._fetcher is None:
             aiohttp = _load_aiohttp()
             if aiohttp is not None:
-                return await _aiohttp_get(aiohttp, url, seconds=self._timeout, ssl_context=self._ssl)
+                # Loading the CA store the first time blocks: do it off the event loop.
+                context = self._ssl if self._ssl is not None else await asyncio.to_thread(self._ssl_context)
+                return await _aiohttp_get(aiohttp, url, seconds=self._timeout, ssl_context=context)
         return await asyncio.to_thread(self._get, url)
 
     async def _fetch_and_store(self, url: str, message_id: str | None) -> x509.Certificate:
@@ -943,21 +1307,25 @@ class SnsVerifier:
 
         Concurrent verifications that need the same uncached certificate share one fetch.
         """
-        prepared = self._prepare(message, delivered_at)
-        _finish(prepared, await self._certificate_async(prepared.cert_url, prepared.message_id))
+        judged_at = self._judged_at(delivered_at)
+        with _only_verification_errors(message):
+            prepared = self._prepare(message, judged_at)
+            _finish(prepared, await self._certificate_async(prepared.cert_url, prepared.message_id))
+            self._check_replay(prepared)
 
     # --- subscription confirmation -------------------------------------------------------------------
 
     def _check_confirmable(self, message: Mapping[str, Any], confirm_any_topic: bool) -> None:
-        message = _require_mapping(message)
-        _require_subscription_confirmation(message)
-        if self._topic_arns is None and not confirm_any_topic:
-            raise SnsSubscriptionError(
-                "refusing to confirm a subscription without a topic allowlist: anyone can subscribe this "
-                "endpoint to their own topic. Pass topic_arns to SnsVerifier, or confirm_any_topic=True "
-                "if accepting every topic is really intended",
-                message_id=_message_id(message),
-            )
+        with _only_verification_errors(message):
+            message = _require_mapping(message)
+            _require_subscription_confirmation(message)
+            if self._topic_arns is None and not confirm_any_topic:
+                raise SnsSubscriptionError(
+                    "refusing to confirm a subscription without a topic allowlist: anyone can subscribe "
+                    "this endpoint to their own topic. Pass topic_arns to SnsVerifier, or "
+                    "confirm_any_topic=True if accepting every topic is really intended",
+                    message_id=_message_id(message),
+                )
 
     def _confirmation_error(self, exc: Exception, message_id: str | None) -> SnsSubscriptionError:
         why, retryable = _fetch_failure(exc)
@@ -976,13 +1344,14 @@ class SnsVerifier:
         """
         self._check_confirmable(message, confirm_any_topic)
         self.verify(message)
-        url = _check_subscribe_url(message, test_origins=self._test_origins)
-        try:
-            body = self._get(url)
-        except Exception as exc:
-            raise self._confirmation_error(exc, _message_id(message)) from exc
-        _log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
-        return _subscription_arn(body, url)
+        with _only_verification_errors(message):
+            url = _check_subscribe_url(message, test_origins=self._test_origins)
+            try:
+                body = self._get(url)
+            except Exception as exc:
+                raise self._confirmation_error(exc, _message_id(message)) from exc
+            _log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
+            return _subscription_arn(body, url)
 
     async def confirm_subscription_async(
         self, message: Mapping[str, Any], *, confirm_any_topic: bool = False
@@ -990,10 +1359,11 @@ class SnsVerifier:
         """The async twin of :meth:`confirm_subscription`."""
         self._check_confirmable(message, confirm_any_topic)
         await self.verify_async(message)
-        url = _check_subscribe_url(message, test_origins=self._test_origins)
-        try:
-            body = await self._aget(url)
-        except Exception as exc:
-            raise self._confirmation_error(exc, _message_id(message)) from exc
-        _log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
-        return _subscription_arn(body, url)
+        with _only_verification_errors(message):
+            url = _check_subscribe_url(message, test_origins=self._test_origins)
+            try:
+                body = await self._aget(url)
+            except Exception as exc:
+                raise self._confirmation_error(exc, _message_id(message)) from exc
+            _log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
+            return _subscription_arn(body, url)
