@@ -266,7 +266,7 @@ def _http_work(body: bytes | str, headers: Mapping[str, str], verifier: MessageV
         meta["subscription_arn"] = subscription_arn
     try:
         envelope = load_json(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # the stdlib decoder recurses once per nesting level
         return fail(f"the request body is not JSON ({exc}); SNS POSTs its JSON envelope")
     if not isinstance(envelope, dict):
         return fail(f"the request body is a JSON {type(envelope).__name__}, not the SNS envelope object")
@@ -278,7 +278,8 @@ def _http_work(body: bytes | str, headers: Mapping[str, str], verifier: MessageV
             return fail(f"header {header} is missing; SNS sends it with every HTTP(S) delivery", item_id)
         if value != envelope.get(key):
             return fail(
-                f"header {header} ({value!r}) disagrees with the body's {key} ({envelope.get(key)!r}); "
+                f"header {header} ({shown_value(value)}) disagrees with the body's {key} "
+                f"({shown_value(envelope.get(key))}); "
                 "the request was altered or did not come from SNS",
                 item_id,
             )

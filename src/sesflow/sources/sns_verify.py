@@ -204,7 +204,10 @@ def _only_verification_errors(message: object) -> Iterator[None]:
     except SnsVerificationError:
         raise
     except Exception as exc:
-        message_id = _message_id(message) if isinstance(message, Mapping) else None
+        try:
+            message_id = _message_id(message)
+        except Exception:  # the message itself may be what fails
+            message_id = None
         _log.exception(
             "unexpected error while verifying SNS message %s; it counts as not verified", message_id
         )

@@ -56,7 +56,7 @@ def sqs_body_work(
     """
     try:
         decoded = load_json(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # the stdlib decoder recurses once per nesting level
         decoded = None  # not JSON: SES's plain-text topic validation message, or garbage
     if type(decoded) is dict:
         if "Type" in decoded and "eventType" not in decoded and "notificationType" not in decoded:
