@@ -96,10 +96,20 @@ def self_signed_pem(
     *,
     not_before: datetime = T0 - timedelta(days=30),
     not_after: datetime = T0 + timedelta(days=365),
+    common_name: str | None = "sns.amazonaws.com",
+    dns_names: Sequence[str] = (),
+    digital_signature: bool | None = None,
 ) -> bytes:
-    """A self-signed certificate for ``key`` (RSA or EC)."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    cert = (
+    """A self-signed certificate for ``key`` (RSA or EC), issued to ``common_name`` (the name SNS's own
+    certificates carry, ``CN=sns.amazonaws.com``, unless told otherwise).
+
+    ``dns_names`` adds a subjectAltName extension; ``digital_signature`` (when not None) adds a KeyUsage
+    extension allowing or not allowing digital signatures.
+    """
+    attributes = [] if common_name is None else [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sesflow tests"))
+    name = x509.Name(attributes)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -107,9 +117,27 @@ def self_signed_pem(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    if dns_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
+        )
+    if digital_signature is not None:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=digital_signature,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 def sign(message: dict[str, Any], key: rsa.RSAPrivateKey, version: str = "1") -> dict[str, Any]:

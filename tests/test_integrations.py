@@ -17,22 +17,35 @@ from fastapi import FastAPI
 
 from sesflow.errors import MissingExtra
 from sesflow.events import BounceEvent, ControlMessage
-from sesflow.integrations import handle_sns_request, merge_headers
+from sesflow.integrations import WebhookResponse, handle_sns_request, merge_headers
 from sesflow.integrations.fastapi import sns_webhook_router
 from sesflow.routing import EventRouter
 from sesflow.sources import SnsSubscriptionConfirmation, SnsUnsubscribeConfirmation, SourceItem
+from sesflow.sources.sns_verify import MemoryReplayGuard, SnsVerifier
 from sesflow.testing import make_record
 
+from ._sns_hostile import (
+    GENUINE_URLS,
+    HOSTILE,
+    GenuineFetcher,
+    Hostile,
+    expected_statuses,
+    headers_for,
+    json_body,
+)
 from ._sns_signing import (
     OTHER_TOPIC,
     TOPIC,
+    Clock,
     confirmation,
     https_server,
     make_tls,
+    new_key,
     notification,
+    self_signed_pem,
     subscribe_url,
 )
-from ._webhook_support import Signer, delivery, uvicorn_server, webhook
+from ._webhook_support import CERT_PATH, Signer, delivery, uvicorn_server, webhook
 
 KINDS = ["fastapi", "aiohttp"]
 SUBSCRIPTION_ARN = f"{TOPIC}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"
@@ -296,3 +309,118 @@ async def test_aiohttp_sub_application(signer: Signer) -> None:
     assert answer.status_code == 200
     assert sub[ROUTER_KEY] is recorder.router
     assert len(recorder.bounces) == 1
+
+
+# --- hostile envelopes: 400 or 403, never 500, nothing reaches the router, no hostile URL is fetched -----
+
+
+def hostile_verifier(fetcher: GenuineFetcher, clock: Clock, **options: Any) -> SnsVerifier:
+    """A verifier with the two genuine certificates served from memory and any topic allowed, so that each
+    hostile envelope meets the check it is built for."""
+    return SnsVerifier(clock=clock, fetcher=fetcher, async_fetcher=fetcher.fetch_async, **options)
+
+
+@pytest.fixture(scope="module")
+def hostile_key() -> Any:
+    return new_key()
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.name)
+async def test_handle_sns_request_answers_a_hostile_envelope_with_400_or_403(
+    hostile_key: Any, case: Hostile
+) -> None:
+    recorder = Recorder()
+    envelope = case.build(hostile_key)
+    fetcher = GenuineFetcher(self_signed_pem(hostile_key))
+    verifier = hostile_verifier(fetcher, Clock(case.when()), replay_guard=MemoryReplayGuard())
+    answer = await handle_sns_request(
+        json_body(envelope).encode(),
+        headers_for(envelope, http=False),
+        router=recorder.router,
+        verifier=verifier,
+    )
+    assert answer.status in expected_statuses(envelope, http=False)
+    assert recorder.bounces == recorder.invalid == recorder.control == []
+    assert set(fetcher.calls) <= GENUINE_URLS
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_webhook_answers_every_hostile_envelope_with_400_or_403(kind: str, hostile_key: Any) -> None:
+    recorder = Recorder()
+    fetcher = GenuineFetcher(self_signed_pem(hostile_key))
+    clock = Clock()
+    statuses: dict[str, int] = {}
+    async with (
+        webhook(kind, recorder.router, hostile_verifier(fetcher, clock)) as url,
+        httpx.AsyncClient() as client,
+    ):
+        for case in HOSTILE:
+            clock.now = case.when()
+            envelope = case.build(hostile_key)
+            body = json_body(envelope).encode()
+            answer = await client.post(url, content=body, headers=headers_for(envelope, http=True))
+            statuses[case.name] = answer.status_code
+    unexpected = {
+        case.name: statuses[case.name]
+        for case in HOSTILE
+        if statuses[case.name] not in expected_statuses(case.build(hostile_key), http=True)
+    }
+    assert unexpected == {}
+    assert sum(status == 403 for status in statuses.values()) >= 35  # most reach the verifier itself
+    assert recorder.bounces == recorder.invalid == recorder.control == []
+    assert set(fetcher.calls) <= GENUINE_URLS
+
+
+# --- replays ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_retry_after_a_failure_is_handled_and_a_replay_after_success_is_a_200_duplicate(
+    kind: str, signer: Signer
+) -> None:
+    recorder = Recorder(fail=True)
+    message = bounce_notification(signer)
+    async with webhook(kind, recorder.router, signer.verifier(replay_guard=MemoryReplayGuard())) as url:
+        failed = await post(url, message)
+        recorder.fail = False
+        retried = await post(url, message)  # SNS's retry: the same MessageId
+        replayed = await post(url, message)
+    assert (failed.status_code, failed.json()["status"]) == (500, "handler failed")
+    assert (retried.status_code, retried.json()["status"]) == (200, "handled")
+    assert replayed.status_code == 200
+    assert replayed.json() == {"status": "duplicate", "messageId": message["MessageId"]}
+    assert len(recorder.bounces) == 1  # handled once; the replay reached no handler
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_replay_store_that_is_down_answers_503_so_sns_retries(kind: str, signer: Signer) -> None:
+    class StoreDown:
+        def seen(self, message_id: str, now: Any) -> bool:
+            raise ConnectionError("replay store unreachable")
+
+        def remember(self, message_id: str, until: Any) -> None:
+            raise ConnectionError("replay store unreachable")
+
+    recorder = Recorder()
+    async with webhook(kind, recorder.router, signer.verifier(replay_guard=StoreDown())) as url:
+        answer = await post(url, bounce_notification(signer))
+    assert (answer.status_code, answer.json()["status"]) == (503, "verification unavailable")
+    assert recorder.bounces == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_certificate_not_issued_to_sns_is_a_403(kind: str, signer: Signer) -> None:
+    recorder = Recorder()
+    signer.server.serve(CERT_PATH, (200, self_signed_pem(signer.key, common_name="attacker.example"), {}))
+    async with webhook(kind, recorder.router, signer.verifier()) as url:
+        answer = await post(url, bounce_notification(signer))
+    assert (answer.status_code, answer.json()["status"]) == (403, "verification failed")
+    assert recorder.bounces == []
+
+
+def test_a_rejected_request_s_message_id_is_echoed_only_when_plain() -> None:
+    assert (
+        WebhookResponse.of(403, "verification failed", "7c2f2a4e-1d55").body["messageId"] == "7c2f2a4e-1d55"
+    )
+    for hostile in ("\ud800", "a\nb", "é", "x" * 129):
+        assert "messageId" not in WebhookResponse.of(403, "verification failed", hostile).body

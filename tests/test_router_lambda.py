@@ -22,6 +22,7 @@ from sesflow.events import (
 )
 from sesflow.routing import AsyncHandlerError, DispatchError, EventRouter, run_async
 from sesflow.sources import NonEmailEvent, SnsVerifier, SourceItem
+from sesflow.sources.sns_verify import MemoryReplayGuard
 
 from ._router_events import (
     DATA,
@@ -44,7 +45,7 @@ def _signed(name: str) -> dict[str, Any]:
     return data
 
 
-def _verifier() -> SnsVerifier:
+def _verifier(**options: Any) -> SnsVerifier:
     """A verifier for the two real AWS-signed messages: their certificate, served from memory, and a clock
     set to just after they were sent."""
     pem = (DATA / "sns" / "sns-us-east-1-2021.pem").read_bytes()
@@ -57,6 +58,7 @@ def _verifier() -> SnsVerifier:
         max_age=timedelta(days=30),
         fetcher=lambda url: pem,
         async_fetcher=fetch_async,
+        **options,
     )
 
 
@@ -183,6 +185,34 @@ def test_sqs_with_a_verifier_reports_messages_that_do_not_verify() -> None:
     assert _failures(response) == ["forged", "unsigned"]
     assert [type(e) for e in recorder.seen] == [ComplaintEvent, BounceEvent]
     assert all(isinstance(item.error, SnsVerificationError) for item in recorder.invalid)
+
+
+def test_sqs_marks_what_it_handled_so_a_redelivery_is_skipped_and_a_failure_retried() -> None:
+    recorder = Recorder(fail_on={EventType.COMPLAINT})
+    verifier = _verifier(replay_guard=MemoryReplayGuard())
+    event = sqs_event(
+        [("complaint", json.dumps(_signed(SIGNED[0]))), ("bounce", json.dumps(_signed(SIGNED[1])))]
+    )
+    first = recorder.router.handle_sqs_lambda(event, verifier=verifier)
+    assert _failures(first) == ["complaint"]
+    recorder.fail_on = frozenset()
+    # Both come back: the complaint because it failed, the bounce as if deleting it had failed.
+    second = recorder.router.handle_sqs_lambda(event, verifier=verifier)
+    assert _failures(second) == []  # the replayed bounce is acknowledged, not a failure
+    assert [type(e) for e in recorder.seen] == [BounceEvent, ComplaintEvent]  # each handled once
+    assert recorder.invalid == []  # a replay is not invalid input
+
+
+async def test_sqs_async_with_concurrency_skips_what_was_handled() -> None:
+    recorder = Recorder()
+    verifier = _verifier(replay_guard=MemoryReplayGuard())
+    event = sqs_event(
+        [("complaint", json.dumps(_signed(SIGNED[0]))), ("bounce", json.dumps(_signed(SIGNED[1])))]
+    )
+    for _ in range(2):
+        response = await recorder.router.handle_sqs_lambda_async(event, verifier=verifier, concurrency=2)
+        assert _failures(response) == []
+    assert sorted(type(e).__name__ for e in recorder.seen) == ["BounceEvent", "ComplaintEvent"]
 
 
 def test_an_event_that_is_not_from_sqs_fails_the_whole_batch() -> None:
@@ -332,6 +362,19 @@ def test_sns_with_a_verifier_raises_for_a_forged_message() -> None:
     assert isinstance(caught.value.__cause__, SnsVerificationError)
     assert len(recorder.seen) == 1
     assert [i.item_id for i in recorder.invalid] == [_signed(SIGNED[1])["MessageId"]]
+
+
+def test_sns_retries_a_failure_but_skips_a_message_already_handled() -> None:
+    recorder = Recorder(fail_on={EventType.BOUNCE})
+    verifier = _verifier(replay_guard=MemoryReplayGuard())
+    event = sns_lambda_event(_signed(SIGNED[1]))
+    with pytest.raises(DispatchError):
+        recorder.router.handle_sns_lambda(event, verifier=verifier)
+    recorder.fail_on = frozenset()
+    recorder.router.handle_sns_lambda(event, verifier=verifier)  # Lambda's retry: verified and handled
+    recorder.router.handle_sns_lambda(event, verifier=verifier)  # a duplicate invocation: skipped
+    assert [type(e) for e in recorder.seen] == [BounceEvent]
+    assert recorder.invalid == []
 
 
 async def test_sns_async() -> None:

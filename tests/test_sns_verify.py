@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
-from collections.abc import Callable, Iterator
+import re
+import ssl
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from sesflow.errors import SnsVerificationError
-from sesflow.sources import sns_verify
+from sesflow.errors import SnsReplayError, SnsVerificationError, SourceError
+from sesflow.sources import sns_lambda_items, sns_verify
 from sesflow.sources.sns_verify import (
     ConfirmSubscriptionParams,
+    MemoryReplayGuard,
     SnsCertificateFetchError,
     SnsCertificateUrlError,
+    SnsReplayGuardError,
     SnsSubscriptionError,
+    SnsUnexpectedError,
     SnsVerifier,
     canonical_string,
     check_signing_cert_url,
@@ -27,6 +33,7 @@ from sesflow.sources.sns_verify import (
     verify_with_certificate,
 )
 
+from ._sns_hostile import GENUINE_URLS, HOSTILE, GenuineFetcher, Hostile
 from ._sns_signing import (
     CERT_URL,
     OTHER_TOPIC,
@@ -44,6 +51,7 @@ from ._sns_signing import (
     self_signed_pem,
     sign,
     sns_time,
+    string_to_sign,
     subscribe_url,
 )
 from .conftest import DATA, load
@@ -1122,3 +1130,299 @@ async def test_a_queued_message_s_age_is_judged_when_it_was_delivered(
         await call(
             mode, verifier.verify, verifier.verify_async, message, delivered_at=delivered.replace(tzinfo=None)
         )
+
+
+# --- hostile envelopes: one verification error each, and never a fetch of their URL ------------------------
+
+
+def test_the_hostile_table_is_large_and_its_names_unique() -> None:
+    assert len(HOSTILE) >= 40
+    assert len({case.name for case in HOSTILE}) == len(HOSTILE)
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.name)
+async def test_a_hostile_envelope_gets_its_own_verification_error(
+    key: rsa.RSAPrivateKey, pem: bytes, case: Hostile
+) -> None:
+    message = case.build(key)
+    fetcher = GenuineFetcher(pem)
+    verifier = SnsVerifier(
+        clock=case.when, fetcher=fetcher, async_fetcher=fetcher.fetch_async, replay_guard=MemoryReplayGuard()
+    )
+    for mode in ("sync", "async"):
+        with pytest.raises(SnsVerificationError) as caught:
+            await call(mode, verifier.verify, verifier.verify_async, message)
+        assert type(caught.value) is case.error
+        assert re.search(case.reason, caught.value.reason), caught.value.reason
+    with pytest.raises(SnsVerificationError) as pure:
+        verify_with_certificate(message, REAL_PEM if case.real else pem, case.when())
+    assert type(pure.value) is case.error
+    assert set(fetcher.calls) <= GENUINE_URLS  # a hostile URL is never fetched
+    if case.error is SnsCertificateUrlError:
+        assert fetcher.calls == []
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.name)
+def test_a_hostile_envelope_in_a_lambda_sns_event_becomes_an_error_item(
+    key: rsa.RSAPrivateKey, pem: bytes, case: Hostile
+) -> None:
+    fetcher = GenuineFetcher(pem)
+    verifier = SnsVerifier(clock=case.when, fetcher=fetcher)
+    event = {"Records": [{"EventSource": "aws:sns", "Sns": case.build(key)}]}
+    [item] = sns_lambda_items(event, verifier=verifier)
+    assert item.record is None
+    assert isinstance(item.error, SnsVerificationError | SourceError)
+    assert item.meta.get("sns_verified") is not True
+    assert set(fetcher.calls) <= GENUINE_URLS
+
+
+def test_the_field_shift_keeps_aws_s_signature_but_no_longer_verifies() -> None:
+    message = vector("signed-v1-complaint-event.json")
+    shifted = {k: v for k, v in message.items() if k != "Subject"}
+    shifted["MessageId"] = f"{message['MessageId']}\nSubject\n{message['Subject']}"
+    # The attack is real: the shifted envelope signs the very same bytes (computed without sesflow).
+    assert string_to_sign(shifted) == string_to_sign(message)
+    verify_with_certificate(message, REAL_PEM, at(message))
+    with pytest.raises(SnsVerificationError, match=r"MessageId .* line break or control character"):
+        verify_with_certificate(shifted, REAL_PEM, at(message))
+    with pytest.raises(SnsVerificationError, match="line break"):
+        canonical_string(shifted)
+
+
+@pytest.mark.parametrize("key_name", ["Message", "Subject", "MessageId"])
+def test_canonical_string_refuses_lone_surrogates_with_a_verification_error(key_name: str) -> None:
+    with pytest.raises(SnsVerificationError, match="lone surrogate"):
+        canonical_string({**notification(), key_name: "a\ud800b"})
+
+
+def test_only_message_may_span_lines() -> None:
+    message = {**notification(), "Message": "line one\r\nline two\x00\u2028"}
+    assert canonical_string(message).startswith(b"Message\nline one\r\nline two\x00\xe2\x80\xa8\nMessageId\n")
+
+
+class _ExplodingMapping(Mapping[str, Any]):
+    """A mapping that fails on every lookup: nothing in the verifier expects that."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("lookup failed")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["Type"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_an_unforeseen_exception_becomes_an_unexpected_verification_error(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    verifier = SnsVerifier(clock=Clock(), fetcher=CountingFetcher({}))
+    with pytest.raises(SnsUnexpectedError) as caught:
+        await call(mode, verifier.verify, verifier.verify_async, _ExplodingMapping())
+    assert isinstance(caught.value, SnsVerificationError)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert "unexpected RuntimeError" in caught.value.reason
+    assert "lookup failed" in caplog.text  # the traceback is logged for the bug report
+    for pure in (canonical_string, check_subscribe_url, subscription_confirmation_params):
+        with pytest.raises(SnsUnexpectedError):
+            pure(_ExplodingMapping())
+
+
+# --- the certificate itself -------------------------------------------------------------------------------
+
+CN_CERT_URL = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-0123abcd.pem"
+GOV_CERT_URL = "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-0123abcd.pem"
+
+
+@pytest.mark.parametrize(
+    ("url", "names", "accepted"),
+    [
+        (CERT_URL, {"common_name": "sns.amazonaws.com"}, True),
+        (CERT_URL, {"common_name": "SNS.AmazonAWS.com"}, True),  # DNS names ignore case
+        (CERT_URL, {"common_name": None, "dns_names": ["sns.amazonaws.com"]}, True),
+        (CERT_URL, {"common_name": "sns-eu-west-1.amazonaws.com"}, True),  # the region's own form
+        (CERT_URL, {"common_name": "sns-us-east-1.amazonaws.com"}, False),  # another region's
+        (CERT_URL, {"common_name": "sns.amazonaws.com.cn"}, False),  # another partition's
+        (CERT_URL, {"common_name": "attacker.example", "dns_names": ["www.attacker.example"]}, False),
+        (CERT_URL, {"common_name": "sns.amazonaws.com.attacker.example"}, False),
+        (CERT_URL, {"common_name": "*.amazonaws.com"}, False),
+        (CERT_URL, {"common_name": None}, False),
+        (CN_CERT_URL, {"common_name": "sns-cn-north-1.amazonaws.com.cn"}, True),
+        (CN_CERT_URL, {"common_name": "sns.amazonaws.com.cn"}, True),
+        (CN_CERT_URL, {"common_name": "sns.amazonaws.com"}, False),
+        (GOV_CERT_URL, {"common_name": "sns-us-gov-west-1.amazonaws.com"}, True),
+        (GOV_CERT_URL, {"common_name": "sns.amazonaws.com"}, True),
+        (CERT_URL, {"digital_signature": True}, True),
+        (CERT_URL, {"digital_signature": False}, False),
+    ],
+)
+def test_the_certificate_must_be_issued_to_sns(
+    key: rsa.RSAPrivateKey, url: str, names: dict[str, Any], accepted: bool
+) -> None:
+    cert = self_signed_pem(key, **names)
+    message = sign(notification(cert_url=url), key, "2")
+    fetcher = CountingFetcher({url: cert})
+    verifier = SnsVerifier(clock=Clock(), fetcher=fetcher)
+    if accepted:
+        verifier.verify(message)
+        verify_with_certificate(message, cert, T0)
+        assert verifier.cached_certificates == 1
+        return
+    for injected_or_given in (
+        lambda: verifier.verify(message),
+        lambda: verify_with_certificate(message, cert, T0),
+    ):
+        with pytest.raises(SnsCertificateFetchError) as caught:
+            injected_or_given()
+        assert caught.value.retryable is False  # fetching it again cannot help
+        assert re.search("not to Amazon SNS|digital signatures", caught.value.reason)
+    assert verifier.cached_certificates == 0
+
+
+def test_a_fetched_certificate_not_issued_to_sns_is_refused(
+    server: LocalHttpsServer, tls: Tls, clock: Clock, key: rsa.RSAPrivateKey
+) -> None:
+    url = server.serve(local_cert_path(), (200, self_signed_pem(key, common_name="attacker.example"), {}))
+    verifier = local_verifier(server, tls, clock)
+    with pytest.raises(SnsCertificateFetchError, match=r"issued to 'attacker.example', not to Amazon SNS"):
+        verifier.verify(sign(notification(cert_url=url), key, "2"))
+    assert verifier.cached_certificates == 0
+
+
+# --- the system CA store is loaded only when a real fetch needs it ------------------------------------------
+
+
+async def test_the_default_tls_context_is_made_on_the_first_real_fetch_only(
+    monkeypatch: pytest.MonkeyPatch,
+    server: LocalHttpsServer,
+    tls: Tls,
+    clock: Clock,
+    key: rsa.RSAPrivateKey,
+    pem: bytes,
+) -> None:
+    trusting_the_test_ca = tls.client_context()
+    made: list[ssl.SSLContext] = []
+
+    def create_default_context() -> ssl.SSLContext:  # in place of loading the system's CA store
+        made.append(trusting_the_test_ca)
+        return trusting_the_test_ca
+
+    monkeypatch.setattr(ssl, "create_default_context", create_default_context)
+    injected = SnsVerifier(clock=clock, fetcher=CountingFetcher({CERT_URL: pem}))
+    injected.verify(sign(notification(), key, "2"))
+    assert made == []  # nothing to fetch over the network, so no CA store
+
+    url = server.serve(local_cert_path(), (200, pem, {}))
+    message = sign(notification(cert_url=url), key, "2")
+    verifier = SnsVerifier(clock=clock, cache_size=0, test_only_allowed_origins=[server.origin])
+    assert made == []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for done in [pool.submit(verifier.verify, message) for _ in range(4)]:
+            done.result()
+    await verifier.verify_async(message)
+    assert len(made) == 1  # made once, shared by threads and the event loop
+    assert server.paths() == [local_cert_path()] * 5
+
+
+# --- the replay guard --------------------------------------------------------------------------------------
+
+
+def test_memory_replay_guard_remembers_until_its_time_and_forgets_the_oldest_when_full(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    guard = MemoryReplayGuard(max_entries=2)
+    hour = timedelta(hours=1)
+    guard.remember("a", T0 + hour)
+    assert guard.seen("a", T0)
+    assert not guard.seen("b", T0)
+    assert not guard.seen("a", T0 + hour)  # its time is up
+    assert len(guard) == 0  # and it was dropped
+    for message_id in ("a", "b", "c"):
+        guard.remember(message_id, T0 + hour)
+    assert [guard.seen(m, T0) for m in ("a", "b", "c")] == [False, True, True]
+    guard.remember("d", T0 + hour)
+    assert caplog.text.count("forgets the oldest") == 1  # said once, not for every id
+    guard.remember("d", T0 + 2 * hour)  # remembered again: until the later time
+    assert guard.seen("d", T0 + 1.5 * hour)
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, True, "10"])
+def test_memory_replay_guard_needs_a_positive_size(size: Any) -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        MemoryReplayGuard(max_entries=size)
+
+
+def test_a_replay_guard_must_be_one() -> None:
+    with pytest.raises(TypeError, match="replay_guard"):
+        SnsVerifier(replay_guard=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_handled_message_is_a_replay_but_a_redelivery_after_a_failure_verifies(
+    key: rsa.RSAPrivateKey, pem: bytes, mode: str
+) -> None:
+    clock = Clock()
+    fetcher = CountingFetcher({CERT_URL: pem})
+    verifier = SnsVerifier(
+        clock=clock, fetcher=fetcher, async_fetcher=fetcher.fetch_async, replay_guard=MemoryReplayGuard()
+    )
+    message = sign(notification(), key, "2")
+    await call(mode, verifier.verify, verifier.verify_async, message)
+    # Its handling failed, so it was not marked: SNS's (or SQS's) redelivery, same MessageId, still verifies.
+    await call(mode, verifier.verify, verifier.verify_async, message)
+    verifier.mark_handled(message["MessageId"])
+    with pytest.raises(SnsReplayError) as caught:
+        await call(mode, verifier.verify, verifier.verify_async, message)
+    assert caught.value.message_id == message["MessageId"]
+    # A forged message with a handled MessageId is refused as forged: the guard comes after the signature.
+    with pytest.raises(SnsVerificationError) as forged:
+        await call(mode, verifier.verify, verifier.verify_async, {**message, "Message": "{}"})
+    assert type(forged.value) is SnsVerificationError
+    assert "does not match" in forged.value.reason
+    # The guard remembers it for max_age + clock_skew; by then the age check refuses the message anyway.
+    clock.advance(timedelta(hours=1, minutes=5))
+    assert verifier.replay_guard is not None
+    assert not verifier.replay_guard.seen(message["MessageId"], clock.now)
+    with pytest.raises(SnsVerificationError, match="older than"):
+        await call(mode, verifier.verify, verifier.verify_async, message)
+
+
+class _StoreDown:
+    """A shared replay store that cannot be reached."""
+
+    def seen(self, message_id: str, now: datetime) -> bool:
+        raise ConnectionError("replay store unreachable")
+
+    def remember(self, message_id: str, until: datetime) -> None:
+        raise ConnectionError("replay store unreachable")
+
+
+def test_a_replay_store_that_is_down_makes_the_message_retryable(
+    key: rsa.RSAPrivateKey, pem: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    verifier = SnsVerifier(clock=Clock(), fetcher=CountingFetcher({CERT_URL: pem}), replay_guard=_StoreDown())
+    message = sign(notification(), key, "2")
+    with pytest.raises(SnsReplayGuardError) as caught:
+        verifier.verify(message)
+    assert caught.value.retryable is True
+    assert isinstance(caught.value.__cause__, ConnectionError)
+    verifier.mark_handled(message["MessageId"])  # the message was handled: only the protection is lost
+    assert "could not remember SNS message" in caplog.text
+
+
+def test_without_a_replay_guard_a_message_verifies_again_and_marking_does_nothing(
+    key: rsa.RSAPrivateKey, pem: bytes
+) -> None:
+    verifier = SnsVerifier(clock=Clock(), fetcher=CountingFetcher({CERT_URL: pem}))
+    message = sign(notification(), key, "2")
+    verifier.verify(message)
+    verifier.mark_handled(message["MessageId"])
+    verifier.verify(message)
+    assert verifier.replay_guard is None
+
+
+def test_new_errors_are_verification_errors() -> None:
+    for cls in (SnsReplayError, SnsReplayGuardError, SnsUnexpectedError):
+        assert issubclass(cls, SnsVerificationError)
+    assert sns_verify.SnsReplayError is SnsReplayError  # one class, importable from either module
