@@ -31,3 +31,15 @@ def idempotency_store() -> MemoryIdempotencyStore | SqliteIdempotencyStore:
     """The worker's store: SQLite beside the database when one is named, else in memory."""
     path = os.environ.get("SESFLOW_TEST_DB")
     return SqliteIdempotencyStore(path + ".idempotency") if path else MemoryIdempotencyStore()
+
+
+async_router = EventRouter()
+"""For the async view: a coroutine handler with Django's async ORM."""
+
+
+@async_router.on_bounce
+async def suppress_bounce_async(event: BounceEvent) -> None:
+    if any(address.startswith("fail@") for address in event.recipients):
+        raise RuntimeError("the suppression list is down")
+    for address in event.recipients:
+        await Suppression.objects.acreate(address=address, reason="bounce", message_id=event.mail.message_id)
