@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import inspect
+import io
 import json
 import logging
 import uuid
@@ -570,3 +571,32 @@ def test_headers_that_django_lets_override_fields_are_honoured(django_project: N
     assert converted.configuration_set == "shop-receipts"
     assert dict(converted.tags) == {"kind": "receipt", "batch": "7"}
     assert dict(converted.headers) == {"X-Priority": "1"}
+
+
+# ------------------------------------------------------------------------------------------ system checks
+
+
+@pytest.mark.parametrize(
+    ("changes", "check_id"),
+    [
+        ({"CONFIGURATION_SET": ...}, "sesflow.E002"),
+        ({"ROUTERS": "x"}, "sesflow.E001"),
+        ({"ROUTER": "tests.django_project.events.nothing_here"}, "sesflow.E003"),
+    ],
+)
+def test_manage_py_check_reports_what_the_settings_get_wrong(
+    django_project: None, changes: dict[str, Any], check_id: str
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    call_command("check", stdout=io.StringIO())  # the project as it is passes
+    with sesflow(**changes), pytest.raises(SystemCheckError, match=check_id):
+        call_command("check", stdout=io.StringIO())
+    with (
+        sesflow(**changes, ALLOW_NO_CONFIGURATION_SET=True)
+        if check_id == "sesflow.E002"
+        else sesflow(**changes)
+    ):
+        if check_id == "sesflow.E002":
+            call_command("check", stdout=io.StringIO())  # sending without a set, on purpose, passes
