@@ -593,10 +593,6 @@ def test_manage_py_check_reports_what_the_settings_get_wrong(
     call_command("check", stdout=io.StringIO())  # the project as it is passes
     with sesflow(**changes), pytest.raises(SystemCheckError, match=check_id):
         call_command("check", stdout=io.StringIO())
-    with (
-        sesflow(**changes, ALLOW_NO_CONFIGURATION_SET=True)
-        if check_id == "sesflow.E002"
-        else sesflow(**changes)
-    ):
-        if check_id == "sesflow.E002":
+    if check_id == "sesflow.E002":
+        with sesflow(**changes, ALLOW_NO_CONFIGURATION_SET=True):
             call_command("check", stdout=io.StringIO())  # sending without a set, on purpose, passes
