@@ -1,4 +1,4 @@
-"""Settings of the example shop: Django sends through SES with sesflow, and learns what became of each message.
+"""Settings of the example shop: Django sends through SES with sesflow and learns what became of each mail.
 
 Everything AWS-specific comes from the environment, so the same project runs against AWS or, for a try-out,
 against a local moto server (``AWS_ENDPOINT_URL``, which boto3 reads itself).
