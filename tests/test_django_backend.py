@@ -14,6 +14,7 @@ import inspect
 import io
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from email.mime.image import MIMEImage
@@ -596,3 +597,20 @@ def test_manage_py_check_reports_what_the_settings_get_wrong(
     if check_id == "sesflow.E002":
         with sesflow(**changes, ALLOW_NO_CONFIGURATION_SET=True):
             call_command("check", stdout=io.StringIO())  # sending without a set, on purpose, passes
+
+
+def test_the_settings_table_of_the_docs_names_every_key() -> None:
+    from pathlib import Path
+
+    from sesflow.integrations.django import EVENT_SETTINGS
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "django.md").read_text(encoding="utf-8")
+    table = page.split("### The `SESFLOW` settings", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)`", table, re.MULTILINE)) | set(
+        re.findall(r"`(AWS_[A-Z_]+)`", table)
+    )
+    assert documented == set(CLIENT_SETTINGS) | set(EVENT_SETTINGS)
+    for name, keyword in CLIENT_SETTINGS.items():
+        if name.startswith("AWS_"):
+            continue
+        assert f"(`{keyword}=`)" in table, name  # each sending key names the keyword it maps to
