@@ -614,3 +614,15 @@ def test_the_settings_table_of_the_docs_names_every_key() -> None:
         if name.startswith("AWS_"):
             continue
         assert f"(`{keyword}=`)" in table, name  # each sending key names the keyword it maps to
+
+
+def test_without_django_the_integration_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    from sesflow.errors import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "django", None)
+    monkeypatch.delitem(sys.modules, "sesflow.integrations.django", raising=False)
+    with pytest.raises(MissingExtra, match=r"sesflow\[django\]"):
+        importlib.import_module("sesflow.integrations.django")

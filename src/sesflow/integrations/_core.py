@@ -119,6 +119,11 @@ def answer_for_result(result: DispatchResult) -> WebhookResponse:
     return WebhookResponse.of(200, "handled", message_id)
 
 
+def _repeated_header() -> WebhookResponse:
+    logger.warning("rejected an SNS webhook request that repeats a header with different values")
+    return WebhookResponse.of(400, "not an SNS delivery")
+
+
 def _confirmation_refused(
     record: SnsSubscriptionConfirmation, item: SourceItem, exc: SnsVerificationError
 ) -> WebhookResponse:
@@ -161,8 +166,7 @@ async def handle_sns_request(
     ``UnsubscribeConfirmation`` (never followed), dispatched to the router's ``on_control`` handlers.
     """
     if headers is None:
-        logger.warning("rejected an SNS webhook request that repeats a header with different values")
-        return WebhookResponse.of(400, "not an SNS delivery")
+        return _repeated_header()
     item = await sns_http_item_async(body, headers, verifier=verifier)
     rejected = answer_for_unverified(item)
     if rejected is not None:
@@ -194,8 +198,7 @@ def handle_sns_request_sync(
     they may use blocking libraries (a database driver, an ORM) as they would anywhere else in the request.
     """
     if headers is None:
-        logger.warning("rejected an SNS webhook request that repeats a header with different values")
-        return WebhookResponse.of(400, "not an SNS delivery")
+        return _repeated_header()
     item = sns_http_item(body, headers, verifier=verifier)
     rejected = answer_for_unverified(item)
     if rejected is not None:

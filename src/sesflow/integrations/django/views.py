@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .._core import WebhookResponse, handle_sns_request, handle_sns_request_sync, merge_headers, too_large
-from .conf import event_router, read_settings, sns_verifier
+from .conf import SesflowSettings, event_router, read_settings, sns_verifier
 
 __all__ = ["sns_webhook", "sns_webhook_async"]
 
@@ -22,13 +22,15 @@ def _json(answer: WebhookResponse) -> JsonResponse:
     return JsonResponse(dict(answer.body), status=answer.status)
 
 
-def _body(request: HttpRequest, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` bytes (read no further than that)."""
+def _read(request: HttpRequest) -> tuple[SesflowSettings, bytes | None]:
+    """The settings, and the request body (None when it is over ``MAX_BODY_SIZE``; read no further)."""
+    current = read_settings()
+    limit = current.max_body_size
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > limit:
-        return None
+        return current, None
     body = request.read(limit + 1)
-    return None if len(body) > limit else body
+    return current, None if len(body) > limit else body
 
 
 @csrf_exempt
@@ -40,8 +42,7 @@ def sns_webhook(request: HttpRequest) -> HttpResponse:
     ``CONFIRM_SUBSCRIPTIONS``, ``CONFIRM_ANY_TOPIC``, ``MAX_BODY_SIZE``, ``SIGNALS``. Answers 200 / 400 /
     403 / 413 / 500 / 503 as the webhooks documentation says.
     """
-    current = read_settings()
-    body = _body(request, current.max_body_size)
+    current, body = _read(request)
     if body is None:
         return _json(too_large(current.max_body_size))
     answer = handle_sns_request_sync(
@@ -63,8 +64,7 @@ async def sns_webhook_async(request: HttpRequest) -> HttpResponse:
     Plain-function handlers run on the event loop's thread, where Django refuses blocking ORM calls: use the
     ``a``-prefixed ORM methods there, or the sync view.
     """
-    current = read_settings()
-    body = _body(request, current.max_body_size)
+    current, body = _read(request)
     if body is None:
         return _json(too_large(current.max_body_size))
     answer = await handle_sns_request(
