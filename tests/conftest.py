@@ -40,3 +40,11 @@ def moto_reset(moto_server: str) -> str:
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def django_project(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The Django test project (tests/django_project) configured in this process, with its tables."""
+    from ._django_support import setup_django
+
+    setup_django(tmp_path_factory.mktemp("django") / "db.sqlite3")

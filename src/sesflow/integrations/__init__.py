@@ -5,11 +5,27 @@
 - :mod:`sesflow.integrations.aiohttp` (extra ``aiohttp``): ``add_sns_route``, ``sns_webhook_app`` (a
   sub-application) and ``sns_webhook_handler``.
 
-Both share :func:`handle_sns_request`, which any other framework can call with a request's body and headers.
+- :mod:`sesflow.integrations.django` (extra ``django``): an email backend, sync and async webhook views, a
+  Django signal per event and the ``sesflow_consume`` management command, configured by ``settings.SESFLOW``.
+
+All share :func:`handle_sns_request` (and its blocking twin :func:`handle_sns_request_sync`), which any other
+framework can call with a request's body and headers.
 """
 
 from __future__ import annotations
 
-from ._core import MAX_BODY_SIZE, WebhookResponse, handle_sns_request, merge_headers
+from ._core import (
+    MAX_BODY_SIZE,
+    WebhookResponse,
+    handle_sns_request,
+    handle_sns_request_sync,
+    merge_headers,
+)
 
-__all__ = ["MAX_BODY_SIZE", "WebhookResponse", "handle_sns_request", "merge_headers"]
+__all__ = [
+    "MAX_BODY_SIZE",
+    "WebhookResponse",
+    "handle_sns_request",
+    "handle_sns_request_sync",
+    "merge_headers",
+]

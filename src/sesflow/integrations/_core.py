@@ -1,7 +1,7 @@
 """The framework-free core of the SNS webhooks: a request's body and headers in, a status and JSON body out.
 
-The FastAPI and aiohttp modules only read the request and write the response; everything else (verifying,
-confirming subscriptions, dispatching, choosing the status code) happens here, once.
+The FastAPI, aiohttp and Django modules only read the request and write the response; everything else
+(verifying, confirming subscriptions, dispatching, choosing the status code) happens here, once.
 
 Status codes (SNS retries any answer that is not 2xx, see docs/webhooks.md):
 
@@ -34,6 +34,7 @@ from ..sources import (
     SnsSubscriptionConfirmation,
     SourceItem,
     mark_handled,
+    sns_http_item,
     sns_http_item_async,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "answer_for_result",
     "answer_for_unverified",
     "handle_sns_request",
+    "handle_sns_request_sync",
     "merge_headers",
     "too_large",
 ]
@@ -141,6 +143,36 @@ def answer_for_result(result: DispatchResult) -> WebhookResponse:
     return WebhookResponse.of(200, "handled", message_id)
 
 
+def _repeated_header() -> WebhookResponse:
+    logger.warning("rejected an SNS webhook request that repeats a header with different values")
+    return WebhookResponse.of(400, "not an SNS delivery")
+
+
+def _confirmation_refused(
+    record: SnsSubscriptionConfirmation, item: SourceItem, exc: SnsVerificationError
+) -> WebhookResponse:
+    """The answer when confirming the subscription of ``record`` failed with ``exc``."""
+    retryable = getattr(exc, "retryable", False)
+    logger.error("did not confirm the subscription to %s: %s", record.topic_arn, exc)
+    return WebhookResponse.of(503 if retryable else 403, "confirmation refused", item.item_id)
+
+
+def _confirmer(verifier: MessageVerifier, method: str) -> Any:
+    """The verifier's confirmation method (``method``), or a TypeError saying an SnsVerifier is needed."""
+    confirm = getattr(verifier, method, None)
+    if confirm is None:
+        raise TypeError(f"confirm_subscriptions=True needs a verifier with {method} (an SnsVerifier)")
+    return confirm
+
+
+def _unconfirmed(item: SourceItem, confirm_subscriptions: bool) -> SnsSubscriptionConfirmation | None:
+    """The subscription confirmation ``item`` carries when it is to be confirmed, else None."""
+    record = item.record
+    if isinstance(record, SnsSubscriptionConfirmation) and confirm_subscriptions:
+        return record
+    return None
+
+
 async def handle_sns_request(
     body: bytes,
     headers: Mapping[str, str] | None,
@@ -160,28 +192,57 @@ async def handle_sns_request(
     already remembers is answered 200 ``duplicate`` without reaching the router.
     """
     if headers is None:
-        logger.warning("rejected an SNS webhook request that repeats a header with different values")
-        return WebhookResponse.of(400, "not an SNS delivery")
+        return _repeated_header()
     item = await sns_http_item_async(body, headers, verifier=verifier)
     rejected = answer_for_unverified(item)
     if rejected is not None:
         return rejected
-    record = item.record
-    if isinstance(record, SnsSubscriptionConfirmation) and confirm_subscriptions:
-        confirm = getattr(verifier, "confirm_subscription_async", None)
-        if confirm is None:
-            raise TypeError(
-                "confirm_subscriptions=True needs a verifier with confirm_subscription_async (an SnsVerifier)"
-            )
+    record = _unconfirmed(item, confirm_subscriptions)
+    if record is not None:
+        confirm = _confirmer(verifier, "confirm_subscription_async")
         try:
             subscription: Any = await confirm(record.raw, confirm_any_topic=confirm_any_topic)
         except SnsVerificationError as exc:
-            retryable = getattr(exc, "retryable", False)
-            logger.error("did not confirm the subscription to %s: %s", record.topic_arn, exc)
-            return WebhookResponse.of(503 if retryable else 403, "confirmation refused", item.item_id)
+            return _confirmation_refused(record, item, exc)
         logger.info("confirmed SNS subscription %s", subscription)
-    answer = answer_for_result(await router.dispatch_item_async(item))
+    return _answer_and_mark(await router.dispatch_item_async(item), item, verifier)
+
+
+def _answer_and_mark(result: DispatchResult, item: SourceItem, verifier: MessageVerifier) -> WebhookResponse:
+    answer = answer_for_result(result)
     if answer.status == 200:
         # Only now, never on a failure: SNS's redelivery after a 5xx carries the same MessageId.
         mark_handled(verifier, item)
     return answer
+
+
+def handle_sns_request_sync(
+    body: bytes,
+    headers: Mapping[str, str] | None,
+    *,
+    router: EventRouter,
+    verifier: MessageVerifier,
+    confirm_subscriptions: bool = True,
+    confirm_any_topic: bool = False,
+) -> WebhookResponse:
+    """The blocking twin of :func:`handle_sns_request`, for synchronous frameworks (Django, Flask).
+
+    Same decisions and answers; the certificate and the confirmation are fetched with the verifier's blocking
+    methods and the router's plain-function handlers run in the calling thread (``router.dispatch_item``), so
+    they may use blocking libraries (a database driver, an ORM) as they would anywhere else in the request.
+    """
+    if headers is None:
+        return _repeated_header()
+    item = sns_http_item(body, headers, verifier=verifier)
+    rejected = answer_for_unverified(item)
+    if rejected is not None:
+        return rejected
+    record = _unconfirmed(item, confirm_subscriptions)
+    if record is not None:
+        confirm = _confirmer(verifier, "confirm_subscription")
+        try:
+            subscription: Any = confirm(record.raw, confirm_any_topic=confirm_any_topic)
+        except SnsVerificationError as exc:
+            return _confirmation_refused(record, item, exc)
+        logger.info("confirmed SNS subscription %s", subscription)
+    return _answer_and_mark(router.dispatch_item(item), item, verifier)
