@@ -24,7 +24,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from sesflow.errors import MissingExtra
-from sesflow.sending import smtp as smtp_module
 from sesflow.sending.errors import (
     ConfigurationSetRequired,
     MessageRejected,
@@ -46,6 +45,8 @@ from sesflow.sending.smtp import (
     SmtpTemporaryError,
     smtp_password,
 )
+from sesflow.sending.smtp import _async as smtp_async
+from sesflow.sending.smtp import _sync as smtp_sync
 
 from ._sns_signing import make_tls
 
@@ -835,8 +836,8 @@ def test_sends_are_paced_in_recipients_by_a_shared_bucket(
     async def record_async(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(smtp_module, "_sleep", waits.append)
-    monkeypatch.setattr(smtp_module, "_async_sleep", record_async)
+    monkeypatch.setattr(smtp_sync, "_sleep", waits.append)
+    monkeypatch.setattr(smtp_async, "_async_sleep", record_async)
     sender = make_sender(server, max_send_rate=bucket)
     first = make_sender(server, max_send_rate=bucket)  # another sender on the same account rate
 

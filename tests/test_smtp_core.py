@@ -10,7 +10,6 @@ from email.message import EmailMessage
 
 import pytest
 
-from sesflow.sending import smtp
 from sesflow.sending.errors import (
     ConfigurationSetNotFound,
     ConfigurationSetRequired,
@@ -32,11 +31,12 @@ from sesflow.sending.smtp import (
     SmtpSender,
     SmtpSettings,
     SmtpTemporaryError,
-    _mail_options,
     parse_tags_header,
     prepare_message,
     reply_error,
 )
+from sesflow.sending.smtp import _message as smtp
+from sesflow.sending.smtp._dialogue import _mail_options
 
 
 def message(**headers: str) -> EmailMessage:
