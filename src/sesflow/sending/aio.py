@@ -11,17 +11,8 @@ from typing import Any, Literal, TypeVar
 import botocore.config
 
 from ..errors import MissingExtra
-from ._core import (
-    CoreProperties,
-    Exclusive,
-    Flow,
-    ProgressCallback,
-    SendingCore,
-    SendRate,
-    Sleep,
-    failed_send,
-    run_flow_async,
-)
+from . import _core
+from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
 from ._requests import Request, service_name
 from .client import _no_build_options, client_config, resolve_api
 from .errors import ClientNotOpen, SendingError, ValidationError
@@ -172,7 +163,7 @@ class AsyncSesClient(CoreProperties):
             try:
                 return await self.send(email)
             except Exception as exc:
-                return failed_send(exc)
+                return _core.failed_send(exc)
 
         return list(await asyncio.gather(*(one(email) for email in emails)))
 
@@ -257,7 +248,7 @@ class AsyncSesClient(CoreProperties):
                 return
 
     async def _run(self, flow: Flow[T]) -> T:
-        return await run_flow_async(flow, self._perform)
+        return await _core.run_flow_async(flow, self._perform)
 
     async def _perform(self, effect: Request | Sleep | Exclusive) -> Any:
         if isinstance(effect, Request):

@@ -12,17 +12,8 @@ from typing import Any, Literal, TypeVar
 import boto3
 import botocore.config
 
-from ._core import (
-    CoreProperties,
-    Exclusive,
-    Flow,
-    ProgressCallback,
-    SendingCore,
-    SendRate,
-    Sleep,
-    failed_send,
-    run_flow,
-)
+from . import _core
+from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
 from ._requests import Api, Request, service_name
 from .errors import SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
@@ -174,7 +165,7 @@ class SesClient(CoreProperties):
             try:
                 out.append(self.send(email))
             except Exception as exc:
-                out.append(failed_send(exc))
+                out.append(_core.failed_send(exc))
         return out
 
     def send_bulk(
@@ -277,7 +268,7 @@ class SesClient(CoreProperties):
     # ------------------------------------------------------------------ the effects
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_flow(flow, self._perform)
+        return _core.run_flow(flow, self._perform)
 
     def _perform(self, effect: Request | Sleep | Exclusive) -> Any:
         if isinstance(effect, Request):

@@ -4,7 +4,6 @@ dialogue's commands and hands back normalised replies; every decision is the dia
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 from types import TracebackType
@@ -14,24 +13,8 @@ from ...errors import MissingExtra
 from .._core import Exclusive, Sleep, run_flow_async
 from ..errors import SendingError
 from ..message import Email
-from ._dialogue import (
-    Answer,
-    Close,
-    Command,
-    Connect,
-    Data,
-    Extensions,
-    Hello,
-    Login,
-    Mail,
-    NoReply,
-    Quit,
-    Rcpt,
-    Reset,
-    SmtpFlow,
-    SmtpResult,
-    StartTls,
-)
+from . import _dialogue as dialogue
+from ._dialogue import SmtpFlow, SmtpResult
 from ._errors import SmtpReply
 from ._shell import SenderBase
 
@@ -74,11 +57,6 @@ class AsyncSmtpSender(SenderBase):
     ) -> None:
         await self.close()
 
-    @property
-    def connected(self) -> bool:
-        """Whether a connection is open (it may still have been dropped by the server since)."""
-        return self._conn is not None
-
     async def open(self) -> None:
         """Connect, secure and log in now (``send`` does it on demand otherwise)."""
         await self._run(self._dialogue.open())
@@ -95,7 +73,7 @@ class AsyncSmtpSender(SenderBase):
         tags: Mapping[str, str] | None = None,
     ) -> SmtpResult:
         """Send one message; see :meth:`SmtpSender.send <sesflow.sending.smtp.SmtpSender.send>`."""
-        return await self._run(self._dialogue.send(message, configuration_set=configuration_set, tags=tags))
+        return await self._run(self._dialogue.send(message, configuration_set, tags))
 
     async def send_many(self, messages: Iterable[Email | EmailMessage]) -> list[SmtpResult | SendingError]:
         """Send each message in turn over the connection; a failure is returned in its place (never raised)
@@ -121,13 +99,13 @@ class AsyncSmtpSender(SenderBase):
         except aiosmtplib.SMTPResponseException as exc:
             return SmtpReply(exc.code, exc.message)
         except (OSError, aiosmtplib.SMTPException) as exc:
-            return NoReply(exc)
+            return dialogue.NoReply(exc)
 
-    async def _command(self, command: Command) -> Answer:
+    async def _command(self, command: dialogue.Command) -> dialogue.Answer:
         import aiosmtplib
 
-        if isinstance(command, Connect):
-            conn = aiosmtplib.SMTP(
+        if isinstance(command, dialogue.Connect):
+            self._conn = aiosmtplib.SMTP(
                 hostname=command.host,
                 port=command.port,
                 local_hostname=command.local_hostname,
@@ -136,34 +114,27 @@ class AsyncSmtpSender(SenderBase):
                 start_tls=False,
                 tls_context=command.tls_context,
             )
-            self._conn = conn
-            return _reply(await conn.connect())
-        conn_or_none = self._conn
-        if isinstance(command, Quit | Close):
-            self._conn = None
-            if conn_or_none is not None:
-                if isinstance(command, Quit) and conn_or_none.is_connected:
-                    with contextlib.suppress(OSError, aiosmtplib.SMTPException):
-                        await conn_or_none.quit()
-                conn_or_none.close()
+            return _reply(await self._conn.connect())
+        if isinstance(command, dialogue.Close):
+            self._hang_up()
             return None
-        if conn_or_none is None:
-            raise aiosmtplib.SMTPServerDisconnected("not connected")
-        conn = conn_or_none
-        if isinstance(command, Hello):
+        conn: aiosmtplib.SMTP = self._connection()
+        if isinstance(command, dialogue.Hello):
             await conn.ehlo()  # a refusal raises SMTPHeloError, a reply
-            return Extensions(frozenset(conn.esmtp_extensions))
-        if isinstance(command, StartTls):
+            return dialogue.Extensions(frozenset(conn.esmtp_extensions))
+        if isinstance(command, dialogue.StartTls):
             return _reply(await conn.starttls(tls_context=command.tls_context))
-        if isinstance(command, Login):
+        if isinstance(command, dialogue.Login):
             return _reply(await conn.login(command.username, command.password))
-        if isinstance(command, Mail):
+        if isinstance(command, dialogue.Mail):
             return _reply(await conn.mail(command.sender, options=list(command.options)))
-        if isinstance(command, Rcpt):
+        if isinstance(command, dialogue.Rcpt):
             return _reply(await conn.rcpt(command.recipient))
-        if isinstance(command, Data):
+        if isinstance(command, dialogue.Data):
             return _reply(await conn.data(command.content))
-        assert isinstance(command, Reset)
+        if isinstance(command, dialogue.Quit):
+            return _reply(await conn.quit())
+        assert isinstance(command, dialogue.Reset)
         return _reply(await conn.rset())
 
 

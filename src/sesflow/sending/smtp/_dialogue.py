@@ -12,7 +12,7 @@ The effects are :class:`~sesflow.sending._core.Sleep`, :class:`~sesflow.sending.
 sender's one connection is used by one flow at a time) and the commands below. Every command is answered by
 a normalised reply: an :class:`SmtpReply` (whatever the library raised or returned for it),
 :class:`Extensions` (a successful ``EHLO``), :class:`NoReply` (the connection failed or dropped), or None
-(for :class:`Quit` and :class:`Close`). The shells (``_sync`` over smtplib, ``_async`` over aiosmtplib) only
+(for :class:`Close`). The shells (``_sync`` over smtplib, ``_async`` over aiosmtplib) only
 carry out commands and normalise answers, so the two cannot decide differently.
 """
 
@@ -132,7 +132,7 @@ class Reset:
 
 @attrs.frozen
 class Quit:
-    """``QUIT``, then close the connection, whatever happens (answered with None)."""
+    """``QUIT`` (the dialogue closes the connection next, whatever the answer)."""
 
 
 @attrs.frozen
@@ -158,6 +158,7 @@ class NoReply:
 
 
 Answer: TypeAlias = "SmtpReply | Extensions | NoReply | None"
+"""What a command is answered with (None for :class:`Close` only)."""
 
 T = TypeVar("T")
 SmtpFlow: TypeAlias = Generator["Sleep | Exclusive | Command", Any, T]
@@ -216,13 +217,10 @@ class SmtpDialogue:
     # ------------------------------------------------------------------ public flows
 
     def prepare(
-        self,
-        message: Email | EmailMessage,
-        *,
-        configuration_set: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        self, message: Email | EmailMessage, configuration_set: str | None, tags: Mapping[str, str] | None
     ) -> PreparedMessage:
-        """The message as :meth:`send` would send it (no IO)."""
+        """The message as :meth:`send` would send it, ``configuration_set`` and ``tags`` overriding the
+        message's own (no IO)."""
         return prepare_message(
             message,
             configuration_set=configuration_set,
@@ -240,14 +238,10 @@ class SmtpDialogue:
         yield Exclusive("connection", self._close())
 
     def send(
-        self,
-        message: Email | EmailMessage,
-        *,
-        configuration_set: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        self, message: Email | EmailMessage, configuration_set: str | None, tags: Mapping[str, str] | None
     ) -> SmtpFlow[SmtpResult]:
         """Send one message: prepare it (raising before any IO), wait for the rate limit, deliver it."""
-        prepared = self.prepare(message, configuration_set=configuration_set, tags=tags)
+        prepared = self.prepare(message, configuration_set, tags)
         wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
         if wait > 0:
             yield Sleep(wait)
@@ -262,7 +256,7 @@ class SmtpDialogue:
         out: list[SmtpResult | SendingError] = []
         for message in messages:
             try:
-                out.append((yield from self.send(message)))
+                out.append((yield from self.send(message, None, None)))
             except Exception as exc:
                 out.append(failed_send(exc))
         return out
@@ -275,9 +269,8 @@ class SmtpDialogue:
 
     def _close(self) -> SmtpFlow[None]:
         if self.state == "ready":
-            self.state = "closed"
-            yield Quit()
-        elif self.state == "unsure":
+            yield Quit()  # whatever the answer, the connection is closed next
+        if self.state != "closed":
             yield from self._drop()
 
     def _ensure_open(self) -> SmtpFlow[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
+from typing import Any
 
 from ..message import Email
 from ..ratelimit import TokenBucket, make_bucket
@@ -17,6 +18,8 @@ __all__ = ["SenderBase"]
 
 class SenderBase:
     """The options of :class:`~sesflow.sending.smtp.SmtpSender` and its async twin, and their dialogue."""
+
+    _conn: Any  # the library's connection, None when there is none
 
     def __init__(
         self,
@@ -54,6 +57,23 @@ class SenderBase:
         """Check the transport's library is there and make the connection slot and lock (per shell)."""
         raise NotImplementedError
 
+    def _connection(self) -> Any:
+        """The open connection; ``ConnectionError`` (an ``OSError``, so answered ``NoReply``) when none is."""
+        if self._conn is None:
+            raise ConnectionError("not connected")
+        return self._conn
+
+    def _hang_up(self) -> None:
+        """Close the connection without a word (both libraries' ``close`` is synchronous)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open (it may still have been dropped by the server since)."""
+        return self._conn is not None
+
     @property
     def settings(self) -> SmtpSettings:
         """Where and how the sender connects."""
@@ -73,4 +93,4 @@ class SenderBase:
     ) -> PreparedMessage:
         """The message as ``send`` would send it (see :func:`~sesflow.sending.smtp.prepare_message`), without
         sending."""
-        return self._dialogue.prepare(message, configuration_set=configuration_set, tags=tags)
+        return self._dialogue.prepare(message, configuration_set, tags)

@@ -3,7 +3,6 @@ replies; every decision is the dialogue's (``_dialogue``)."""
 
 from __future__ import annotations
 
-import contextlib
 import smtplib
 import threading
 import time
@@ -15,24 +14,8 @@ from typing import Any, TypeVar
 from .._core import Exclusive, Sleep, run_flow
 from ..errors import SendingError
 from ..message import Email
-from ._dialogue import (
-    Answer,
-    Close,
-    Command,
-    Connect,
-    Data,
-    Extensions,
-    Hello,
-    Login,
-    Mail,
-    NoReply,
-    Quit,
-    Rcpt,
-    Reset,
-    SmtpFlow,
-    SmtpResult,
-    StartTls,
-)
+from . import _dialogue as dialogue
+from ._dialogue import SmtpFlow, SmtpResult
 from ._errors import SmtpReply
 from ._shell import SenderBase
 
@@ -76,11 +59,6 @@ class SmtpSender(SenderBase):
     ) -> None:
         self.close()
 
-    @property
-    def connected(self) -> bool:
-        """Whether a connection is open (it may still have been dropped by the server since)."""
-        return self._conn is not None
-
     def open(self) -> None:
         """Connect, secure and log in now (``send`` does it on demand otherwise)."""
         self._run(self._dialogue.open())
@@ -102,7 +80,7 @@ class SmtpSender(SenderBase):
         :class:`~sesflow.sending.errors.Throttled` on ``454 Throttling failure``, and an
         :class:`~sesflow.sending.smtp.SmtpError` for other refusals (keeping the SMTP code).
         """
-        return self._run(self._dialogue.send(message, configuration_set=configuration_set, tags=tags))
+        return self._run(self._dialogue.send(message, configuration_set, tags))
 
     def send_many(self, messages: Iterable[Email | EmailMessage]) -> list[SmtpResult | SendingError]:
         """Send each message in turn over the connection; a failure is returned in its place (never raised)
@@ -126,14 +104,13 @@ class SmtpSender(SenderBase):
         except smtplib.SMTPResponseException as exc:
             return SmtpReply(exc.smtp_code, _text(exc.smtp_error))
         except (OSError, smtplib.SMTPException) as exc:
-            return NoReply(exc)
+            return dialogue.NoReply(exc)
 
-    def _command(self, command: Command) -> Answer:
-        if isinstance(command, Connect):
+    def _command(self, command: dialogue.Command) -> dialogue.Answer:
+        if isinstance(command, dialogue.Connect):
             # smtplib's constructor connects, reads the greeting and raises for anything but 220.
-            conn: smtplib.SMTP
             if command.tls_context is not None:
-                conn = smtplib.SMTP_SSL(
+                self._conn = smtplib.SMTP_SSL(
                     command.host,
                     command.port,
                     local_hostname=command.local_hostname,
@@ -141,37 +118,34 @@ class SmtpSender(SenderBase):
                     context=command.tls_context,
                 )
             else:
-                conn = smtplib.SMTP(
+                self._conn = smtplib.SMTP(
                     command.host, command.port, local_hostname=command.local_hostname, timeout=command.timeout
                 )
-            self._conn = conn
             return SmtpReply(220, "")
-        conn_or_none = self._conn
-        if isinstance(command, Quit | Close):
-            self._conn = None
-            if conn_or_none is not None:
-                if isinstance(command, Quit):
-                    with contextlib.suppress(OSError, smtplib.SMTPException):
-                        conn_or_none.quit()
-                conn_or_none.close()
+        if isinstance(command, dialogue.Close):
+            self._hang_up()
             return None
-        if conn_or_none is None:
-            raise smtplib.SMTPServerDisconnected("not connected")
-        conn = conn_or_none
-        if isinstance(command, Hello):
+        conn: smtplib.SMTP = self._connection()
+        if isinstance(command, dialogue.Hello):
             code, text = conn.ehlo()
-            return Extensions(frozenset(conn.esmtp_features)) if code == 250 else SmtpReply(code, _text(text))
-        if isinstance(command, StartTls):
+            return (
+                dialogue.Extensions(frozenset(conn.esmtp_features))
+                if code == 250
+                else SmtpReply(code, _text(text))
+            )
+        if isinstance(command, dialogue.StartTls):
             return _reply(conn.starttls(context=command.tls_context))
-        if isinstance(command, Login):
+        if isinstance(command, dialogue.Login):
             return _reply(conn.login(command.username, command.password))
-        if isinstance(command, Mail):
+        if isinstance(command, dialogue.Mail):
             return _reply(conn.mail(command.sender, list(command.options)))
-        if isinstance(command, Rcpt):
+        if isinstance(command, dialogue.Rcpt):
             return _reply(conn.rcpt(command.recipient))
-        if isinstance(command, Data):
+        if isinstance(command, dialogue.Data):
             return _reply(conn.data(command.content))
-        assert isinstance(command, Reset)
+        if isinstance(command, dialogue.Quit):
+            return _reply(conn.quit())
+        assert isinstance(command, dialogue.Reset)
         return _reply(conn.rset())
 
 
