@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import re
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 
@@ -13,9 +14,11 @@ from .._core import choose_configuration_set, merge_tags
 from ..errors import ValidationError
 from ..message import Address, Email
 from ..mime import build_mime, format_tags_header, mime_bytes
-from ..validation import MAX_MESSAGE_SIZE_V2, MAX_RECIPIENTS
+from ..validation import MAX_MESSAGE_SIZE_V2, MAX_RECIPIENTS, validate_header_text
 
 __all__ = ["PreparedMessage", "prepare_message", "parse_tags_header"]
+
+_FOLDING = re.compile(r"\r?\n(?=[ \t])")
 
 
 @attrs.frozen
@@ -136,6 +139,10 @@ def parse_tags_header(value: str, *, field: str = "X-SES-MESSAGE-TAGS") -> dict[
 
 def _copy_with_envelope(message: EmailMessage) -> tuple[EmailMessage, str, tuple[str, ...]]:
     mime = copy.deepcopy(message)
+    for name, value in mime.items():
+        # A message parsed with the compat32 policy keeps its headers folded: a line break before a space or
+        # tab is folding, any other is a header injected into the message.
+        validate_header_text(_FOLDING.sub("", str(value)), name)
     sender_field = "Sender" if mime.get("Sender") is not None else "From"
     senders = [a for _, a in email.utils.getaddresses([str(v) for v in mime.get_all(sender_field, [])]) if a]
     if not senders:
