@@ -174,22 +174,23 @@ def merge_tags(*layers: Mapping[str, str] | Iterable[tuple[str, str]] | None) ->
     return MappingProxyType(merged)
 
 
-def failed_send(exc: Exception) -> SendingError:
+def failed_send(exc: Exception, *, before_io: bool = False) -> SendingError:
     """What ``send_many`` returns in the place of a message whose send raised ``exc``.
 
     A :class:`SendingError` is returned as it is. Anything else is a fault sesflow did not foresee (in the
-    message's encoding, a library below, or sesflow itself): it is logged with its traceback and returned as
-    a :class:`SendOutcomeUnknown` whose ``code`` is the exception's class name (and whose ``__cause__`` is
-    the exception), since where it happened the message may already have been handed over.
+    message's encoding, a library below, or sesflow itself): it is logged with its traceback and returned with
+    the exception as its ``__cause__``: as a :class:`ValidationError` of the field ``"message"`` when it came
+    ``before_io`` (nothing was sent), else as a :class:`SendOutcomeUnknown` whose ``code`` is the exception's
+    class name, since where it happened the message may already have been handed over.
     """
     if isinstance(exc, SendingError):
         return exc
-    log.error(
-        "a send failed with an unexpected %s; reported as SendOutcomeUnknown",
-        type(exc).__name__,
-        exc_info=exc,
-    )
-    error = SendOutcomeUnknown(f"{type(exc).__name__}: {exc}", code=type(exc).__name__)
+    log.error("a send failed with an unexpected %s", type(exc).__name__, exc_info=exc)
+    error: SendingError
+    if before_io:
+        error = ValidationError("message", f"cannot be sent ({type(exc).__name__}: {exc})")
+    else:
+        error = SendOutcomeUnknown(f"{type(exc).__name__}: {exc}", code=type(exc).__name__)
     error.__cause__ = exc
     return error
 

@@ -241,7 +241,9 @@ class SmtpDialogue:
         self, message: Email | EmailMessage, configuration_set: str | None, tags: Mapping[str, str] | None
     ) -> SmtpFlow[SmtpResult]:
         """Send one message: prepare it (raising before any IO), wait for the rate limit, deliver it."""
-        prepared = self.prepare(message, configuration_set, tags)
+        return (yield from self._send_prepared(self.prepare(message, configuration_set, tags)))
+
+    def _send_prepared(self, prepared: PreparedMessage) -> SmtpFlow[SmtpResult]:
         wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
         if wait > 0:
             yield Sleep(wait)
@@ -256,7 +258,12 @@ class SmtpDialogue:
         out: list[SmtpResult | SendingError] = []
         for message in messages:
             try:
-                out.append((yield from self.send(message, None, None)))
+                prepared = self.prepare(message, None, None)
+            except Exception as exc:  # nothing went out: a message that cannot be prepared is invalid
+                out.append(failed_send(exc, before_io=True))
+                continue
+            try:
+                out.append((yield from self._send_prepared(prepared)))
             except Exception as exc:
                 out.append(failed_send(exc))
         return out
