@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sesflow.sending._core import Exclusive, Sleep
+from sesflow.sending._core import Exclusive, Sleep, run_flow
 from sesflow.sending.errors import (
     ConfigurationSetNotFound,
     DailyQuotaExceeded,
@@ -97,24 +97,17 @@ class Server:
         return SmtpReply(250, "Ok")
 
     def run(self, flow: Generator[Any, Any, Any]) -> Any:
-        """Drive ``flow`` as a shell does: Sleep recorded, Exclusive run in place, commands answered."""
-        value: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value
-            value, error = None, None
-            try:
-                if isinstance(effect, Sleep):
-                    self.sleeps.append(effect.seconds)
-                elif isinstance(effect, Exclusive):
-                    value = self.run(effect.flow)
-                else:
-                    value = self.answer(effect)
-            except Exception as exc:
-                error = exc
+        """Drive ``flow`` as a shell does (with the same runner): Sleep recorded, Exclusive run in place,
+        commands answered."""
+        return run_flow(flow, self._perform)
+
+    def _perform(self, effect: Any) -> Any:
+        if isinstance(effect, Sleep):
+            self.sleeps.append(effect.seconds)
+            return None
+        if isinstance(effect, Exclusive):
+            return self.run(effect.flow)
+        return self.answer(effect)
 
 
 def _name(command: Any) -> str:

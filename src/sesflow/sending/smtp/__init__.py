@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._message import PreparedMessage, parse_tags_header, prepare_message
 from ._settings import IMPLICIT_TLS_PORTS, STARTTLS_PORTS, SmtpSettings, smtp_host, smtp_password
+from ._settings import TlsMode as TlsMode  # the type of the tls= option, importable here as before
 from ._sync import SmtpSender
 
 __all__ = [
