@@ -24,8 +24,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from sesflow.errors import MissingExtra
-from sesflow.sending import smtp as smtp_module
 from sesflow.sending.errors import (
+    ConfigurationSetNotFound,
     ConfigurationSetRequired,
     MessageRejected,
     SendOutcomeUnknown,
@@ -37,6 +37,7 @@ from sesflow.sending.ratelimit import TokenBucket
 from sesflow.sending.smtp import (
     AsyncSmtpSender,
     SmtpAuthenticationError,
+    SmtpConfigurationSetNotFound,
     SmtpConnectionError,
     SmtpError,
     SmtpOutcomeUnknown,
@@ -44,8 +45,11 @@ from sesflow.sending.smtp import (
     SmtpResult,
     SmtpSender,
     SmtpTemporaryError,
+    SmtpThrottled,
     smtp_password,
 )
+from sesflow.sending.smtp import _async as smtp_async
+from sesflow.sending.smtp import _sync as smtp_sync
 
 from ._sns_signing import make_tls
 
@@ -250,6 +254,9 @@ class AsyncAdapter:
 
     def send(self, message: Any, **kwargs: Any) -> SmtpResult:
         return self._run(self.sender.send(message, **kwargs))
+
+    def send_many(self, messages: Any) -> list[Any]:
+        return self._run(self.sender.send_many(messages))
 
     def open(self) -> None:
         self._run(self.sender.open())
@@ -776,6 +783,129 @@ def test_a_templated_email_cannot_go_over_smtp(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# A missing configuration set, send_many and hostile messages
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "554 Configuration Set does not exist: Configuration set <cs-default> does not exist.",
+        "554 Transaction failed: configuration set 'cs-default' does not exist",
+        "554 ConfigurationSetDoesNotExist",
+    ],
+)
+def test_a_missing_configuration_set_is_the_api_paths_error(
+    make_sender: Callable[..., Sender], starttls_server: Server, reply: str
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.data_replies = [reply]
+
+    with pytest.raises(ConfigurationSetNotFound) as caught:
+        sender.send(message())
+
+    assert isinstance(caught.value, SmtpConfigurationSetNotFound)
+    assert (caught.value.smtp_code, caught.value.stage) == (554, "DATA")
+    assert caught.value.configuration_set == "cs-default"
+    assert caught.value.stops_bulk
+    sender.send(message())  # reset, and the connection carries on
+    assert len(recorder.messages) == 1
+    assert len(server.sessions) == 1
+
+
+def test_send_many_returns_each_failure_in_its_place(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+    recorder.rcpt_replies = {
+        "gone@example.com": "550 5.1.1 mailbox unavailable",
+        "fast@example.com": "454 Throttling failure: Maximum sending rate exceeded.",
+    }
+    no_recipients = EmailMessage()
+    no_recipients["From"] = "sender@example.com"
+    no_recipients.set_content("nobody to send to")
+
+    results = sender.send_many(
+        [
+            message(to="first@example.com"),
+            no_recipients,
+            message(to="gone@example.com"),
+            message(to="fast@example.com"),
+            Email("shop@example.com", "last@example.com", subject="Last", text="The last one"),
+        ]
+    )
+
+    assert [type(r) for r in results] == [
+        SmtpResult,
+        ValidationError,
+        SmtpRecipientsRefused,
+        SmtpThrottled,
+        SmtpResult,
+    ]
+    assert [m["rcpt_tos"] for m in recorder.messages] == [["first@example.com"], ["last@example.com"]]
+    assert [r.ses_message_id for r in results if isinstance(r, SmtpResult)] == [
+        m["ses_id"] for m in recorder.messages
+    ]
+    assert len(server.sessions) == 1
+
+
+def _compat32(**headers: str) -> EmailMessage:
+    msg = EmailMessage(policy=policy.compat32)
+    msg["From"] = "sender@example.com"
+    msg["To"] = "to@example.com"
+    msg["Subject"] = "Hello"
+    for name, value in headers.items():
+        msg.replace_header(name, value) if name in msg else msg.add_header(name, value)
+    msg.set_payload("hello")
+    return msg
+
+
+def _surrogate_body() -> EmailMessage:
+    msg = message()
+    msg.set_payload("caf\ud800")  # a lone surrogate: no UTF-8 form
+    return msg
+
+
+HOSTILE: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
+    ("header injection", lambda: _compat32(Subject="Hi\r\nBcc: victim@example.com"), {}, "Subject"),
+    ("bare LF", lambda: _compat32(Subject="Hi\nX-Evil: yes"), {}, "Subject"),
+    ("U+2028 in a header", lambda: _compat32(Subject="Hi\u2028there"), {}, "Subject"),
+    ("NEL in a header", lambda: _compat32(**{"X-Note": "a\x85b"}), {}, "X-Note"),
+    ("lone surrogate in the body", _surrogate_body, {}, "message"),
+    ("no sender", lambda: _compat32(From=""), {}, "From"),
+    ("51 recipients", lambda: message(to=", ".join(f"u{i}@example.com" for i in range(51))), {}, "To"),
+    ("non-ASCII local part", lambda: message(to="jürgen@example.com"), {}, "To"),
+    ("bad set header", lambda: message(X_SES_CONFIGURATION_SET="a/b"), {}, "X-SES-CONFIGURATION-SET"),
+    ("tag entry without =", lambda: message(X_SES_MESSAGE_TAGS="campaign"), {}, "X-SES-MESSAGE-TAGS"),
+    ("tag with a space", lambda: message(X_SES_MESSAGE_TAGS="a=b c"), {}, "tags['a']"),
+    ("reserved tag", lambda: message(), {"tags": {"ses:x": "1"}}, "tags['ses:x']"),
+    ("tag value not a str", lambda: message(), {"tags": {"a": 1}}, "tags['a']"),
+    ("set name not a str", lambda: message(), {"configuration_set": 7}, "configuration_set"),
+    ("set name too long", lambda: message(), {"configuration_set": "x" * 65}, "configuration_set"),
+]
+
+
+@pytest.mark.parametrize(("build", "options", "field"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_a_hostile_message_is_a_validation_error_and_never_reaches_the_server(
+    make_sender: Callable[..., Sender],
+    starttls_server: Server,
+    build: Callable[[], Any],
+    options: dict[str, Any],
+    field: str,
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+
+    with pytest.raises(ValidationError) as caught:
+        sender.send(build(), **options)
+
+    assert caught.value.field == field
+    assert server.sessions == []
+    assert recorder.messages == []
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Async only
 
 
@@ -835,8 +965,8 @@ def test_sends_are_paced_in_recipients_by_a_shared_bucket(
     async def record_async(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(smtp_module, "_sleep", waits.append)
-    monkeypatch.setattr(smtp_module, "_async_sleep", record_async)
+    monkeypatch.setattr(smtp_sync, "_sleep", waits.append)
+    monkeypatch.setattr(smtp_async, "_async_sleep", record_async)
     sender = make_sender(server, max_send_rate=bucket)
     first = make_sender(server, max_send_rate=bucket)  # another sender on the same account rate
 

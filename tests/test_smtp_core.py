@@ -10,7 +10,6 @@ from email.message import EmailMessage
 
 import pytest
 
-from sesflow.sending import smtp
 from sesflow.sending.errors import (
     ConfigurationSetNotFound,
     ConfigurationSetRequired,
@@ -32,11 +31,12 @@ from sesflow.sending.smtp import (
     SmtpSender,
     SmtpSettings,
     SmtpTemporaryError,
-    _mail_options,
     parse_tags_header,
     prepare_message,
     reply_error,
 )
+from sesflow.sending.smtp import _message as smtp
+from sesflow.sending.smtp._dialogue import _mail_options
 
 
 def message(**headers: str) -> EmailMessage:
@@ -306,3 +306,49 @@ def test_list_management_cannot_go_over_smtp() -> None:
     )
     with pytest.raises(ValidationError, match=r"list_management.*v2 API, not of SMTP"):
         prepare_message(message, configuration_set="cs")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A missing configuration set: the wordings matched (docs/sending.md lists them)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Configuration Set does not exist: Configuration set <cs-x> does not exist.",
+        "Configuration set does not exist",
+        "configuration set does not exist.",
+        "CONFIGURATION SET DOES NOT EXIST",
+        "Transaction failed: Configuration Set does not exist: cs-x",
+        "Configuration set <cs-x> does not exist.",
+        "Configuration set cs-x does not exist",
+        "Configuration set 'cs-x' does not exist",
+        'Configuration set "cs-x" doesn\'t exist',
+        "Configuration set cs-x doesn\u2019t exist",
+        "ConfigurationSetDoesNotExist: cs-x",
+        "CONFIGURATION_SET_NOT_FOUND",
+        "Configuration set not found",
+        "Configuration set <cs-x> was not found",
+        "configuration-set does not exist",
+    ],
+)
+def test_each_wording_of_a_missing_configuration_set_maps_to_the_api_paths_type(text: str) -> None:
+    error = reply_error("DATA", 554, text, configuration_set="cs-x")
+    assert isinstance(error, ConfigurationSetNotFound)
+    assert isinstance(error, SmtpError)
+    assert error.stops_bulk
+    assert not error.retryable
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Message rejected: Email address is not verified.",
+        "Configuration set event destination is misconfigured",
+        "The configuration set exists but its sending is paused",
+        "Configuration set cs-x is invalid",
+        "Set does not exist",
+    ],
+)
+def test_other_replies_about_configuration_sets_are_not_a_missing_set(text: str) -> None:
+    assert not isinstance(reply_error("DATA", 554, text), ConfigurationSetNotFound)

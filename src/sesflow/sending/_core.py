@@ -12,7 +12,9 @@ operation is a generator ("flow") that yields effects and receives their outcome
   configuration set, or read the account's quota, once).
 
 The transports (``client.py`` with boto3 and ``time.sleep``, ``aio.py`` with aioboto3 and ``asyncio.sleep``)
-only run effects.
+only run effects, with :func:`run_flow` / :func:`run_flow_async`. The rules every path shares (which
+configuration set a send uses, how tags merge, what ``send_many`` returns for a failed message) are module
+functions here, so that the SMTP dialogue (``sesflow.sending.smtp``) applies the same ones.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -49,6 +51,7 @@ from ._requests import (
 from .errors import (
     ConfigurationSetNotFound,
     ConfigurationSetRequired,
+    SendingError,
     SendOutcomeUnknown,
     SesApiError,
     SesError,
@@ -68,7 +71,21 @@ from .ratelimit import RetryPolicy, TokenBucket, make_bucket
 from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendResult, SuppressedAddress
 from .validation import MAX_BULK_DESTINATIONS, validate_configuration_set_name, validate_tags
 
-__all__ = ["Sleep", "Exclusive", "Effect", "Flow", "SendingCore", "BulkRun", "SendRate", "ProgressCallback"]
+__all__ = [
+    "Sleep",
+    "Exclusive",
+    "Effect",
+    "Flow",
+    "SendingCore",
+    "BulkRun",
+    "SendRate",
+    "ProgressCallback",
+    "run_flow",
+    "run_flow_async",
+    "choose_configuration_set",
+    "merge_tags",
+    "failed_send",
+]
 
 log = logging.getLogger("sesflow.sending")
 
@@ -96,6 +113,86 @@ Effect: TypeAlias = "Request | Sleep | Exclusive"
 Flow: TypeAlias = Generator[Effect, Any, T]
 
 _NEGATIVE_TTL = 30.0
+
+
+def run_flow(flow: Generator[Any, Any, T], perform: Callable[[Any], Any]) -> T:
+    """Drive ``flow`` to its end: each effect it yields goes to ``perform``, whose result (or exception) is
+    sent (or thrown) back in."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            value = perform(effect)
+        except Exception as exc:
+            error = exc
+
+
+async def run_flow_async(flow: Generator[Any, Any, T], perform: Callable[[Any], Awaitable[Any]]) -> T:
+    """:func:`run_flow` with an async ``perform``."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            value = await perform(effect)
+        except Exception as exc:
+            error = exc
+
+
+def choose_configuration_set(candidates: Iterable[tuple[str | None, str]], *, allow_none: bool) -> str | None:
+    """The configuration set a send uses: the first name given among ``candidates``.
+
+    ``candidates`` are ``(name, field)`` pairs, most specific first (the send's own, then defaults); the
+    chosen name is checked by SES's naming rule, an error naming its ``field``. When none names a set this
+    raises :class:`ConfigurationSetRequired`, unless ``allow_none``.
+    """
+    for name, field in candidates:
+        if name is not None:
+            return validate_configuration_set_name(name, field=field)
+    if allow_none:
+        return None
+    raise ConfigurationSetRequired()
+
+
+def merge_tags(*layers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Mapping[str, str]:
+    """The tags of ``layers`` in one read-only mapping, a later layer winning on equal names; each layer is
+    checked by SES's tag rules."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(validate_tags(layer))
+    return MappingProxyType(merged)
+
+
+def failed_send(exc: Exception, *, before_io: bool = False) -> SendingError:
+    """What ``send_many`` returns in the place of a message whose send raised ``exc``.
+
+    A :class:`SendingError` is returned as it is. Anything else is a fault sesflow did not foresee (in the
+    message's encoding, a library below, or sesflow itself): it is logged with its traceback and returned with
+    the exception as its ``__cause__``: as a :class:`ValidationError` of the field ``"message"`` when it came
+    ``before_io`` (nothing was sent), else as a :class:`SendOutcomeUnknown` whose ``code`` is the exception's
+    class name, since where it happened the message may already have been handed over.
+    """
+    if isinstance(exc, SendingError):
+        return exc
+    log.error("a send failed with an unexpected %s", type(exc).__name__, exc_info=exc)
+    error: SendingError
+    if before_io:
+        error = ValidationError("message", f"cannot be sent ({type(exc).__name__}: {exc})")
+    else:
+        error = SendOutcomeUnknown(f"{type(exc).__name__}: {exc}", code=type(exc).__name__)
+    error.__cause__ = exc
+    return error
 
 
 class _Abandoned(Exception):
@@ -249,12 +346,10 @@ class SendingCore:
 
     def choose_configuration_set(self, override: str | None) -> str | None:
         """The set a send uses: its own, else the default; raises when there is none and none is allowed."""
-        chosen = override if override is not None else self.configuration_set
-        if chosen is None:
-            if not self.allow_no_configuration_set:
-                raise ConfigurationSetRequired()
-            return None
-        return validate_configuration_set_name(chosen)
+        return choose_configuration_set(
+            [(override, "configuration_set"), (self.configuration_set, "configuration_set")],
+            allow_none=self.allow_no_configuration_set,
+        )
 
     def cached_configuration_set(self, name: str) -> bool | None:
         """True / False when the cache knows whether ``name`` exists, None when it must be asked."""
@@ -458,7 +553,7 @@ class SendingCore:
         if not isinstance(email, Email):
             raise ValidationError("email", f"send an sesflow Email, not {type(email).__name__}")
         configuration_set = self.choose_configuration_set(email.configuration_set)
-        tags = MappingProxyType({**self.tags, **email.tags}) if self.tags else email.tags
+        tags = merge_tags(self.tags, email.tags)
         request = send_request(email, api=self.api, configuration_set=configuration_set, tags=tags)
         return request, configuration_set, tags
 
@@ -502,7 +597,7 @@ class SendingCore:
                     f"give sesflow Destination objects, not {type(destination).__name__}",
                 )
         chosen = self.choose_configuration_set(configuration_set)
-        merged = MappingProxyType({**self.tags, **validate_tags(tags)})
+        merged = merge_tags(self.tags, tags)
         run = BulkRun(
             template=template,
             destinations=destination_list,

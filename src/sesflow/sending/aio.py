@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 import botocore.config
 
 from ..errors import MissingExtra
+from . import _core
 from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
 from ._requests import Request, service_name
 from .client import _no_build_options, client_config, resolve_api
@@ -154,14 +155,15 @@ class AsyncSesClient(CoreProperties):
     async def send_many(self, emails: Iterable[Email]) -> list[SendResult | SendingError]:
         """Send the messages concurrently (up to ``max_concurrency`` calls at once); results in input order.
 
-        A failure is returned in its message's place instead of stopping the others.
+        A failure is returned in its message's place instead of stopping the others (as with
+        :meth:`SesClient.send_many`, an unexpected exception comes back as a :class:`SendOutcomeUnknown`).
         """
 
         async def one(email: Email) -> SendResult | SendingError:
             try:
                 return await self.send(email)
-            except SendingError as exc:
-                return exc
+            except Exception as exc:
+                return _core.failed_send(exc)
 
         return list(await asyncio.gather(*(one(email) for email in emails)))
 
@@ -246,19 +248,7 @@ class AsyncSesClient(CoreProperties):
                 return
 
     async def _run(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            value, error = None, None
-            try:
-                value = await self._perform(effect)
-            except Exception as exc:
-                error = exc
+        return await _core.run_flow_async(flow, self._perform)
 
     async def _perform(self, effect: Request | Sleep | Exclusive) -> Any:
         if isinstance(effect, Request):

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 import boto3
 import botocore.config
 
+from . import _core
 from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
 from ._requests import Api, Request, service_name
 from .errors import SendingError, ValidationError
@@ -154,13 +155,17 @@ class SesClient(CoreProperties):
         return self._run(self._core.send(email))
 
     def send_many(self, emails: Iterable[Email]) -> list[SendResult | SendingError]:
-        """Send each message in turn; a failure is returned in its place instead of stopping the others."""
+        """Send each message in turn; a failure is returned in its place instead of stopping the others.
+
+        Any failure of one message is returned, never raised: an exception that is not a
+        :class:`SendingError` comes back as a :class:`SendOutcomeUnknown` (see the sending guide).
+        """
         out: list[SendResult | SendingError] = []
         for email in emails:
             try:
                 out.append(self.send(email))
-            except SendingError as exc:
-                out.append(exc)
+            except Exception as exc:
+                out.append(_core.failed_send(exc))
         return out
 
     def send_bulk(
@@ -263,19 +268,7 @@ class SesClient(CoreProperties):
     # ------------------------------------------------------------------ the effects
 
     def _run(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            value, error = None, None
-            try:
-                value = self._perform(effect)
-            except Exception as exc:
-                error = exc
+        return _core.run_flow(flow, self._perform)
 
     def _perform(self, effect: Request | Sleep | Exclusive) -> Any:
         if isinstance(effect, Request):

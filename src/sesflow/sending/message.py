@@ -24,11 +24,12 @@ from .validation import (
     MAX_TEMPLATE_SIZE,
     check_message_size,
     validate_configuration_set_name,
+    validate_header_text,
     validate_headers,
-    validate_no_newlines,
     validate_tags,
     validate_template_data,
     validate_template_name,
+    validate_unicode_text,
 )
 
 __all__ = [
@@ -87,7 +88,7 @@ class Address:
         if self.name is not None:
             if not isinstance(self.name, str):
                 raise ValidationError(field, f"a display name is a str, not {type(self.name).__name__}")
-            validate_no_newlines(self.name, field)
+            validate_header_text(self.name, field)
         local, at, domain = self.email.rpartition("@")
         if not at or not local or not domain:
             raise ValidationError(field, f"{self.email!r} is not an email address (local@domain)")
@@ -115,7 +116,7 @@ class Address:
             return value
         if not isinstance(value, str):
             raise ValidationError(field, f"an address is a str or Address, not {type(value).__name__}")
-        validate_no_newlines(value, field)
+        validate_header_text(value, field)
         text = value.strip()
         display: str | None = None
         match = _NAME_ADDR.fullmatch(text)
@@ -203,7 +204,7 @@ class Attachment:
         field = f"attachments[{self.filename!r}]"
         if not isinstance(self.filename, str) or not self.filename.strip():
             raise ValidationError("attachments", "an attachment needs a file name")
-        validate_no_newlines(self.filename, field)
+        validate_header_text(self.filename, field)
         if "/" in self.filename or "\\" in self.filename:
             raise ValidationError(field, "a file name has no directory part: give just the name")
         content: object = self.content
@@ -286,7 +287,7 @@ class ListUnsubscribe:
             if part is not None:
                 if not isinstance(part, str):
                     raise ValidationError(field, f"unsubscribe targets are str, not {type(part).__name__}")
-                validate_no_newlines(part, field)
+                validate_header_text(part, field)
                 if any(ch in part for ch in "<>, \t"):
                     raise ValidationError(
                         field, f"{part!r} must not contain spaces, '<', '>' or ',': percent-encode them"
@@ -339,7 +340,7 @@ class ListManagement:
             field = f"list_management.{name}"
             if not isinstance(value, str) or not value.strip():
                 raise ValidationError(field, f"is a non-empty str, not {value!r}")
-            validate_no_newlines(value, field)
+            validate_header_text(value, field)
 
     def options(self) -> dict[str, str]:
         """The ``ListManagementOptions`` of a v2 ``SendEmail`` request."""
@@ -400,6 +401,11 @@ class Template:
         for part_name, part in (("subject", subject), ("text", text), ("html", html)):
             if part is not None and not isinstance(part, str):
                 raise ValidationError(f"template.{part_name}", f"is a str, not {type(part).__name__}")
+        if subject is not None:
+            validate_header_text(subject, "template.subject")
+        for part_name, part in (("text", text), ("html", html)):
+            if part is not None:
+                validate_unicode_text(part, f"template.{part_name}")
         size = sum(len(part.encode("utf-8", "surrogatepass")) for part in (subject, text, html) if part)
         if size > MAX_TEMPLATE_SIZE:
             raise ValidationError(
@@ -544,7 +550,10 @@ class Email:
             if part is not None and not isinstance(part, str):
                 raise ValidationError(name, f"is a str, not {type(part).__name__}")
         if subject is not None:
-            validate_no_newlines(subject, "subject")
+            validate_header_text(subject, "subject")
+        for name, part in (("text", text), ("html", html)):
+            if part is not None:
+                validate_unicode_text(part, name)
         attachments_t = tuple(attachments)
         for item in attachments_t:
             if not isinstance(item, Attachment):

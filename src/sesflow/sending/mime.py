@@ -115,8 +115,17 @@ def _html_alternative(msg: EmailMessage) -> EmailMessage:
 
 
 def mime_bytes(message: EmailMessage, *, limit: int = MAX_MESSAGE_SIZE_V2, api: str = "v2") -> bytes:
-    """The wire bytes of ``message`` (CRLF), checked for SES's line length and ``limit`` (bytes)."""
-    data = message.as_bytes(policy=MIME_POLICY)
+    """The wire bytes of ``message`` (CRLF), checked for SES's line length and ``limit`` (bytes).
+
+    A message the email package cannot write (a header value it refuses, text without a UTF-8 form) raises
+    :class:`ValidationError` naming what it said, like any other message that cannot be sent.
+    """
+    try:
+        data = message.as_bytes(policy=MIME_POLICY)
+    except Exception as exc:  # the email package raises ValueError, UnicodeError, IndexError... for bad input
+        raise ValidationError(
+            "message", f"the email package cannot write this message ({type(exc).__name__}: {exc}): fix it"
+        ) from exc
     check_message_size(len(data), limit, api=api)
     check_line_lengths(data)
     return data

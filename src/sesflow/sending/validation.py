@@ -33,7 +33,9 @@ __all__ = [
     "validate_template_data",
     "validate_header",
     "validate_headers",
-    "validate_no_newlines",
+    "HEADER_LINE_BREAKS",
+    "validate_header_text",
+    "validate_unicode_text",
     "check_line_lengths",
     "check_message_size",
 ]
@@ -54,6 +56,14 @@ MAX_TRACKED_LINKS: Final = 250
 """Most links SES tracks for clicks in one message."""
 MAX_TEMPLATE_SIZE: Final = 500 * 1024
 """Largest template (subject, text and html together, UTF-8 bytes)."""
+
+HEADER_LINE_BREAKS: Final = frozenset("\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029")
+"""The characters :meth:`str.splitlines` breaks a line at: the email package refuses a header value holding
+any of them (``ValueError``), and each could end a header early where a message is written by other means."""
+
+# What header text cannot hold: the line breaks above, NUL, and lone surrogates (no UTF-8 form).
+_NOT_IN_HEADER = re.compile("[\x00\n\v\f\r\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _CONFIGURATION_SET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -195,6 +205,7 @@ def validate_template_data(data: Mapping[str, Any] | str | None, *, field: str =
             ) from None
     else:
         raise ValidationError(field, f"template data is a mapping or JSON text, not {type(data).__name__}")
+    validate_unicode_text(text, field)
     if len(text) > MAX_TEMPLATE_DATA:
         raise ValidationError(
             field,
@@ -204,10 +215,33 @@ def validate_template_data(data: Mapping[str, Any] | str | None, *, field: str =
     return text
 
 
-def validate_no_newlines(value: str, field: str) -> None:
-    """Raise if ``value`` contains a line break (header injection)."""
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise ValidationError(field, "must not contain line breaks or NUL characters")
+def validate_header_text(value: str, field: str) -> None:
+    """Raise unless ``value`` can travel in a message header as written (header injection, and what the MIME
+    and SMTP paths cannot encode).
+
+    Refused: every character of :data:`HEADER_LINE_BREAKS` (CR, LF, VT, FF, U+001C to U+001E, NEL, U+2028,
+    U+2029), NUL, and lone surrogates (U+D800 to U+DFFF).
+    """
+    match = _NOT_IN_HEADER.search(value)
+    if match is not None:
+        char = match.group()
+        what = "a lone surrogate" if _SURROGATE.match(char) else "NUL" if char == "\0" else "a line break"
+        raise ValidationError(
+            field,
+            f"holds U+{ord(char):04X} ({what}) at position {match.start()}: header text must not contain "
+            "line breaks (any of CR, LF, VT, FF, U+001C-U+001E, NEL, U+2028, U+2029), NUL or lone surrogates",
+        )
+
+
+def validate_unicode_text(value: str, field: str) -> None:
+    """Raise if ``value`` holds a lone surrogate (U+D800 to U+DFFF): such text has no UTF-8 form."""
+    match = _SURROGATE.search(value)
+    if match is not None:
+        raise ValidationError(
+            field,
+            f"holds a lone surrogate U+{ord(match.group()):04X} at position {match.start()}, which has no "
+            "UTF-8 form: decode the text correctly (or with errors='replace') before sending it",
+        )
 
 
 def validate_header(name: object, value: object, *, field: str = "headers") -> None:
@@ -225,7 +259,7 @@ def validate_header(name: object, value: object, *, field: str = "headers") -> N
         raise ValidationError(where, f"{name} cannot be set as a custom header: {how}")
     if not isinstance(value, str):
         raise ValidationError(where, f"header values are str, not {type(value).__name__}")
-    validate_no_newlines(value, where)
+    validate_header_text(value, where)
     # The email package parses structured headers (Message-ID, References, ...) when the MIME is built, and
     # some malformed values make it fail there with an IndexError or ValueError: refuse them here instead.
     try:
