@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeAlias, TypedDict, TypeVar, Unpack, overload
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Any, Final, TypedDict, TypeVar, Unpack, overload
 
 from ..events import (
     EVENT_CLASSES,
@@ -36,12 +36,11 @@ from ..events import (
     TopicValidation,
     UnknownEvent,
 )
-from ..sources import MessageVerifier, SourceItem
-from . import _lambda
+from ..sources import SourceItem
 from .errors import AsyncHandlerError, NotARecordError, RouterConfigError
 from .results import DispatchResult, HandlerFailure, handler_name, new_result
 
-__all__ = ["EventFilters", "EventRouter", "FirehoseTransform"]
+__all__ = ["EventFilters", "EventRouter"]
 
 logger = logging.getLogger("sesflow.routing")
 
@@ -60,10 +59,6 @@ _ControlH = TypeVar("_ControlH", bound=Callable[[ControlMessage], object])
 _AnyH = TypeVar("_AnyH", bound=Callable[[Any], object])
 _UnmatchedH = TypeVar("_UnmatchedH", bound=Callable[[ParsedRecord], object])
 _InvalidH = TypeVar("_InvalidH", bound=Callable[[SourceItem], object])
-
-FirehoseTransform: TypeAlias = Callable[[ParsedRecord, bytes], "bytes | str | Mapping[str, Any] | None"]
-"""``transform(record, data)`` for a Firehose record whose handlers succeeded: what to deliver instead of
-``data`` (the record's decoded bytes): bytes or str as they are, a mapping as one JSON line; None drops it."""
 
 _CONTROL_CLASSES: Final = (ControlMessage, SubscriptionSucceeded, TopicValidation, ReceivedMail)
 _NO_FAILURES: tuple[HandlerFailure, ...] = ()
@@ -674,9 +669,10 @@ class EventRouter:
         """
         names = self._async_names()
         if names:
+            owner = "router." if hasattr(EventRouter, entry_point) else ""  # a method, or a Lambda function
             raise AsyncHandlerError(
                 f"{entry_point}() cannot run coroutine handlers ({', '.join(names)}); use the async "
-                f"variant (await router.{entry_point}_async(...), or sesflow.routing.run_async(...) "
+                f"variant (await {owner}{entry_point}_async(...), or sesflow.routing.run_async(...) "
                 "from a synchronous Lambda handler)",
                 handlers=names,
             )
@@ -924,104 +920,6 @@ class EventRouter:
         except Exception as exc:
             return _with_failures(result, [_new_failure(hook, exc, arg, "hook")])
         return result
-
-    # --- Lambda entry points --------------------------------------------------------------------------
-
-    def handle_sqs_lambda(
-        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
-    ) -> dict[str, list[dict[str, str]]]:
-        """Handle a Lambda invocation by an SQS queue; return the partial batch response.
-
-        Each record's body is an SNS envelope (verified when ``verifier`` is given) or, with raw message
-        delivery, the SES record itself. The answer is
-        ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``, listing the messages that failed
-        (a handler or hook raised) or could not be unwrapped, verified or parsed: Lambda deletes the others
-        and makes only these visible again. The event source mapping must have ``ReportBatchItemFailures``
-        enabled. On a FIFO queue, the first failure stops the batch: it and every later message are
-        reported, so that order within a message group is kept.
-        """
-        self.check_sync("handle_sqs_lambda")
-        return _lambda.handle_sqs(self, event, verifier)
-
-    async def handle_sqs_lambda_async(
-        self,
-        event: Mapping[str, Any],
-        context: object = None,
-        *,
-        verifier: MessageVerifier | None = None,
-        concurrency: int = 1,
-    ) -> dict[str, list[dict[str, str]]]:
-        """The async twin of :meth:`handle_sqs_lambda`.
-
-        ``concurrency`` is how many messages of a standard queue's batch are dispatched at once (1: one
-        after the other, in batch order). A FIFO queue's batch is always dispatched in order, one at a time.
-        """
-        return await _lambda.handle_sqs_async(self, event, verifier, concurrency)
-
-    def handle_sns_lambda(
-        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
-    ) -> None:
-        """Handle a Lambda invocation by an SNS topic (``Records[].Sns``).
-
-        Raises :class:`DispatchError` (carrying every item's result) when a handler failed or a message could
-        not be verified or parsed; returns None otherwise. SNS invokes Lambda asynchronously, so a raised
-        error makes Lambda retry the invocation (twice by default) and then hand the event to the function's
-        on-failure destination or dead-letter queue, when one is configured. Handlers should be idempotent:
-        a retry runs every handler of the invocation again.
-        """
-        self.check_sync("handle_sns_lambda")
-        _lambda.handle_sns(self, event, verifier)
-
-    async def handle_sns_lambda_async(
-        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
-    ) -> None:
-        """The async twin of :meth:`handle_sns_lambda`."""
-        await _lambda.handle_sns_async(self, event, verifier)
-
-    def handle_eventbridge_lambda(self, event: Mapping[str, Any], context: object = None) -> None:
-        """Handle a Lambda invocation by an EventBridge rule (an event with ``source: aws.ses``).
-
-        Raises :class:`DispatchError` when a handler failed or the event is not a valid SES email event;
-        returns None otherwise. EventBridge invokes Lambda asynchronously, so a raised error makes Lambda
-        retry (twice by default) and then use the function's on-failure destination or dead-letter queue.
-        A non-email ``aws.ses`` event (``NonEmailEvent``) is a control message: it goes to ``on_control``
-        handlers or the ``on_unmatched`` hook, and is not an error.
-        """
-        self.check_sync("handle_eventbridge_lambda")
-        _lambda.handle_eventbridge(self, event)
-
-    async def handle_eventbridge_lambda_async(self, event: Mapping[str, Any], context: object = None) -> None:
-        """The async twin of :meth:`handle_eventbridge_lambda`."""
-        await _lambda.handle_eventbridge_async(self, event)
-
-    def handle_firehose_lambda(
-        self,
-        event: Mapping[str, Any],
-        context: object = None,
-        *,
-        transform: FirehoseTransform | None = None,
-    ) -> dict[str, Any]:
-        """Handle a Firehose data-transformation invocation; return the transformation response.
-
-        Every record is dispatched to the handlers. A record whose handlers all succeeded is ``Ok`` with its
-        data passed through unchanged or, when ``transform`` is given, replaced by what ``transform(record,
-        data)`` returns (``bytes``, ``str``, or a mapping written as one JSON line); a ``transform`` that
-        returns None marks the record ``Dropped``. A record that could not be decoded or parsed, whose handler
-        failed or whose transform raised is ``ProcessingFailed``, which Firehose writes to the error output.
-        """
-        self.check_sync("handle_firehose_lambda")
-        return _lambda.handle_firehose(self, event, transform)
-
-    async def handle_firehose_lambda_async(
-        self,
-        event: Mapping[str, Any],
-        context: object = None,
-        *,
-        transform: FirehoseTransform | None = None,
-        concurrency: int = 1,
-    ) -> dict[str, Any]:
-        """The async twin of :meth:`handle_firehose_lambda`; up to ``concurrency`` records run at once."""
-        return await _lambda.handle_firehose_async(self, event, transform, concurrency)
 
 
 _SEND: Final = frozenset({EventType.SEND})
