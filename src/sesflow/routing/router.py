@@ -239,7 +239,9 @@ class EventRouter:
     retry). Both can also be set with the decorators of the same name. A hook that raises is recorded as a
     failure of the result.
 
-    Register handlers before dispatching (at import time); registration is not meant to race dispatches.
+    A large application can register handlers on one router per module and compose them with
+    :meth:`include`. Register handlers before dispatching (at import time); registration is not meant to
+    race dispatches.
     """
 
     def __init__(
@@ -255,6 +257,7 @@ class EventRouter:
         self._unknown_plans: dict[str, _Plan] = {}
         self._unmatched_hook: Callable[[ParsedRecord], object] | None = None
         self._invalid_hook: Callable[[SourceItem], object] | None = None
+        self._included_by: EventRouter | None = None  # the router that copied this one's routes, if any
         if on_unmatched is not None:
             self.on_unmatched(on_unmatched)
         if on_invalid is not None:
@@ -309,6 +312,7 @@ class EventRouter:
         control: bool = False,
         **filters: Any,
     ) -> Any:
+        self._check_not_included(decorator)
         if handler is not None and not callable(handler):
             raise RouterConfigError(
                 f"{decorator}() got {handler!r} where a handler function was expected; "
@@ -634,6 +638,7 @@ class EventRouter:
 
     def on_unmatched(self, hook: _UnmatchedH) -> _UnmatchedH:
         """Set the hook called with each record no handler was selected for. Usable as a decorator."""
+        self._check_not_included("on_unmatched")
         if not callable(hook):
             raise RouterConfigError(f"on_unmatched needs a function, got {hook!r}")
         self._unmatched_hook = hook
@@ -644,10 +649,55 @@ class EventRouter:
         unwrapped, verified or parsed (its ``error`` says why, its ``raw`` is the payload as delivered).
         Usable as a decorator.
         """
+        self._check_not_included("on_invalid")
         if not callable(hook):
             raise RouterConfigError(f"on_invalid needs a function, got {hook!r}")
         self._invalid_hook = hook
         return hook
+
+    def include(self, other: EventRouter) -> None:
+        """Add the handlers of ``other`` to this router, after the ones registered so far.
+
+        A large application registers handlers on one router per module and includes them in the router it
+        dispatches with. ``other``'s routes are appended in their own registration order, each with its own
+        types and filters, so a record reaches the handlers of both routers in the order the routes were
+        added here. The routes are copied now: ``other`` cannot register anything after it has been
+        included (it raises :class:`RouterConfigError`), so that no handler is silently left out.
+
+        Hooks: a hook ``other`` sets (``on_unmatched``, ``on_invalid``) becomes this router's when this one
+        has none; two different hooks for the same purpose raise :class:`RouterConfigError`, since a router
+        has one of each (the same hook on both is fine). Dispatch settings are this router's; including a
+        router with ``run_sync_in_thread=True`` into one without it raises, since its plain handlers would
+        then run in the event loop's thread. A router is included once: including it into itself, or again
+        (here or into another router) raises :class:`RouterConfigError`, so routers form a tree and no
+        handler runs twice for one record. Nothing is changed when it raises.
+        """
+        self._check_not_included("include")
+        if not isinstance(other, EventRouter):
+            raise RouterConfigError(f"include() takes an EventRouter, got {other!r}")
+        if other is self:
+            raise RouterConfigError("a router cannot include itself")
+        if other._included_by is not None:
+            holder = "this router" if other._included_by is self else "another router"
+            raise RouterConfigError(f"that router is already included in {holder}; include a router once")
+        if other.run_sync_in_thread and not self.run_sync_in_thread:
+            raise RouterConfigError(
+                "the included router runs plain handlers in a worker thread (run_sync_in_thread=True) and "
+                "this one does not: set run_sync_in_thread=True on the including router too"
+            )
+        unmatched = _merged_hook("on_unmatched", self._unmatched_hook, other._unmatched_hook)
+        invalid = _merged_hook("on_invalid", self._invalid_hook, other._invalid_hook)
+        self._unmatched_hook, self._invalid_hook = unmatched, invalid
+        self._routes.extend(other._routes)
+        other._included_by = self
+        self._rebuild()
+
+    def _check_not_included(self, what: str) -> None:
+        if self._included_by is not None:
+            raise RouterConfigError(
+                f"{what}() on a router that was already included in another one (router.include copies the "
+                "handlers when it is called): register every handler and hook before including the router"
+            )
 
     @property
     def has_async_handlers(self) -> bool:
@@ -939,6 +989,20 @@ def _describe(record: object) -> str:
         return f"{record.transport.value} item {record.item_id}"
     message_id = getattr(getattr(record, "mail", None), "message_id", None)
     return f"{type(record).__name__} {message_id}" if message_id else type(record).__name__
+
+
+def _merged_hook(
+    name: str, mine: Callable[[Any], object] | None, theirs: Callable[[Any], object] | None
+) -> Callable[[Any], object] | None:
+    """The hook a router keeps when it includes another: its own, or the other's, never two."""
+    if theirs is None or theirs == mine:  # == so that the same bound method, fetched twice, is the same hook
+        return mine
+    if mine is None:
+        return theirs
+    raise RouterConfigError(
+        f"both routers set an {name} hook ({handler_name(mine)} and {handler_name(theirs)}); a router has "
+        f"one {name} hook: set it on the including router only"
+    )
 
 
 def _new_failure(
