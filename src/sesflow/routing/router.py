@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from typing import Any, Final, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict, TypeVar, Unpack, overload
 
 from ..events import (
     EVENT_CLASSES,
@@ -414,227 +414,94 @@ class EventRouter:
         )
         return result
 
-    @overload
-    def on_bounce(self, handler: _BounceH, /) -> _BounceH: ...
-    @overload
-    def on_bounce(
-        self,
-        /,
-        *,
-        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
-        where: Callable[[BounceEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_BounceH], _BounceH]: ...
-    def on_bounce(
-        self,
-        handler: _BounceH | None = None,
-        /,
-        *,
-        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
-        where: Callable[[BounceEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _BounceH | Callable[[_BounceH], _BounceH]:
-        """Register a handler for :class:`~sesflow.events.BounceEvent`.
+    if TYPE_CHECKING:  # What a type checker sees of the ten shortcuts that _SHORTCUTS (below) makes.
 
-        ``bounce_type`` selects bounces of that type (or those types), e.g. ``BounceType.PERMANENT`` for the
-        hard bounces whose recipients must be suppressed.
-        """
-        result: _BounceH | Callable[[_BounceH], _BounceH] = self._add(
-            _BOUNCE, handler, "on_bounce", where=where, bounce_type=bounce_type, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_send(self, handler: _SendH, /) -> _SendH: ...
+        @overload
+        def on_send(
+            self, /, *, where: Callable[[SendEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_SendH], _SendH]: ...
 
-    @overload
-    def on_complaint(self, handler: _ComplaintH, /) -> _ComplaintH: ...
-    @overload
-    def on_complaint(
-        self, /, *, where: Callable[[ComplaintEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_ComplaintH], _ComplaintH]: ...
-    def on_complaint(
-        self,
-        handler: _ComplaintH | None = None,
-        /,
-        *,
-        where: Callable[[ComplaintEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _ComplaintH | Callable[[_ComplaintH], _ComplaintH]:
-        """Register a handler for :class:`~sesflow.events.ComplaintEvent`."""
-        result: _ComplaintH | Callable[[_ComplaintH], _ComplaintH] = self._add(
-            _COMPLAINT, handler, "on_complaint", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_delivery(self, handler: _DeliveryH, /) -> _DeliveryH: ...
+        @overload
+        def on_delivery(
+            self, /, *, where: Callable[[DeliveryEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_DeliveryH], _DeliveryH]: ...
 
-    @overload
-    def on_delivery(self, handler: _DeliveryH, /) -> _DeliveryH: ...
-    @overload
-    def on_delivery(
-        self, /, *, where: Callable[[DeliveryEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_DeliveryH], _DeliveryH]: ...
-    def on_delivery(
-        self,
-        handler: _DeliveryH | None = None,
-        /,
-        *,
-        where: Callable[[DeliveryEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _DeliveryH | Callable[[_DeliveryH], _DeliveryH]:
-        """Register a handler for :class:`~sesflow.events.DeliveryEvent`."""
-        result: _DeliveryH | Callable[[_DeliveryH], _DeliveryH] = self._add(
-            _DELIVERY, handler, "on_delivery", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_bounce(self, handler: _BounceH, /) -> _BounceH: ...
+        @overload
+        def on_bounce(
+            self,
+            /,
+            *,
+            bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
+            where: Callable[[BounceEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_BounceH], _BounceH]: ...
 
-    @overload
-    def on_send(self, handler: _SendH, /) -> _SendH: ...
-    @overload
-    def on_send(
-        self, /, *, where: Callable[[SendEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_SendH], _SendH]: ...
-    def on_send(
-        self,
-        handler: _SendH | None = None,
-        /,
-        *,
-        where: Callable[[SendEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _SendH | Callable[[_SendH], _SendH]:
-        """Register a handler for :class:`~sesflow.events.SendEvent`."""
-        result: _SendH | Callable[[_SendH], _SendH] = self._add(
-            _SEND, handler, "on_send", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_complaint(self, handler: _ComplaintH, /) -> _ComplaintH: ...
+        @overload
+        def on_complaint(
+            self, /, *, where: Callable[[ComplaintEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_ComplaintH], _ComplaintH]: ...
 
-    @overload
-    def on_reject(self, handler: _RejectH, /) -> _RejectH: ...
-    @overload
-    def on_reject(
-        self, /, *, where: Callable[[RejectEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_RejectH], _RejectH]: ...
-    def on_reject(
-        self,
-        handler: _RejectH | None = None,
-        /,
-        *,
-        where: Callable[[RejectEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _RejectH | Callable[[_RejectH], _RejectH]:
-        """Register a handler for :class:`~sesflow.events.RejectEvent`."""
-        result: _RejectH | Callable[[_RejectH], _RejectH] = self._add(
-            _REJECT, handler, "on_reject", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_reject(self, handler: _RejectH, /) -> _RejectH: ...
+        @overload
+        def on_reject(
+            self, /, *, where: Callable[[RejectEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_RejectH], _RejectH]: ...
 
-    @overload
-    def on_open(self, handler: _OpenH, /) -> _OpenH: ...
-    @overload
-    def on_open(
-        self, /, *, where: Callable[[OpenEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_OpenH], _OpenH]: ...
-    def on_open(
-        self,
-        handler: _OpenH | None = None,
-        /,
-        *,
-        where: Callable[[OpenEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _OpenH | Callable[[_OpenH], _OpenH]:
-        """Register a handler for :class:`~sesflow.events.OpenEvent`."""
-        result: _OpenH | Callable[[_OpenH], _OpenH] = self._add(
-            _OPEN, handler, "on_open", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_open(self, handler: _OpenH, /) -> _OpenH: ...
+        @overload
+        def on_open(
+            self, /, *, where: Callable[[OpenEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_OpenH], _OpenH]: ...
 
-    @overload
-    def on_click(self, handler: _ClickH, /) -> _ClickH: ...
-    @overload
-    def on_click(
-        self, /, *, where: Callable[[ClickEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_ClickH], _ClickH]: ...
-    def on_click(
-        self,
-        handler: _ClickH | None = None,
-        /,
-        *,
-        where: Callable[[ClickEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _ClickH | Callable[[_ClickH], _ClickH]:
-        """Register a handler for :class:`~sesflow.events.ClickEvent`."""
-        result: _ClickH | Callable[[_ClickH], _ClickH] = self._add(
-            _CLICK, handler, "on_click", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_click(self, handler: _ClickH, /) -> _ClickH: ...
+        @overload
+        def on_click(
+            self, /, *, where: Callable[[ClickEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_ClickH], _ClickH]: ...
 
-    @overload
-    def on_rendering_failure(self, handler: _RenderingFailureH, /) -> _RenderingFailureH: ...
-    @overload
-    def on_rendering_failure(
-        self,
-        /,
-        *,
-        where: Callable[[RenderingFailureEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_RenderingFailureH], _RenderingFailureH]: ...
-    def on_rendering_failure(
-        self,
-        handler: _RenderingFailureH | None = None,
-        /,
-        *,
-        where: Callable[[RenderingFailureEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH]:
-        """Register a handler for :class:`~sesflow.events.RenderingFailureEvent`."""
-        result: _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH] = self._add(
-            _RENDERING_FAILURE, handler, "on_rendering_failure", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_rendering_failure(self, handler: _RenderingFailureH, /) -> _RenderingFailureH: ...
+        @overload
+        def on_rendering_failure(
+            self,
+            /,
+            *,
+            where: Callable[[RenderingFailureEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_RenderingFailureH], _RenderingFailureH]: ...
 
-    @overload
-    def on_delivery_delay(self, handler: _DeliveryDelayH, /) -> _DeliveryDelayH: ...
-    @overload
-    def on_delivery_delay(
-        self,
-        /,
-        *,
-        where: Callable[[DeliveryDelayEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_DeliveryDelayH], _DeliveryDelayH]: ...
-    def on_delivery_delay(
-        self,
-        handler: _DeliveryDelayH | None = None,
-        /,
-        *,
-        where: Callable[[DeliveryDelayEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH]:
-        """Register a handler for :class:`~sesflow.events.DeliveryDelayEvent`."""
-        result: _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH] = self._add(
-            _DELIVERY_DELAY, handler, "on_delivery_delay", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_delivery_delay(self, handler: _DeliveryDelayH, /) -> _DeliveryDelayH: ...
+        @overload
+        def on_delivery_delay(
+            self,
+            /,
+            *,
+            where: Callable[[DeliveryDelayEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_DeliveryDelayH], _DeliveryDelayH]: ...
 
-    @overload
-    def on_subscription(self, handler: _SubscriptionH, /) -> _SubscriptionH: ...
-    @overload
-    def on_subscription(
-        self,
-        /,
-        *,
-        where: Callable[[SubscriptionEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_SubscriptionH], _SubscriptionH]: ...
-    def on_subscription(
-        self,
-        handler: _SubscriptionH | None = None,
-        /,
-        *,
-        where: Callable[[SubscriptionEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH]:
-        """Register a handler for :class:`~sesflow.events.SubscriptionEvent` (list subscription changes)."""
-        result: _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH] = self._add(
-            _SUBSCRIPTION, handler, "on_subscription", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_subscription(self, handler: _SubscriptionH, /) -> _SubscriptionH: ...
+        @overload
+        def on_subscription(
+            self,
+            /,
+            *,
+            where: Callable[[SubscriptionEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_SubscriptionH], _SubscriptionH]: ...
 
     def on_unmatched(self, hook: _UnmatchedH) -> _UnmatchedH:
         """Set the hook called with each record no handler was selected for. Usable as a decorator."""
@@ -972,16 +839,60 @@ class EventRouter:
         return result
 
 
-_SEND: Final = frozenset({EventType.SEND})
-_DELIVERY: Final = frozenset({EventType.DELIVERY})
-_BOUNCE: Final = frozenset({EventType.BOUNCE})
-_COMPLAINT: Final = frozenset({EventType.COMPLAINT})
-_REJECT: Final = frozenset({EventType.REJECT})
-_OPEN: Final = frozenset({EventType.OPEN})
-_CLICK: Final = frozenset({EventType.CLICK})
-_RENDERING_FAILURE: Final = frozenset({EventType.RENDERING_FAILURE})
-_DELIVERY_DELAY: Final = frozenset({EventType.DELIVERY_DELAY})
-_SUBSCRIPTION: Final = frozenset({EventType.SUBSCRIPTION})
+class _Shortcut(NamedTuple):
+    """One typed shortcut decorator: ``name`` registers handlers for ``event_class`` alone."""
+
+    name: str
+    event_class: type[SesEvent]
+    note: str = ""
+
+
+_SHORTCUTS: Final = (
+    _Shortcut("on_send", SendEvent),
+    _Shortcut("on_delivery", DeliveryEvent),
+    _Shortcut(
+        "on_bounce",
+        BounceEvent,
+        "``bounce_type`` selects bounces of that type (or those types), e.g. ``BounceType.PERMANENT`` for "
+        "the hard bounces whose recipients must be suppressed.",
+    ),
+    _Shortcut("on_complaint", ComplaintEvent),
+    _Shortcut("on_reject", RejectEvent),
+    _Shortcut("on_open", OpenEvent),
+    _Shortcut("on_click", ClickEvent),
+    _Shortcut("on_rendering_failure", RenderingFailureEvent),
+    _Shortcut("on_delivery_delay", DeliveryDelayEvent),
+    _Shortcut("on_subscription", SubscriptionEvent, "Subscription events are list subscription changes."),
+)
+"""The ten typed shortcuts, one per SES event type; the stubs in ``EventRouter`` give each its types."""
+
+
+def _shortcut(spec: _Shortcut) -> Callable[..., Any]:
+    """The decorator method ``spec`` describes: bare (``@router.on_bounce``) or called with filters."""
+    types = frozenset({spec.event_class.EVENT_TYPE})
+    name = spec.name
+
+    def register(
+        self: EventRouter,
+        handler: Callable[[Any], object] | None = None,
+        /,
+        *,
+        where: Callable[[Any], bool] | None = None,
+        **filters: Any,
+    ) -> Any:
+        return self._add(types, handler, name, where=where, **filters)
+
+    register.__name__ = name
+    register.__qualname__ = f"EventRouter.{name}"
+    register.__doc__ = (
+        f"Register a handler for :class:`~sesflow.events.{spec.event_class.__name__}`, bare or with the "
+        f":class:`EventFilters` keywords and a ``where`` predicate. {spec.note}"
+    ).rstrip()
+    return register
+
+
+for _spec in _SHORTCUTS:
+    setattr(EventRouter, _spec.name, _shortcut(_spec))
 
 
 def _describe(record: object) -> str:
