@@ -90,7 +90,7 @@ SHORTCUT_EVENTS = {
 }
 
 
-def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path) -> None:
+def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Each of the ten shortcuts, bare and called: the handler keeps its type, ``where`` gets the event
     class (reading a field it lacks is an error naming the class), and a handler of another event type is
     refused."""
@@ -120,9 +120,10 @@ def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path) -> None:
         expected[end - 1] = "[type-var]"  # the decorator line of the wrong handler
     source = tmp_path / "shortcuts.py"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cache = str(tmp_path / "cache")
+    pytest_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = pytest_cache.mkdir("mypy-router-typing") if pytest_cache is not None else tmp_path / "cache"
     stdout, stderr, status = api.run(
-        ["--strict", "--no-error-summary", "--show-error-codes", "--cache-dir", cache, str(source)]
+        ["--strict", "--no-error-summary", "--show-error-codes", "--cache-dir", str(cache), str(source)]
     )
     assert status == 1, stderr
     found: dict[int, list[str]] = {}

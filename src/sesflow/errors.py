@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._public import publish
+
 __all__ = ["MissingExtra", "ParseError", "SesflowError", "SnsVerificationError", "SourceError"]
 
 
@@ -75,3 +77,6 @@ class SnsVerificationError(SesflowError):
         self.reason = reason
         self.message_id = message_id
         super().__init__(reason)
+
+
+publish(__name__, __all__, globals())

@@ -13,6 +13,7 @@ DuckDB (the ``analytics`` extra) is imported only when a report runs with ``engi
 
 from __future__ import annotations
 
+from .._public import publish
 from .lake import DEFAULT_ARRIVAL_LAG, Lake, LakeError, LakeFile, TimeRange, partition_path
 from .queries import ATHENA, DUCKDB, Dialect, Dimension, report_columns, report_sql
 from .report import (
@@ -58,3 +59,6 @@ __all__ = [
     "Engine",
     "AWS_THRESHOLDS_SOURCE",
 ]
+
+
+publish(__name__, __all__, globals())

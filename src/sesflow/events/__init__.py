@@ -3,6 +3,7 @@
 Pure: no IO. ``parse_event`` turns a record into one of the classes below; ``to_dict`` turns it back.
 """
 
+from .._public import publish
 from ._converter import converter
 from .enums import (
     BounceSubType,
@@ -110,3 +111,6 @@ __all__ = [
     "parse_event",
     "to_dict",
 ]
+
+
+publish(__name__, __all__, globals())

@@ -10,6 +10,10 @@ Both share :func:`handle_sns_request`, which any other framework can call with a
 
 from __future__ import annotations
 
+from .._public import publish
 from ._core import MAX_BODY_SIZE, WebhookResponse, handle_sns_request, merge_headers
 
 __all__ = ["MAX_BODY_SIZE", "WebhookResponse", "handle_sns_request", "merge_headers"]
+
+
+publish(__name__, __all__, globals())

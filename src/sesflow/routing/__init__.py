@@ -4,6 +4,7 @@
 points (:func:`handle_lambda` and the explicit ``handle_*_lambda`` functions) take a router and an event.
 """
 
+from .._public import publish
 from ._lambda import (
     FirehoseTransform,
     handle_eventbridge_lambda,
@@ -57,3 +58,6 @@ __all__ = [
     "DispatchError",
     "LambdaEventError",
 ]
+
+
+publish(__name__, __all__, globals())

@@ -41,6 +41,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .._public import publish
 from ..errors import SnsVerificationError
 
 __all__ = [
@@ -997,3 +998,7 @@ class SnsVerifier:
             raise self._confirmation_error(exc, _message_id(message)) from exc
         _log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
         return _subscription_arn(body, url)
+
+
+# Imported on first use by sesflow.sources, which exports it: that package is its public home.
+publish("sesflow.sources", ["SnsVerifier"], globals())

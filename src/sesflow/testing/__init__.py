@@ -11,6 +11,7 @@ import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .._public import publish
 from .factories import make_event, make_mail, make_record
 
 if TYPE_CHECKING:
@@ -80,3 +81,6 @@ def sample_records() -> dict[str, dict[str, Any]]:
         for item in sorted(folder.iterdir(), key=lambda p: p.name)
         if item.name.endswith(".json")
     }
+
+
+publish(__name__, __all__, globals())
