@@ -27,8 +27,8 @@ from ..events import (
     SesEvent,
     SubscriptionEvent,
     SubscriptionStatus,
+    format_timestamp,
 )
-from ..events._converter import format_timestamp
 from .lake import Lake, LakeError, TimeRange
 from .queries import DUCKDB, PERCENTILES, TOTALS, Dimension, quote, report_sql
 from .report import Metrics

@@ -4,7 +4,7 @@ Pure: no IO. ``parse_event`` turns a record into one of the classes below; ``to_
 """
 
 from .._public import publish
-from ._converter import converter
+from ._converter import converter, format_timestamp
 from .enums import (
     BounceSubType,
     BounceType,
@@ -14,6 +14,7 @@ from .enums import (
     EventType,
     OpenEnum,
     SubscriptionStatus,
+    event_types_from_names,
 )
 from .models import (
     EVENT_CLASSES,
@@ -107,6 +108,8 @@ __all__ = [
     "TopicValidation",
     "UnknownEvent",
     "converter",
+    "event_types_from_names",
+    "format_timestamp",
     "load_json",
     "parse_event",
     "to_dict",

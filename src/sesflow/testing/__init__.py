@@ -12,6 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from .._public import publish
+from ._moto import embedded_moto
 from .factories import make_event, make_mail, make_record
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ __all__ = [
     "Outcome",
     "Publication",
     "SentMessage",
+    "embedded_moto",
     "make_event",
     "make_mail",
     "make_record",
