@@ -8,7 +8,7 @@ feedback notifications), each wrapped in an SNS envelope and an SQS Lambda recor
 
 Implementations:
 
-* ``sesflow``: ``EventRouter.handle_sqs_lambda(event)`` with one handler per event type (``on_bounce``...).
+* ``sesflow``: ``handle_sqs_lambda(router, event)`` with one handler per event type (``on_bounce``...).
   This is the whole path: source unwrapping, typed parsing (``parse_event``), dispatch and the response.
 * ``hand-written, json.loads``: the loop people write without a library: ``json.loads`` of the body, then of
   the ``Message``, an ``if``/``elif`` chain on ``eventType``/``notificationType``, a ``try`` per message to
@@ -42,7 +42,7 @@ from typing import Any
 
 import sesflow.events.parse as _parse_module
 from sesflow.events import EventType, load_json, parse_event
-from sesflow.routing import EventRouter
+from sesflow.routing import EventRouter, handle_sqs_lambda
 from sesflow.sources import sqs_lambda_items
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -171,7 +171,7 @@ def _sesflow(seen: Seen | None) -> Callable[[Event], Response]:
         for event_type in EventType:
             router.on(event_type)(lambda e, t=event_type.value: seen.append((t, e.message_id)))
 
-    return lambda event: router.handle_sqs_lambda(event)
+    return lambda event: handle_sqs_lambda(router, event)
 
 
 def _hand_written(loads: Callable[[Any], Any]) -> Callable[[Seen | None], Callable[[Event], Response]]:
@@ -434,7 +434,7 @@ def render_markdown(timings: Sequence[Timing], batches: int, reps: int) -> str:
         "topic delivered to its queue: for each message of a batch of ten, decode the SQS body (the SNS "
         "envelope), decode its `Message` (the SES record), find the event type, call that type's handler "
         "(a trivial one), and answer with the partial batch response. sesflow does this with "
-        "`EventRouter.handle_sqs_lambda(event)` and one handler per event type: source unwrapping, typed "
+        "`handle_sqs_lambda(router, event)` and one handler per event type: source unwrapping, typed "
         "parsing, dispatch and the response. The hand-written loop is what people write without a library: "
         "`json.loads` of the body and of the `Message`, an `if`/`elif` chain on "
         "`eventType`/`notificationType`, a `try` per message; it checks nothing else and builds no model. "

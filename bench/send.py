@@ -1,6 +1,6 @@
 """Sending benchmark: a sequential boto3 loop against sesflow's clients, side by side in one run.
 
-Every implementation sends through the same local endpoint that answers like SES (``sesflow.sending.fake``,
+Every implementation sends through the same local endpoint that answers like SES (``sesflow.testing.FakeSes``,
 speaking the sesv2 REST-JSON protocol) after a fixed delay (20 ms by default, a realistic round trip to SES):
 
 * ``boto3 loop``: ``sesv2.send_email`` one message at a time, the way most code sends;
@@ -40,7 +40,7 @@ import boto3
 import botocore.config
 
 from sesflow.sending import AsyncSesClient, Destination, Email, SesClient, Template
-from sesflow.sending.fake import FakeSes
+from sesflow.testing import FakeSes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _docs_page import machine, replace_section, versions
@@ -63,7 +63,7 @@ TARGET_SYNC_OVERHEAD = 0.10
 
 SERVER_CODE = """
 import sys
-from sesflow.sending.fake import FakeSes
+from sesflow.testing import FakeSes
 fake = FakeSes(
     configuration_sets={sys.argv[2]}, templates={sys.argv[3]}, delay=float(sys.argv[1]), record=False
 )
@@ -395,8 +395,8 @@ def render_markdown(results: Results, *, messages: int, sequential: int) -> str:
         SECTION_TITLE,
         "",
         "`bench/send.py` sends through a local endpoint that answers like SES's v2 API "
-        f"(`sesflow.sending.fake`) after a fixed {results.delay * 1000:.0f} ms, with each implementation in "
-        "turn. Before timing, every implementation sends to an in-process endpoint that checks each call "
+        f"(`sesflow.testing.FakeSes`) after a fixed {results.delay * 1000:.0f} ms, with each implementation "
+        "in turn. Before timing, every implementation sends to an in-process endpoint that checks each call "
         "carried the configuration set and the tags, every recipient arrived once, and every message got its "
         "own id.",
         "",

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from sesflow.events import OpenEvent, ParsedRecord, RenderingFailureEvent
-from sesflow.routing import EventRouter
+from sesflow.routing import EventRouter, handle_firehose_lambda
 
 logger = logging.getLogger("ses-firehose")
 
@@ -44,4 +44,4 @@ def one_line_per_record(record: ParsedRecord, data: bytes) -> bytes | None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return router.handle_firehose_lambda(event, context, transform=one_line_per_record)
+    return handle_firehose_lambda(router, event, context, transform=one_line_per_record)

@@ -5,7 +5,7 @@ the event source mapping). Powertools does what it is good at (structured logs w
 CloudWatch metrics in the embedded metric format); sesflow unwraps the SNS envelopes, parses typed SES
 events and routes them. Two handlers show the two ways to combine them:
 
-- ``handler``: sesflow builds the partial batch response (``router.handle_sqs_lambda``);
+- ``handler``: sesflow builds the partial batch response (``handle_sqs_lambda``);
 - ``batch_handler``: Powertools' ``BatchProcessor`` drives the batch and sesflow handles each record.
 
 Both report exactly the messages whose handling failed, or that are not SES events, so SQS retries only those
@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sesflow.events import BounceEvent, ComplaintEvent, SesEvent
-from sesflow.routing import EventRouter
+from sesflow.routing import EventRouter, handle_sqs_lambda
 from sesflow.sources import SourceItem, sqs_lambda_items
 
 logger = Logger(service="ses-events")
@@ -63,7 +63,7 @@ def log_event(event: SesEvent) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return router.handle_sqs_lambda(event, context)
+    return handle_sqs_lambda(router, event, context)
 
 
 # --- 2. Powertools' BatchProcessor, one record at a time ---------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 from sesflow.events import BounceEvent, BounceType, ComplaintEvent, SesEvent
-from sesflow.routing import EventRouter
+from sesflow.routing import EventRouter, handle_sqs_lambda
 from sesflow.sources import SourceItem
 
 logger = logging.getLogger("suppression")
@@ -67,4 +67,4 @@ def on_invalid(item: SourceItem) -> None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return router.handle_sqs_lambda(event, context)
+    return handle_sqs_lambda(router, event, context)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sesflow.testing._moto import embedded_moto
+from sesflow.testing import embedded_moto
 
 DATA = Path(__file__).parent / "data"
 

@@ -48,7 +48,7 @@ def _own_fields(cls: type[Any]) -> list[attrs.Attribute[Any]]:
 
 def _type_name(tp: Any) -> str:
     text = tp.__name__ if isinstance(tp, type) else str(tp)
-    for prefix in ("sesflow.events.models.", "sesflow.events.enums.", "collections.abc.", "typing."):
+    for prefix in ("sesflow.events.", "sesflow.", "collections.abc.", "typing."):
         text = text.replace(prefix, "")
     return text.replace("datetime.datetime", "datetime").replace(" | None", "")
 

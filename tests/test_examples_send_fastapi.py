@@ -3,7 +3,7 @@
 ``/welcome`` goes to moto in server mode: moto's GetSendStatistics counts what it accepted, and a botocore
 ``before-send`` hook reads the HTTP body that was sent. ``/announcements`` uses v2
 ``SendBulkEmail``, which moto does not implement, so that route goes to the local SES-like endpoint
-(``sesflow.sending.fake``) instead.
+(``sesflow.testing.FakeSes``) instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import boto3
 import httpx
 import pytest
 
-from sesflow.sending.fake import FakeSes
+from sesflow.testing import FakeSes
 
 from ._scripts import load_example
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from sesflow import routing
 from sesflow.errors import ParseError, SnsVerificationError, SourceError
 from sesflow.events import (
     BounceEvent,
@@ -20,8 +22,25 @@ from sesflow.events import (
     ParsedRecord,
     SesEvent,
 )
-from sesflow.routing import AsyncHandlerError, DispatchError, EventRouter, run_async
-from sesflow.sources import NonEmailEvent, SnsVerifier, SourceItem
+from sesflow.routing import (
+    AsyncHandlerError,
+    DispatchError,
+    EventRouter,
+    LambdaEventError,
+    handle_eventbridge_lambda,
+    handle_eventbridge_lambda_async,
+    handle_firehose_lambda,
+    handle_firehose_lambda_async,
+    handle_lambda,
+    handle_lambda_async,
+    handle_sns_lambda,
+    handle_sns_lambda_async,
+    handle_sqs_lambda,
+    handle_sqs_lambda_async,
+    lambda_transport,
+    run_async,
+)
+from sesflow.sources import NonEmailEvent, SnsVerifier, SourceItem, Transport
 from sesflow.sources.sns_verify import MemoryReplayGuard
 
 from ._router_events import (
@@ -108,7 +127,7 @@ def test_sqs_batch_reports_only_failed_and_unparseable_messages() -> None:
     bodies.insert(7, ("m-not-ses", json.dumps(sns_envelope('{"hello": "world"}'))))
     event = sqs_event(bodies)
 
-    response = recorder.router.handle_sqs_lambda(event, context=None)
+    response = handle_sqs_lambda(recorder.router, event, context=None)
 
     failing_id = f"m-{SAMPLE_FILES.index(failing_record)}"
     assert sorted(_failures(response)) == sorted(["m-garbage", "m-not-ses", failing_id])
@@ -122,7 +141,7 @@ def test_sqs_batch_reports_only_failed_and_unparseable_messages() -> None:
 def test_sqs_batch_with_everything_fine_reports_nothing() -> None:
     recorder = Recorder()
     event = sqs_event([("a", json.dumps(sns_envelope(record_text("event_01_Bounce.json"))))])
-    assert recorder.router.handle_sqs_lambda(event) == {"batchItemFailures": []}
+    assert handle_sqs_lambda(recorder.router, event) == {"batchItemFailures": []}
     assert len(recorder.seen) == 1
 
 
@@ -135,7 +154,7 @@ def test_sqs_raw_message_delivery_and_control_messages() -> None:
             ("validation", json.dumps(sns_envelope(validation))),
         ]
     )
-    assert recorder.router.handle_sqs_lambda(event) == {"batchItemFailures": []}
+    assert handle_sqs_lambda(recorder.router, event) == {"batchItemFailures": []}
     assert isinstance(recorder.seen[0], ComplaintEvent)
     assert isinstance(recorder.seen[1], ControlMessage)
 
@@ -152,7 +171,7 @@ def test_fifo_batch_stops_at_the_first_failure_and_reports_the_rest() -> None:
     bodies.insert(3, ("f-bad", "{nope"))
     event = sqs_event(bodies, fifo=True)
 
-    response = recorder.router.handle_sqs_lambda(event)
+    response = handle_sqs_lambda(recorder.router, event)
     assert _failures(response) == ["f-1", "f-2", "f-bad", "f-3"]
     assert [type(e) for e in recorder.seen] == [BounceEvent]  # nothing after the failure ran
     assert recorder.invalid == []  # the bad message was not even looked at: it is retried in order
@@ -166,7 +185,7 @@ def test_fifo_is_recognised_by_message_group_id_too() -> None:
     ]
     for record in records:
         record["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:renamed"
-    response = recorder.router.handle_sqs_lambda({"Records": records})
+    response = handle_sqs_lambda(recorder.router, {"Records": records})
     assert _failures(response) == ["g-1", "g-2"]
     assert recorder.seen == []
 
@@ -181,7 +200,7 @@ def test_sqs_with_a_verifier_reports_messages_that_do_not_verify() -> None:
             ("unsigned", record_text("event_01_Bounce.json")),
         ]
     )
-    response = recorder.router.handle_sqs_lambda(event, verifier=_verifier())
+    response = handle_sqs_lambda(recorder.router, event, verifier=_verifier())
     assert _failures(response) == ["forged", "unsigned"]
     assert [type(e) for e in recorder.seen] == [ComplaintEvent, BounceEvent]
     assert all(isinstance(item.error, SnsVerificationError) for item in recorder.invalid)
@@ -193,11 +212,11 @@ def test_sqs_marks_what_it_handled_so_a_redelivery_is_skipped_and_a_failure_retr
     event = sqs_event(
         [("complaint", json.dumps(_signed(SIGNED[0]))), ("bounce", json.dumps(_signed(SIGNED[1])))]
     )
-    first = recorder.router.handle_sqs_lambda(event, verifier=verifier)
+    first = handle_sqs_lambda(recorder.router, event, verifier=verifier)
     assert _failures(first) == ["complaint"]
     recorder.fail_on = frozenset()
     # Both come back: the complaint because it failed, the bounce as if deleting it had failed.
-    second = recorder.router.handle_sqs_lambda(event, verifier=verifier)
+    second = handle_sqs_lambda(recorder.router, event, verifier=verifier)
     assert _failures(second) == []  # the replayed bounce is acknowledged, not a failure
     assert [type(e) for e in recorder.seen] == [BounceEvent, ComplaintEvent]  # each handled once
     assert recorder.invalid == []  # a replay is not invalid input
@@ -210,14 +229,14 @@ async def test_sqs_async_with_concurrency_skips_what_was_handled() -> None:
         [("complaint", json.dumps(_signed(SIGNED[0]))), ("bounce", json.dumps(_signed(SIGNED[1])))]
     )
     for _ in range(2):
-        response = await recorder.router.handle_sqs_lambda_async(event, verifier=verifier, concurrency=2)
+        response = await handle_sqs_lambda_async(recorder.router, event, verifier=verifier, concurrency=2)
         assert _failures(response) == []
     assert sorted(type(e).__name__ for e in recorder.seen) == ["BounceEvent", "ComplaintEvent"]
 
 
 def test_an_event_that_is_not_from_sqs_fails_the_whole_batch() -> None:
     recorder = Recorder()
-    response = recorder.router.handle_sqs_lambda({"detail-type": "Email Bounced"})
+    response = handle_sqs_lambda(recorder.router, {"detail-type": "Email Bounced"})
     # An empty identifier makes Lambda treat the whole batch as failed, and the hook has the event.
     assert response == {"batchItemFailures": [{"itemIdentifier": ""}]}
     assert isinstance(recorder.invalid[0].error, SourceError)
@@ -234,13 +253,13 @@ def test_sync_entry_points_refuse_coroutine_handlers_before_touching_the_batch()
 
     bounce = sqs_event([("a", record_text("event_01_Bounce.json"))])
     with pytest.raises(AsyncHandlerError, match="handle_sqs_lambda_async"):
-        router.handle_sqs_lambda(bounce)
+        handle_sqs_lambda(router, bounce)
     with pytest.raises(AsyncHandlerError, match="handle_sns_lambda_async"):
-        router.handle_sns_lambda(sns_lambda_event(sns_envelope(record_text("event_01_Bounce.json"))))
+        handle_sns_lambda(router, sns_lambda_event(sns_envelope(record_text("event_01_Bounce.json"))))
     with pytest.raises(AsyncHandlerError):
-        router.handle_eventbridge_lambda(eventbridge_event({}, "Email Bounced"))
+        handle_eventbridge_lambda(router, eventbridge_event({}, "Email Bounced"))
     with pytest.raises(AsyncHandlerError):
-        router.handle_firehose_lambda(firehose_event([]))
+        handle_firehose_lambda(router, firehose_event([]))
     assert ran == []
 
 
@@ -258,7 +277,7 @@ async def test_sqs_async_runs_coroutine_handlers_and_reports_failures() -> None:
     names = ["event_01_Bounce.json", "event_02_Complaint.json", "event_03_Delivery.json"]
     bodies = [(n, json.dumps(sns_envelope(record_text(n)))) for n in names]
     bodies.append(("junk", "junk"))
-    response = await router.handle_sqs_lambda_async(sqs_event(bodies))
+    response = await handle_sqs_lambda_async(router, sqs_event(bodies))
     assert _failures(response) == ["event_02_Complaint.json", "junk"]
     assert seen == ["Bounce", "Delivery"]  # concurrency 1: in batch order
 
@@ -277,10 +296,10 @@ async def test_sqs_async_concurrency_dispatches_messages_together() -> None:
 
     names = ["event_01_Bounce.json", "event_06_Open.json"]
     event = sqs_event([(n, record_text(n)) for n in names])
-    response = await asyncio.wait_for(router.handle_sqs_lambda_async(event, concurrency=2), timeout=5)
+    response = await asyncio.wait_for(handle_sqs_lambda_async(router, event, concurrency=2), timeout=5)
     assert response == {"batchItemFailures": []}
     with pytest.raises(ValueError, match="concurrency"):
-        await router.handle_sqs_lambda_async(event, concurrency=0)
+        await handle_sqs_lambda_async(router, event, concurrency=0)
 
 
 async def test_sqs_async_fifo_stops_at_the_first_failure_even_with_concurrency() -> None:
@@ -295,7 +314,7 @@ async def test_sqs_async_fifo_stops_at_the_first_failure_even_with_concurrency()
 
     names = ["event_01_Bounce.json", "event_02_Complaint.json", "event_03_Delivery.json"]
     event = sqs_event([(n, record_text(n)) for n in names], fifo=True)
-    response = await router.handle_sqs_lambda_async(event, concurrency=10)
+    response = await handle_sqs_lambda_async(router, event, concurrency=10)
     assert _failures(response) == ["event_02_Complaint.json", "event_03_Delivery.json"]
     assert seen == ["Bounce"]
 
@@ -303,7 +322,7 @@ async def test_sqs_async_fifo_stops_at_the_first_failure_even_with_concurrency()
 async def test_sqs_async_with_a_verifier() -> None:
     recorder = Recorder()
     event = sqs_event([("ok", json.dumps(_signed(SIGNED[0]))), ("forged", json.dumps(_tampered(SIGNED[0])))])
-    response = await recorder.router.handle_sqs_lambda_async(event, verifier=_verifier())
+    response = await handle_sqs_lambda_async(recorder.router, event, verifier=_verifier())
     assert _failures(response) == ["forged"]
     assert [type(e) for e in recorder.seen] == [ComplaintEvent]
 
@@ -317,7 +336,7 @@ def test_run_async_drives_the_async_entry_point_from_a_sync_handler() -> None:
         seen.append(event)
 
     def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-        return run_async(router.handle_sqs_lambda_async(event, context))
+        return run_async(handle_sqs_lambda_async(router, event, context))
 
     event = sqs_event([("a", record_text("event_01_Bounce.json")), ("b", "{")])
     assert lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "b"}]}
@@ -331,7 +350,7 @@ def test_run_async_drives_the_async_entry_point_from_a_sync_handler() -> None:
 def test_sns_handles_the_message() -> None:
     recorder = Recorder()
     event = sns_lambda_event(sns_envelope(record_text("event_01_Bounce.json")))
-    recorder.router.handle_sns_lambda(event, context=object())
+    handle_sns_lambda(recorder.router, event, context=object())
     assert [type(e) for e in recorder.seen] == [BounceEvent]
 
 
@@ -342,7 +361,7 @@ def test_sns_raises_with_every_result_when_a_handler_fails() -> None:
         sns_envelope(record_text("event_02_Complaint.json"), message_id="sns-2"),
     )
     with pytest.raises(DispatchError) as caught:
-        recorder.router.handle_sns_lambda(event)
+        handle_sns_lambda(recorder.router, event)
     error = caught.value
     assert [r.item_id for r in error.results] == ["sns-1", "sns-2"]
     assert [r.item_id for r in error.failed] == ["sns-2"]
@@ -354,10 +373,10 @@ def test_sns_raises_with_every_result_when_a_handler_fails() -> None:
 def test_sns_with_a_verifier_raises_for_a_forged_message() -> None:
     recorder = Recorder()
     router = recorder.router
-    router.handle_sns_lambda(sns_lambda_event(_signed(SIGNED[1])), verifier=_verifier())
+    handle_sns_lambda(router, sns_lambda_event(_signed(SIGNED[1])), verifier=_verifier())
     assert [type(e) for e in recorder.seen] == [BounceEvent]
     with pytest.raises(DispatchError) as caught:
-        router.handle_sns_lambda(sns_lambda_event(_tampered(SIGNED[1])), verifier=_verifier())
+        handle_sns_lambda(router, sns_lambda_event(_tampered(SIGNED[1])), verifier=_verifier())
     assert isinstance(caught.value.failed[0].error, SnsVerificationError)
     assert isinstance(caught.value.__cause__, SnsVerificationError)
     assert len(recorder.seen) == 1
@@ -369,10 +388,10 @@ def test_sns_retries_a_failure_but_skips_a_message_already_handled() -> None:
     verifier = _verifier(replay_guard=MemoryReplayGuard())
     event = sns_lambda_event(_signed(SIGNED[1]))
     with pytest.raises(DispatchError):
-        recorder.router.handle_sns_lambda(event, verifier=verifier)
+        handle_sns_lambda(recorder.router, event, verifier=verifier)
     recorder.fail_on = frozenset()
-    recorder.router.handle_sns_lambda(event, verifier=verifier)  # Lambda's retry: verified and handled
-    recorder.router.handle_sns_lambda(event, verifier=verifier)  # a duplicate invocation: skipped
+    handle_sns_lambda(recorder.router, event, verifier=verifier)  # Lambda's retry: verified and handled
+    handle_sns_lambda(recorder.router, event, verifier=verifier)  # a duplicate invocation: skipped
     assert [type(e) for e in recorder.seen] == [BounceEvent]
     assert recorder.invalid == []
 
@@ -386,10 +405,10 @@ async def test_sns_async() -> None:
         seen.append(event)
 
     event = sns_lambda_event(_signed(SIGNED[0]))
-    await router.handle_sns_lambda_async(event, verifier=_verifier())
+    await handle_sns_lambda_async(router, event, verifier=_verifier())
     assert len(seen) == 1
     with pytest.raises(DispatchError):
-        await router.handle_sns_lambda_async(sns_lambda_event(_tampered(SIGNED[0])), verifier=_verifier())
+        await handle_sns_lambda_async(router, sns_lambda_event(_tampered(SIGNED[0])), verifier=_verifier())
 
 
 # --- EventBridge ------------------------------------------------------------------------------------------
@@ -398,7 +417,7 @@ async def test_sns_async() -> None:
 def test_eventbridge_routes_the_detail() -> None:
     recorder = Recorder()
     record = json.loads(record_text("event_01_Bounce.json"))
-    recorder.router.handle_eventbridge_lambda(eventbridge_event(record, "Email Bounced"))
+    handle_eventbridge_lambda(recorder.router, eventbridge_event(record, "Email Bounced"))
     assert [type(e) for e in recorder.seen] == [BounceEvent]
 
 
@@ -406,7 +425,7 @@ def test_eventbridge_non_email_events_are_control_messages_not_failures() -> Non
     unmatched: list[object] = []
     router = EventRouter(on_unmatched=unmatched.append)
     event = eventbridge_event({"status": "ENABLED"}, "Sending Status Enabled")
-    router.handle_eventbridge_lambda(event)
+    handle_eventbridge_lambda(router, event)
     assert isinstance(unmatched[0], NonEmailEvent)
 
 
@@ -414,10 +433,10 @@ def test_eventbridge_raises_for_a_failing_handler_or_a_bad_event() -> None:
     recorder = Recorder(fail_on={EventType.BOUNCE})
     record = json.loads(record_text("event_01_Bounce.json"))
     with pytest.raises(DispatchError) as caught:
-        recorder.router.handle_eventbridge_lambda(eventbridge_event(record, "Email Bounced", event_id="x"))
+        handle_eventbridge_lambda(recorder.router, eventbridge_event(record, "Email Bounced", event_id="x"))
     assert caught.value.failed[0].item_id == "x"
     with pytest.raises(DispatchError) as caught:  # detail-type and detail disagree
-        recorder.router.handle_eventbridge_lambda(eventbridge_event(record, "Email Delivered"))
+        handle_eventbridge_lambda(recorder.router, eventbridge_event(record, "Email Delivered"))
     assert isinstance(caught.value.failed[0].error, SourceError)
     assert len(recorder.invalid) == 1
 
@@ -431,10 +450,10 @@ async def test_eventbridge_async() -> None:
         seen.append(event)
 
     record = json.loads(record_text("event_03_Delivery.json"))
-    await router.handle_eventbridge_lambda_async(eventbridge_event(record, "Email Delivered"))
+    await handle_eventbridge_lambda_async(router, eventbridge_event(record, "Email Delivered"))
     assert len(seen) == 1
     with pytest.raises(DispatchError):
-        await router.handle_eventbridge_lambda_async({"source": "aws.ec2", "id": "e"})
+        await handle_eventbridge_lambda_async(router, {"source": "aws.ec2", "id": "e"})
 
 
 # --- Firehose ---------------------------------------------------------------------------------------------
@@ -464,7 +483,7 @@ def _firehose_input() -> dict[str, Any]:
 def test_firehose_passes_records_through_and_fails_bad_or_failed_ones() -> None:
     recorder = Recorder(fail_on={EventType.COMPLAINT})
     event = _firehose_input()
-    response = recorder.router.handle_firehose_lambda(event)
+    response = handle_firehose_lambda(recorder.router, event)
     assert _results(response) == [
         ("r-bounce", "Ok"),
         ("r-open", "Ok"),
@@ -503,7 +522,7 @@ def test_firehose_transform_replaces_drops_or_fails_records() -> None:
             ("bad", b"nope"),
         ]
     )
-    response = router.handle_firehose_lambda(event, transform=transform)
+    response = handle_firehose_lambda(router, event, transform=transform)
     assert _results(response) == [
         ("bounce", "Ok"),
         ("open", "Dropped"),
@@ -537,7 +556,7 @@ def test_a_failing_transform_fails_only_its_record(bad_return: object) -> None:
     event = firehose_event(
         [("b", firehose_line("event_01_Bounce.json")), ("d", firehose_line("event_03_Delivery.json"))]
     )
-    response = router.handle_firehose_lambda(event, transform=transform)
+    response = handle_firehose_lambda(router, event, transform=transform)
     assert _results(response) == [("b", "ProcessingFailed"), ("d", "Ok")]
     assert _data(response, "b") == firehose_line("event_01_Bounce.json")
 
@@ -558,6 +577,144 @@ async def test_firehose_async_with_concurrency() -> None:
         [("a", firehose_line("event_01_Bounce.json")), ("b", firehose_line("event_07_Click.json"))]
     )
     response = await asyncio.wait_for(
-        router.handle_firehose_lambda_async(event, transform=lambda r, d: None, concurrency=2), timeout=5
+        handle_firehose_lambda_async(router, event, transform=lambda r, d: None, concurrency=2), timeout=5
     )
     assert _results(response) == [("a", "Dropped"), ("b", "Dropped")]
+
+
+# --- any trigger: handle_lambda ----------------------------------------------------------------------------
+
+
+def _one_of_each() -> dict[Transport, dict[str, Any]]:
+    """An invocation of each trigger, each with one record that parses and one that does not (EventBridge:
+    one event, which parses)."""
+    bounce = record_text("event_01_Bounce.json")
+    return {
+        Transport.SQS: sqs_event([("q-1", json.dumps(sns_envelope(bounce))), ("q-bad", "{nope")]),
+        Transport.SNS: sns_lambda_event(sns_envelope(bounce), sns_envelope("{nope")),
+        Transport.EVENTBRIDGE: eventbridge_event(json.loads(bounce), "Email Bounced"),
+        Transport.FIREHOSE: firehose_event(
+            [("f-1", firehose_line("event_01_Bounce.json")), ("f-bad", b"{nope")]
+        ),
+    }
+
+
+_EXPLICIT: dict[Transport, Any] = {
+    Transport.SQS: handle_sqs_lambda,
+    Transport.SNS: handle_sns_lambda,
+    Transport.EVENTBRIDGE: handle_eventbridge_lambda,
+    Transport.FIREHOSE: handle_firehose_lambda,
+}
+
+
+def _outcome(entry_point: Any, router: EventRouter, event: dict[str, Any], **kwargs: Any) -> object:
+    """What an entry point answered, or the error it raised (as its type and the results it carries)."""
+    try:
+        return entry_point(router, event, None, **kwargs)
+    except DispatchError as exc:
+        return (DispatchError, [(r.item_id, r.ok) for r in exc.results])
+
+
+@pytest.mark.parametrize("transport", list(_EXPLICIT))
+def test_handle_lambda_answers_as_the_entry_point_of_the_trigger(transport: Transport) -> None:
+    event = _one_of_each()[transport]
+    assert lambda_transport(event) is transport
+
+    by_detection, explicitly = Recorder(), Recorder()
+    answer = _outcome(handle_lambda, by_detection.router, event)
+    assert answer == _outcome(_EXPLICIT[transport], explicitly.router, event)
+    assert [type(e) for e in by_detection.seen] == [BounceEvent]
+    assert [i.item_id for i in by_detection.invalid] == [i.item_id for i in explicitly.invalid]
+
+
+_EXPLICIT_ASYNC: dict[Transport, Any] = {
+    Transport.SQS: handle_sqs_lambda_async,
+    Transport.SNS: handle_sns_lambda_async,
+    Transport.EVENTBRIDGE: handle_eventbridge_lambda_async,
+    Transport.FIREHOSE: handle_firehose_lambda_async,
+}
+
+
+@pytest.mark.parametrize("transport", list(_EXPLICIT_ASYNC))
+async def test_handle_lambda_async_answers_as_the_async_entry_point(transport: Transport) -> None:
+    event = _one_of_each()[transport]
+    seen: list[str] = []
+    router = EventRouter()
+
+    @router.on_bounce
+    async def bounce(event: BounceEvent) -> None:
+        seen.append(event.message_id)
+
+    async def outcome(entry_point: Any) -> object:
+        try:
+            return await entry_point(router, event, None)
+        except DispatchError as exc:
+            return (DispatchError, [(r.item_id, r.ok) for r in exc.results])
+
+    assert await outcome(handle_lambda_async) == await outcome(_EXPLICIT_ASYNC[transport])
+    assert len(seen) == 2  # the bounce reached the coroutine handler each time
+    assert seen[0] == seen[1]
+
+
+def test_handle_lambda_passes_the_verifier_to_sqs_and_sns_and_the_transform_to_firehose() -> None:
+    recorder = Recorder()
+    sqs = sqs_event([("good", json.dumps(_signed(SIGNED[1]))), ("forged", json.dumps(_tampered(SIGNED[1])))])
+    assert handle_lambda(recorder.router, sqs, verifier=_verifier()) == {
+        "batchItemFailures": [{"itemIdentifier": "forged"}]
+    }
+    sns = sns_lambda_event(_tampered(SIGNED[0]))
+    with pytest.raises(DispatchError) as caught:
+        handle_lambda(recorder.router, sns, verifier=_verifier())
+    assert isinstance(caught.value.failed[0].error, SnsVerificationError)
+
+    firehose = firehose_event(
+        [("o", firehose_line("event_06_Open.json")), ("c", firehose_line("event_07_Click.json"))]
+    )
+
+    def drop_opens(record: ParsedRecord, data: bytes) -> bytes | None:
+        return None if isinstance(record, OpenEvent) else data
+
+    response = handle_lambda(recorder.router, firehose, transform=drop_opens)
+    assert response is not None
+    assert _results(response) == [("o", "Dropped"), ("c", "Ok")]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "Records",
+        ["Records"],
+        42,
+        {},
+        {"key1": "value1", "key2": "value2"},  # the Lambda console's default test event
+        {"Records": []},
+        {"Records": "not a list"},
+        {"Records": [1, 2]},
+        {"Records": [{"eventSource": "aws:s3", "s3": {}}]},  # another trigger
+        {"Records": [{"eventSource": "aws:sqs"}, {"EventSource": "aws:sns"}]},  # no single service
+        {"Records": [{"eventSource": "aws:sqs"}, "junk"]},
+        {"records": [], "invocationId": "i"},  # Firehose without its stream
+        {"records": "no", "invocationId": "i", "deliveryStreamArn": "arn"},
+        {"detail-type": "Email Bounced", "detail": {}},  # EventBridge without a source
+        {"source": "aws.ses", "detail": {}},
+        {"requestContext": {}, "body": "{}", "httpMethod": "POST"},  # API Gateway
+    ],
+)
+def test_handle_lambda_refuses_an_event_no_trigger_sends_and_touches_nothing(event: Any) -> None:
+    recorder = Recorder()
+    with pytest.raises(LambdaEventError, match="cannot tell which service") as caught:
+        handle_lambda(recorder.router, event)
+    with pytest.raises(LambdaEventError):
+        run_async(handle_lambda_async(recorder.router, event))
+    assert caught.value.event is event
+    assert recorder.seen == []  # nothing was dispatched
+    assert recorder.invalid == []
+    assert pickle.loads(pickle.dumps(caught.value)).event == event
+
+
+def test_the_lambda_page_covers_every_entry_point() -> None:
+    page = (DATA.parents[1] / "docs" / "lambda.md").read_text(encoding="utf-8")
+    for name in routing.__all__:
+        if name.startswith(("handle_", "lambda_")):
+            assert f"::: sesflow.routing.{name}\n" in page, name

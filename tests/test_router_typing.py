@@ -74,3 +74,63 @@ def test_mypy_checks_handler_types(tmp_path: Path, request: pytest.FixtureReques
         assert any(message.endswith(code) for message in errors[number]), stdout
     for number, text in wanted_notes.items():
         assert text in notes.get(number, []), stdout
+
+
+SHORTCUT_EVENTS = {
+    "on_send": "SendEvent",
+    "on_delivery": "DeliveryEvent",
+    "on_bounce": "BounceEvent",
+    "on_complaint": "ComplaintEvent",
+    "on_reject": "RejectEvent",
+    "on_open": "OpenEvent",
+    "on_click": "ClickEvent",
+    "on_rendering_failure": "RenderingFailureEvent",
+    "on_delivery_delay": "DeliveryDelayEvent",
+    "on_subscription": "SubscriptionEvent",
+}
+
+
+def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Each of the ten shortcuts, bare and called: the handler keeps its type, ``where`` gets the event
+    class (reading a field it lacks is an error naming the class), and a handler of another event type is
+    refused."""
+    classes = sorted(set(SHORTCUT_EVENTS.values()))
+    lines = [f"from sesflow.events import {', '.join(classes)}", "from sesflow.routing import EventRouter"]
+    lines += ["", "router = EventRouter()"]
+    expected: dict[int, str] = {}
+    for n, (name, cls) in enumerate(SHORTCUT_EVENTS.items()):
+        other = SHORTCUT_EVENTS["on_open" if name != "on_open" else "on_click"]
+        lines += [
+            f"@router.{name}",
+            f"def bare_{n}(event: {cls}) -> None: ...",
+            f"@router.{name}(where=lambda e: e.no_such_field is None)",
+            f"async def called_{n}(event: {cls}) -> None: ...",
+            f"reveal_type(bare_{n})",
+            f"reveal_type(called_{n})",
+            f"@router.{name}",
+            f"def wrong_{n}(event: {other}) -> None: ...",
+        ]
+        end = len(lines)
+        expected[end - 5] = f'"{cls}" has no attribute "no_such_field"  [attr-defined]'
+        expected[end - 3] = f'Revealed type is "def (event: sesflow.events.models.{cls})"'
+        expected[end - 2] = (
+            f'Revealed type is "def (event: sesflow.events.models.{cls}) -> '
+            'typing.Coroutine[Any, Any, None]"'
+        )
+        expected[end - 1] = "[type-var]"  # the decorator line of the wrong handler
+    source = tmp_path / "shortcuts.py"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pytest_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = pytest_cache.mkdir("mypy-router-typing") if pytest_cache is not None else tmp_path / "cache"
+    stdout, stderr, status = api.run(
+        ["--strict", "--no-error-summary", "--show-error-codes", "--cache-dir", str(cache), str(source)]
+    )
+    assert status == 1, stderr
+    found: dict[int, list[str]] = {}
+    for line in stdout.splitlines():
+        _, number, _kind, message = line.split(":", 3)
+        found.setdefault(int(number), []).append(message.strip())
+    for number, text in expected.items():
+        assert any(text in message for message in found.get(number, [])), (number, text, stdout)
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 2 * len(SHORTCUT_EVENTS), stdout  # only the wrong handlers and predicates

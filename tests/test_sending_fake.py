@@ -1,4 +1,4 @@
-"""SesClient and AsyncSesClient against a local HTTP endpoint that answers like SES (sesflow.sending.fake).
+"""SesClient and AsyncSesClient against a local HTTP endpoint that answers like SES (sesflow.testing.FakeSes).
 
 moto has no v2 ``SendBulkEmail`` or ``GetAccount``, never throttles, and accepts sends naming a configuration
 set that does not exist. ``FakeSes`` is a real HTTP server on 127.0.0.1 speaking SES's v2 REST-JSON and v1
@@ -38,7 +38,8 @@ from sesflow.sending import (
     TransientFailure,
     ValidationError,
 )
-from sesflow.sending.fake import FakeSes, unflatten_query
+from sesflow.testing import FakeSes
+from sesflow.testing.fake_ses import unflatten_query
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SESSION = boto3.session.Session()

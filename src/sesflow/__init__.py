@@ -1,148 +1,69 @@
 """sesflow: send email through Amazon SES with a configuration set always attached, and know what happened.
 
-The public surface is re-exported here. Parsing (``parse_event``) imports only the event models; the
-sending clients, the router, the consumers and ``SnsVerifier`` are imported on first use, so a Lambda that
-only parses events does not pay for boto3 or cryptography at import time.
+The public surface is re-exported here; :data:`sesflow._public.TOP_LEVEL` lists it, by the module each name
+comes from. Parsing (``parse_event``) imports only the event models; the sending clients, the router, the
+consumers and ``SnsVerifier`` are imported on first use, so a Lambda that only parses events does not pay for
+boto3 or cryptography at import time.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .errors import MissingExtra, ParseError, SesflowError, SnsVerificationError, SourceError
-from .events import EventType, SesEvent, parse_event, to_dict
+from ._public import TOP_LEVEL, LazyNames
 
-if TYPE_CHECKING:
-    from .consumers import AsyncSqsConsumer, SqsConsumer
-    from .routing import DispatchError, DispatchResult, EventRouter
-    from .sending import (
-        AccountSuspended,
-        Address,
-        AsyncSesClient,
-        Attachment,
-        BulkResult,
-        BulkStatus,
-        ConfigurationSetNotFound,
-        ConfigurationSetRequired,
-        DailyQuotaExceeded,
-        Destination,
-        Email,
-        ListManagement,
-        ListUnsubscribe,
-        MailFromDomainNotVerified,
-        MessageRejected,
-        RetryPolicy,
-        SendingError,
-        SendingPaused,
-        SendResult,
-        SesClient,
-        SesError,
-        Template,
-        TemplateNotFound,
-        Throttled,
-        ValidationError,
-    )
-    from .sources import SnsVerifier, SourceItem
+# Imported now: the errors and the event models (what parsing needs). ``X as X`` marks a re-export for mypy.
+from .errors import MissingExtra as MissingExtra
+from .errors import ParseError as ParseError
+from .errors import SesflowError as SesflowError
+from .errors import SnsVerificationError as SnsVerificationError
+from .errors import SourceError as SourceError
+from .events import EventType as EventType
+from .events import SesEvent as SesEvent
+from .events import parse_event as parse_event
+from .events import to_dict as to_dict
+
+if TYPE_CHECKING:  # the rest, imported on first use (see __getattr__ below); mypy needs them written out
+    from .consumers import AsyncSqsConsumer as AsyncSqsConsumer
+    from .consumers import SqsConsumer as SqsConsumer
+    from .routing import DispatchError as DispatchError
+    from .routing import DispatchResult as DispatchResult
+    from .routing import EventRouter as EventRouter
+    from .sending import AccountSuspended as AccountSuspended
+    from .sending import Address as Address
+    from .sending import AsyncSesClient as AsyncSesClient
+    from .sending import Attachment as Attachment
+    from .sending import BulkResult as BulkResult
+    from .sending import BulkStatus as BulkStatus
+    from .sending import ConfigurationSetNotFound as ConfigurationSetNotFound
+    from .sending import ConfigurationSetRequired as ConfigurationSetRequired
+    from .sending import DailyQuotaExceeded as DailyQuotaExceeded
+    from .sending import Destination as Destination
+    from .sending import Email as Email
+    from .sending import ListManagement as ListManagement
+    from .sending import ListUnsubscribe as ListUnsubscribe
+    from .sending import MailFromDomainNotVerified as MailFromDomainNotVerified
+    from .sending import MessageRejected as MessageRejected
+    from .sending import RetryPolicy as RetryPolicy
+    from .sending import SendingError as SendingError
+    from .sending import SendingPaused as SendingPaused
+    from .sending import SendResult as SendResult
+    from .sending import SesClient as SesClient
+    from .sending import SesError as SesError
+    from .sending import Template as Template
+    from .sending import TemplateNotFound as TemplateNotFound
+    from .sending import Throttled as Throttled
+    from .sending import ValidationError as ValidationError
+    from .sources import SnsVerifier as SnsVerifier
+    from .sources import SourceItem as SourceItem
 
 __version__ = "0.1.0"
 
-# name -> module that defines it, imported on first attribute access (PEP 562).
-_LAZY = {
-    "EventRouter": "routing",
-    "DispatchResult": "routing",
-    "DispatchError": "routing",
-    "SnsVerifier": "sources",
-    "SourceItem": "sources",
-    "SqsConsumer": "consumers",
-    "AsyncSqsConsumer": "consumers",
-    **{
-        name: "sending"
-        for name in (
-            "Email",
-            "Address",
-            "Attachment",
-            "Template",
-            "Destination",
-            "ListManagement",
-            "ListUnsubscribe",
-            "SesClient",
-            "AsyncSesClient",
-            "SendResult",
-            "BulkResult",
-            "BulkStatus",
-            "RetryPolicy",
-            "SendingError",
-            "ValidationError",
-            "ConfigurationSetRequired",
-            "SesError",
-            "MessageRejected",
-            "MailFromDomainNotVerified",
-            "ConfigurationSetNotFound",
-            "TemplateNotFound",
-            "SendingPaused",
-            "Throttled",
-            "DailyQuotaExceeded",
-            "AccountSuspended",
-        )
-    },
-}
+_EAGER = ("errors", "events")
+_lazy = LazyNames(__name__, {module: names for module, names in TOP_LEVEL.items() if module not in _EAGER})
 
+__all__ = sorted([*(name for names in TOP_LEVEL.values() for name in names), "__version__"])
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sesflow' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = [
-    "AccountSuspended",
-    "Address",
-    "AsyncSesClient",
-    "AsyncSqsConsumer",
-    "Attachment",
-    "BulkResult",
-    "BulkStatus",
-    "ConfigurationSetNotFound",
-    "ConfigurationSetRequired",
-    "DailyQuotaExceeded",
-    "Destination",
-    "DispatchError",
-    "DispatchResult",
-    "Email",
-    "EventRouter",
-    "EventType",
-    "ListManagement",
-    "ListUnsubscribe",
-    "MailFromDomainNotVerified",
-    "MessageRejected",
-    "MissingExtra",
-    "ParseError",
-    "RetryPolicy",
-    "SendResult",
-    "SendingError",
-    "SendingPaused",
-    "SesClient",
-    "SesError",
-    "SesEvent",
-    "SesflowError",
-    "SnsVerificationError",
-    "SnsVerifier",
-    "SourceError",
-    "SourceItem",
-    "SqsConsumer",
-    "Template",
-    "TemplateNotFound",
-    "Throttled",
-    "ValidationError",
-    "__version__",
-    "parse_event",
-    "to_dict",
-]
+if not TYPE_CHECKING:  # PEP 562; hidden from mypy so that a name missing above is an error, not Any
+    __getattr__ = _lazy.load
+    __dir__ = _lazy.dir

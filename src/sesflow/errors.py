@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._public import publish
+
 __all__ = [
     "MissingExtra",
     "ParseError",
@@ -91,3 +93,6 @@ class SnsReplayError(SnsVerificationError):
     as handled. The message was handled before, so nothing is lost by ignoring it: an HTTPS endpoint answers
     it 2xx (so SNS stops delivering it) and a queue consumer deletes it as a duplicate.
     """
+
+
+publish(__name__, __all__, globals())

@@ -13,18 +13,11 @@ DuckDB (the ``analytics`` extra) is imported only when a report runs with ``engi
 
 from __future__ import annotations
 
+from .._public import publish
 from .lake import DEFAULT_ARRIVAL_LAG, Lake, LakeError, LakeFile, TimeRange, partition_path
+from .metrics import AWS_THRESHOLDS_SOURCE, GroupRow, Metrics, Status, Thresholds
 from .queries import ATHENA, DUCKDB, Dialect, Dimension, report_columns, report_sql
-from .report import (
-    AWS_THRESHOLDS_SOURCE,
-    Engine,
-    GroupRow,
-    Metrics,
-    Report,
-    Status,
-    Thresholds,
-    build_report,
-)
+from .report import Engine, Report, build_report
 from .schema import athena_ddl, duckdb_columns, table_schema
 from .writer import LakeWriter, recover_incomplete
 
@@ -58,3 +51,6 @@ __all__ = [
     "Engine",
     "AWS_THRESHOLDS_SOURCE",
 ]
+
+
+publish(__name__, __all__, globals())

@@ -27,11 +27,11 @@ from ..events import (
     SesEvent,
     SubscriptionEvent,
     SubscriptionStatus,
+    format_timestamp,
 )
-from ..events._converter import format_timestamp
 from .lake import Lake, LakeError, TimeRange
+from .metrics import Metrics
 from .queries import DUCKDB, PERCENTILES, TOTALS, Dimension, quote, report_sql
-from .report import Metrics
 from .schema import Array, Field, Scalar, Struct, duckdb_columns, table_schema
 
 __all__ = [

@@ -34,8 +34,7 @@ from typing import Literal
 
 import attrs
 
-from ..events import EventType
-from ..events._converter import format_timestamp
+from ..events import EventType, format_timestamp
 from .lake import DEFAULT_ARRIVAL_LAG, TimeRange
 from .schema import Struct, table_schema
 

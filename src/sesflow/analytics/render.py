@@ -13,26 +13,57 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .report import GroupRow, Metrics, Report, Status
+from .lake import TimeRange
+from .metrics import GroupRow, Metrics, Status, Thresholds
+from .queries import Dimension
 
-__all__ = ["format_count", "format_rate", "report_csv", "report_html", "report_json"]
+__all__ = ["ReportLike", "format_count", "format_rate", "report_csv", "report_html", "report_json"]
+
+
+class ReportLike(Protocol):
+    """What rendering reads of a :class:`sesflow.analytics.Report`.
+
+    Named by what it reads, so that the renderers depend on the report's values and not on the module that
+    builds reports (which imports them to give ``Report`` its ``to_json``, ``to_csv`` and ``to_html``).
+    """
+
+    @property
+    def location(self) -> str: ...
+    @property
+    def time_range(self) -> TimeRange: ...
+    @property
+    def dimension(self) -> Dimension | None: ...
+    @property
+    def total(self) -> Metrics: ...
+    @property
+    def groups(self) -> tuple[GroupRow, ...]: ...
+    @property
+    def daily(self) -> tuple[GroupRow, ...]: ...
+    @property
+    def thresholds(self) -> Thresholds: ...
+    @property
+    def files_read(self) -> int: ...
+    @property
+    def generated_at(self) -> datetime: ...
+    @property
+    def bounce_status(self) -> Status: ...
+    @property
+    def complaint_status(self) -> Status: ...
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 # --- JSON and CSV -------------------------------------------------------------------------------------------
 
 
-def report_json(report: Report, *, indent: int | None = 2) -> str:
+def report_json(report: ReportLike, *, indent: int | None = 2) -> str:
     """The report as JSON (:meth:`Report.to_dict`)."""
     return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False) + "\n"
 
 
-def report_csv(report: Report) -> str:
+def report_csv(report: ReportLike) -> str:
     """The report as CSV: a ``scope`` column (``group``, ``day`` or ``total``), the key, then every metric."""
-    from .report import Metrics
-
     out = io.StringIO()
     metric_names = list(Metrics().to_dict())
     writer = csv.writer(out, lineterminator="\n")
@@ -393,7 +424,7 @@ footer p{margin:6px 0}
 """
 
 
-def _range_text(report: Report) -> str:
+def _range_text(report: ReportLike) -> str:
     since, until = report.time_range.since, report.time_range.until
     if since is None and until is None:
         return "all events"
@@ -414,7 +445,7 @@ def _range_text(report: Report) -> str:
     return " ".join(parts)
 
 
-def _banner(report: Report) -> str:
+def _banner(report: ReportLike) -> str:
     total, th = report.total, report.thresholds
     problems = []
     for name, rate, status, review, pause in (
@@ -456,7 +487,7 @@ def _banner(report: Report) -> str:
     return f'<div class="banner {cls}">' + "<br>".join(_e(text) for _, text in problems) + "</div>"
 
 
-def _kpis(report: Report) -> str:
+def _kpis(report: ReportLike) -> str:
     t, th = report.total, report.thresholds
 
     def card(label: str, value: str, sub: str) -> str:
@@ -533,7 +564,7 @@ def _outcomes(metrics: Metrics) -> str:
     return '<h2 class="sub-h">Other outcomes <span class="muted">(share of sent)</span></h2>' + "".join(items)
 
 
-def _table(report: Report, rows: Sequence[GroupRow], key_label: str) -> str:
+def _table(report: ReportLike, rows: Sequence[GroupRow], key_label: str) -> str:
     th = report.thresholds
     top = max([r.metrics.sent for r in rows] + [1])
     head = (
@@ -564,11 +595,9 @@ def _table(report: Report, rows: Sequence[GroupRow], key_label: str) -> str:
     return f'<div class="scroll"><table><thead>{head}</thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def calendar(report: Report, *, max_days: int = 400) -> tuple[list[str], list[Metrics]]:
+def calendar(report: ReportLike, *, max_days: int = 400) -> tuple[list[str], list[Metrics]]:
     """Every day of the report's range (or of its data, when the range is open or very long), with empty
     metrics for the days nothing happened, so that charts show time at its true scale."""
-    from .report import Metrics
-
     known = {d.key: d.metrics for d in report.daily if d.key}
     if not known:
         return [], []
@@ -586,7 +615,7 @@ def calendar(report: Report, *, max_days: int = 400) -> tuple[list[str], list[Me
     return days, [known.get(day, Metrics()) for day in days]
 
 
-def report_html(report: Report) -> str:
+def report_html(report: ReportLike) -> str:
     """A self-contained HTML page: headline figures, the funnel, daily rates against the AWS thresholds,
     daily volume, and the breakdown table."""
     th = report.thresholds

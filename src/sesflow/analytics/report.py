@@ -11,151 +11,20 @@ accounts by; ``open_rate`` and ``click_rate`` are unique opens and clicks per de
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 
+from ._engines import run_duckdb, run_python
 from .lake import DEFAULT_ARRIVAL_LAG, Lake, TimeRange
+from .metrics import AWS_THRESHOLDS_SOURCE, GroupRow, Metrics, Status, Thresholds
 from .queries import Dimension
+from .render import report_csv, report_html, report_json
 
-__all__ = [
-    "AWS_THRESHOLDS_SOURCE",
-    "Engine",
-    "GroupRow",
-    "Metrics",
-    "Report",
-    "Status",
-    "Thresholds",
-    "build_report",
-]
+__all__ = ["Engine", "Report", "build_report"]
 
 Engine = Literal["duckdb", "python"]
-Status = Literal["healthy", "review", "pause", "no data"]
-
-AWS_THRESHOLDS_SOURCE = (
-    "Amazon SES Developer Guide, 'Monitoring your Amazon SES sender reputation', and the AWS Knowledge "
-    "Center article 'Why is my Amazon SES sending account under review or paused?'"
-)
-
-
-@attrs.frozen
-class Thresholds:
-    """The rates at which AWS acts on an SES account.
-
-    At a bounce rate of 5% or a complaint rate of 0.1% AWS may place the account under review; at 10% or
-    0.5% it may pause the account's sending (see :data:`AWS_THRESHOLDS_SOURCE`). AWS computes its rates over
-    a representative volume of recent mail, not a calendar window, so a report's rate is an estimate of
-    where the account stands, most useful as a trend.
-    """
-
-    bounce_review: float = 0.05
-    bounce_pause: float = 0.10
-    complaint_review: float = 0.001
-    complaint_pause: float = 0.005
-
-    @staticmethod
-    def _status(rate: float | None, review: float, pause: float) -> Status:
-        if rate is None:
-            return "no data"
-        if rate >= pause:
-            return "pause"
-        if rate >= review:
-            return "review"
-        return "healthy"
-
-    def bounce_status(self, rate: float | None) -> Status:
-        return self._status(rate, self.bounce_review, self.bounce_pause)
-
-    def complaint_status(self, rate: float | None) -> Status:
-        return self._status(rate, self.complaint_review, self.complaint_pause)
-
-
-def _rate(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
-
-
-@attrs.frozen
-class Metrics:
-    """What happened to the mail of one group (or of all of it). See the module documentation for units."""
-
-    sent: int = 0
-    delivered: int = 0
-    hard_bounces: int = 0
-    soft_bounces: int = 0
-    complaints: int = 0
-    rejects: int = 0
-    rendering_failures: int = 0
-    delivery_delays: int = 0
-    opens_unique: int = 0
-    clicks_unique: int = 0
-    unsubscribes: int = 0
-    opens_total: int = 0
-    clicks_total: int = 0
-    latency_p50_ms: float | None = None
-    latency_p90_ms: float | None = None
-    latency_p99_ms: float | None = None
-
-    @property
-    def bounce_rate(self) -> float | None:
-        """Hard (``Permanent``) bounces per send: the bounce rate SES reviews accounts by."""
-        return _rate(self.hard_bounces, self.sent)
-
-    @property
-    def complaint_rate(self) -> float | None:
-        return _rate(self.complaints, self.sent)
-
-    @property
-    def delivery_rate(self) -> float | None:
-        return _rate(self.delivered, self.sent)
-
-    @property
-    def open_rate(self) -> float | None:
-        """Unique opens per delivery."""
-        return _rate(self.opens_unique, self.delivered)
-
-    @property
-    def click_rate(self) -> float | None:
-        """Unique clicks per delivery."""
-        return _rate(self.clicks_unique, self.delivered)
-
-    @property
-    def funnel(self) -> tuple[tuple[str, int], ...]:
-        """Sent → delivered → opened → clicked (unique recipients at each step)."""
-        return (
-            ("sent", self.sent),
-            ("delivered", self.delivered),
-            ("opened", self.opens_unique),
-            ("clicked", self.clicks_unique),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every count, latency and rate by name."""
-        out: dict[str, Any] = attrs.asdict(self)
-        for name in ("bounce_rate", "complaint_rate", "delivery_rate", "open_rate", "click_rate"):
-            out[name] = getattr(self, name)
-        return out
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> Metrics:
-        """From a result row of the report query (extra columns such as the rates are ignored)."""
-        kwargs: dict[str, Any] = {}
-        for f in attrs.fields(cls):
-            value = values.get(f.name)
-            if f.name.startswith("latency_"):
-                kwargs[f.name] = None if value is None else float(value)
-            else:
-                kwargs[f.name] = int(value or 0)
-        return cls(**kwargs)
-
-
-@attrs.frozen
-class GroupRow:
-    """One group of a breakdown: its value (None: records without one, such as no tag) and its metrics."""
-
-    key: str | None
-    metrics: Metrics
 
 
 @attrs.frozen
@@ -207,18 +76,12 @@ class Report:
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        from .render import report_json
-
         return report_json(self, indent=indent)
 
     def to_csv(self) -> str:
-        from .render import report_csv
-
         return report_csv(self)
 
     def to_html(self) -> str:
-        from .render import report_html
-
         return report_html(self)
 
 
@@ -252,8 +115,6 @@ def build_report(
     every record with :func:`sesflow.parse_event`: no extra needed, slower, and it validates every record.
     A record that cannot be read raises :class:`~sesflow.analytics.LakeError` unless ``skip_bad_records``.
     """
-    from ._engines import run_duckdb, run_python
-
     source = lake if isinstance(lake, Lake) else Lake(lake, s3_client=s3_client)
     time_range = TimeRange.of(since, until)
     dimension = None if by is None else Dimension.parse(by)

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ..testing._moto import embedded_moto
+from ..testing import embedded_moto
 from ._console import UsageError, console, require_rich
 from ._render import detail, style
 

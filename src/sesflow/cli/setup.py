@@ -28,7 +28,7 @@ _STATUS_STYLES = {"created": "green", "updated": "yellow", "exists": "dim", "pla
 
 def parse_event_types(text: str) -> list[EventType]:
     """``"bounce,complaint"`` (any SES spelling: ``Bounce``, ``BOUNCE``, ``rendering-failure``...)."""
-    from ..testing._local_core import event_types_from_names
+    from ..events import event_types_from_names
 
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:

@@ -7,6 +7,7 @@ message whether it is deleted or left for a retry and with what delay.
 
 from __future__ import annotations
 
+from .._public import publish
 from ._async import AsyncSqsConsumer
 from ._common import ConsumerError
 from ._core import Action, Backoff, MessageOutcome, Status
@@ -28,3 +29,6 @@ __all__ = [
     "SqliteIdempotencyStore",
     "idempotency_key",
 ]
+
+
+publish(__name__, __all__, globals())

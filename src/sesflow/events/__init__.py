@@ -3,7 +3,8 @@
 Pure: no IO. ``parse_event`` turns a record into one of the classes below; ``to_dict`` turns it back.
 """
 
-from ._converter import converter
+from .._public import publish
+from ._converter import converter, format_timestamp
 from .enums import (
     BounceSubType,
     BounceType,
@@ -13,6 +14,7 @@ from .enums import (
     EventType,
     OpenEnum,
     SubscriptionStatus,
+    event_types_from_names,
 )
 from .models import (
     EVENT_CLASSES,
@@ -106,7 +108,12 @@ __all__ = [
     "TopicValidation",
     "UnknownEvent",
     "converter",
+    "event_types_from_names",
+    "format_timestamp",
     "load_json",
     "parse_event",
     "to_dict",
 ]
+
+
+publish(__name__, __all__, globals())

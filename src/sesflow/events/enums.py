@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar, Final
 
 __all__ = [
     "BounceSubType",
@@ -21,6 +22,7 @@ __all__ = [
     "EventType",
     "OpenEnum",
     "SubscriptionStatus",
+    "event_types_from_names",
 ]
 
 _lock = threading.Lock()
@@ -77,6 +79,26 @@ class EventType(OpenEnum):
     RENDERING_FAILURE = "Rendering Failure"
     DELIVERY_DELAY = "DeliveryDelay"
     SUBSCRIPTION = "Subscription"
+
+
+def _normalised_type_name(name: str) -> str:
+    return name.replace("_", "").replace(" ", "").replace("-", "").lower()
+
+
+_TYPE_BY_NAME: Final = {_normalised_type_name(t.value): t for t in EventType}
+
+
+def event_types_from_names(names: Iterable[str]) -> frozenset[EventType]:
+    """The event types named in ``names``, in any of SES's spellings: the events' own
+    (``Rendering Failure``), the v1 API's ``MatchingEventTypes`` (``renderingFailure``), the v2 API's
+    (``RENDERING_FAILURE``), or with dashes (``rendering-failure``). Names this version does not know are
+    left out."""
+    out = set()
+    for name in names:
+        found = _TYPE_BY_NAME.get(_normalised_type_name(str(name)))
+        if found is not None:
+            out.add(found)
+    return frozenset(out)
 
 
 class EventFamily(OpenEnum):

@@ -14,6 +14,7 @@ framework can call with a request's body and headers.
 
 from __future__ import annotations
 
+from .._public import publish
 from ._core import (
     MAX_BODY_SIZE,
     WebhookResponse,
@@ -29,3 +30,6 @@ __all__ = [
     "handle_sns_request_sync",
     "merge_headers",
 ]
+
+
+publish(__name__, __all__, globals())

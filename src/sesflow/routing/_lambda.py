@@ -1,7 +1,11 @@
-"""The Lambda entry points behind ``EventRouter.handle_*_lambda``: sources in, Lambda's answer out.
+"""The Lambda entry points: a Lambda event in, dispatched through an ``EventRouter``, Lambda's answer out.
 
-Each entry point is a pure part (which items failed, what the response is) and a loop that dispatches,
-written once for sync and once for async; the sources do the unwrapping and verification.
+:func:`handle_lambda` recognises which service invoked the function and calls the entry point for it; the
+explicit ones (:func:`handle_sqs_lambda`, :func:`handle_sns_lambda`, :func:`handle_eventbridge_lambda`,
+:func:`handle_firehose_lambda` and their async twins) answer one trigger each. Each is a pure part (which
+items failed, what the response is) and a loop that dispatches, written once for sync and once for async;
+the sources do the unwrapping and verification, the router the dispatch. They live here, beside the router
+and not in it, the way a batch processor stays apart from the handlers it calls.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..events import ParsedRecord
 from ..sources import (
@@ -19,6 +23,7 @@ from ..sources import (
     FirehoseResult,
     MessageVerifier,
     SourceItem,
+    Transport,
     eventbridge_item,
     firehose_lambda_items,
     firehose_response,
@@ -29,21 +34,25 @@ from ..sources import (
     sqs_lambda_items,
     sqs_lambda_items_async,
 )
-from .errors import DispatchError
+from .errors import DispatchError, LambdaEventError
 from .results import DispatchResult
 
 if TYPE_CHECKING:
-    from .router import EventRouter, FirehoseTransform
+    from .router import EventRouter
 
 __all__ = [
-    "firehose_outcomes",
-    "handle_eventbridge",
-    "handle_firehose",
-    "handle_sns",
-    "handle_sqs",
-    "is_fifo",
-    "raise_for_results",
-    "sqs_batch_response",
+    "FirehoseTransform",
+    "handle_eventbridge_lambda",
+    "handle_eventbridge_lambda_async",
+    "handle_firehose_lambda",
+    "handle_firehose_lambda_async",
+    "handle_lambda",
+    "handle_lambda_async",
+    "handle_sns_lambda",
+    "handle_sns_lambda_async",
+    "handle_sqs_lambda",
+    "handle_sqs_lambda_async",
+    "lambda_transport",
 ]
 
 logger = logging.getLogger("sesflow.routing")
@@ -77,6 +86,11 @@ def _mark_handled(
         if result.ok:
             mark_handled(verifier, item)
 
+FirehoseTransform: TypeAlias = Callable[[ParsedRecord, bytes], "bytes | str | Mapping[str, Any] | None"]
+"""``transform(record, data)`` for a Firehose record whose handlers succeeded: what to deliver instead of
+``data`` (the record's decoded bytes): bytes or str as they are, a mapping as one JSON line; None drops it."""
+
+SqsBatchResponse: TypeAlias = dict[str, list[dict[str, str]]]
 
 # --- SQS ------------------------------------------------------------------------------------------------
 
@@ -100,7 +114,7 @@ def is_fifo(event: Mapping[str, Any]) -> bool:
 
 def sqs_batch_response(
     items: Sequence[SourceItem], results: Sequence[DispatchResult], *, fifo: bool
-) -> dict[str, list[dict[str, str]]]:
+) -> SqsBatchResponse:
     """The partial batch response for ``items``, of which the first ``len(results)`` were dispatched.
 
     Standard queue: every failed item. FIFO queue: the first failed item and every item after it
@@ -126,9 +140,25 @@ def sqs_batch_response(
     return {"batchItemFailures": failed}
 
 
-def handle_sqs(
-    router: EventRouter, event: Mapping[str, Any], verifier: MessageVerifier | None
-) -> dict[str, list[dict[str, str]]]:
+def handle_sqs_lambda(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    verifier: MessageVerifier | None = None,
+) -> SqsBatchResponse:
+    """Handle a Lambda invocation by an SQS queue with ``router``; return the partial batch response.
+
+    Each record's body is an SNS envelope (verified when ``verifier`` is given) or, with raw message
+    delivery, the SES record itself. The answer is
+    ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``, listing the messages that failed
+    (a handler or hook raised) or could not be unwrapped, verified or parsed: Lambda deletes the others
+    and makes only these visible again. The event source mapping must have ``ReportBatchItemFailures``
+    enabled. On a FIFO queue, the first failure stops the batch: it and every later message are
+    reported, so that order within a message group is kept. ``context`` is accepted for the Lambda
+    handler's signature and not used.
+    """
+    router.check_sync("handle_sqs_lambda")
     items = sqs_lambda_items(event, verifier=verifier)
     fifo = is_fifo(event)
     results: list[DispatchResult] = []
@@ -141,9 +171,19 @@ def handle_sqs(
     return sqs_batch_response(items, results, fifo=fifo)
 
 
-async def handle_sqs_async(
-    router: EventRouter, event: Mapping[str, Any], verifier: MessageVerifier | None, concurrency: int
-) -> dict[str, list[dict[str, str]]]:
+async def handle_sqs_lambda_async(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    verifier: MessageVerifier | None = None,
+    concurrency: int = 1,
+) -> SqsBatchResponse:
+    """The async twin of :func:`handle_sqs_lambda`.
+
+    ``concurrency`` is how many messages of a standard queue's batch are dispatched at once (1: one
+    after the other, in batch order). A FIFO queue's batch is always dispatched in order, one at a time.
+    """
     _check_concurrency(concurrency)
     items = await sqs_lambda_items_async(event, verifier=verifier)
     fifo = is_fifo(event)
@@ -203,27 +243,59 @@ def raise_for_results(results: Sequence[DispatchResult]) -> None:
     raise error from cause
 
 
-def handle_sns(router: EventRouter, event: Mapping[str, Any], verifier: MessageVerifier | None) -> None:
+def handle_sns_lambda(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    verifier: MessageVerifier | None = None,
+) -> None:
+    """Handle a Lambda invocation by an SNS topic (``Records[].Sns``) with ``router``.
+
+    Raises :class:`DispatchError` (carrying every item's result) when a handler failed or a message could
+    not be verified or parsed; returns None otherwise. SNS invokes Lambda asynchronously, so a raised
+    error makes Lambda retry the invocation (twice by default) and then hand the event to the function's
+    on-failure destination or dead-letter queue, when one is configured. Handlers should be idempotent:
+    a retry runs every handler of the invocation again.
+    """
+    router.check_sync("handle_sns_lambda")
     items = sns_lambda_items(event, verifier=verifier)
     results = [_dispatch(router, item) for item in items]
     _mark_handled(verifier, items, results)
     raise_for_results(results)
 
 
-async def handle_sns_async(
-    router: EventRouter, event: Mapping[str, Any], verifier: MessageVerifier | None
+async def handle_sns_lambda_async(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    verifier: MessageVerifier | None = None,
 ) -> None:
+    """The async twin of :func:`handle_sns_lambda`."""
     items = await sns_lambda_items_async(event, verifier=verifier)
     results = [await _dispatch_async(router, item) for item in items]
     _mark_handled(verifier, items, results)
     raise_for_results(results)
 
 
-def handle_eventbridge(router: EventRouter, event: Mapping[str, Any]) -> None:
+def handle_eventbridge_lambda(router: EventRouter, event: Mapping[str, Any], context: object = None) -> None:
+    """Handle a Lambda invocation by an EventBridge rule (an event with ``source: aws.ses``) with ``router``.
+
+    Raises :class:`DispatchError` when a handler failed or the event is not a valid SES email event;
+    returns None otherwise. EventBridge invokes Lambda asynchronously, so a raised error makes Lambda
+    retry (twice by default) and then use the function's on-failure destination or dead-letter queue.
+    A non-email ``aws.ses`` event (``NonEmailEvent``) is a control message: it goes to ``on_control``
+    handlers or the ``on_unmatched`` hook, and is not an error.
+    """
+    router.check_sync("handle_eventbridge_lambda")
     raise_for_results([router.dispatch_item(eventbridge_item(event))])
 
 
-async def handle_eventbridge_async(router: EventRouter, event: Mapping[str, Any]) -> None:
+async def handle_eventbridge_lambda_async(
+    router: EventRouter, event: Mapping[str, Any], context: object = None
+) -> None:
+    """The async twin of :func:`handle_eventbridge_lambda`."""
     raise_for_results([await router.dispatch_item_async(eventbridge_item(event))])
 
 
@@ -272,18 +344,114 @@ def _transformed(item: SourceItem, record: ParsedRecord, transform: FirehoseTran
         return FirehoseResult.PROCESSING_FAILED
 
 
-def handle_firehose(
-    router: EventRouter, event: Mapping[str, Any], transform: FirehoseTransform | None
-) -> dict[str, list[dict[str, str]]]:
+def handle_firehose_lambda(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    transform: FirehoseTransform | None = None,
+) -> dict[str, Any]:
+    """Handle a Firehose data-transformation invocation with ``router``; return the transformation response.
+
+    Every record is dispatched to the handlers. A record whose handlers all succeeded is ``Ok`` with its
+    data passed through unchanged or, when ``transform`` is given, replaced by what ``transform(record,
+    data)`` returns (``bytes``, ``str``, or a mapping written as one JSON line); a ``transform`` that
+    returns None marks the record ``Dropped``. A record that could not be decoded or parsed, whose handler
+    failed or whose transform raised is ``ProcessingFailed``, which Firehose writes to the error output.
+    """
+    router.check_sync("handle_firehose_lambda")
     items = firehose_lambda_items(event)
     results = [router.dispatch_item(item) for item in items]
     return firehose_response(items, firehose_outcomes(items, results, transform))
 
 
-async def handle_firehose_async(
-    router: EventRouter, event: Mapping[str, Any], transform: FirehoseTransform | None, concurrency: int
-) -> dict[str, list[dict[str, str]]]:
+async def handle_firehose_lambda_async(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    transform: FirehoseTransform | None = None,
+    concurrency: int = 1,
+) -> dict[str, Any]:
+    """The async twin of :func:`handle_firehose_lambda`; up to ``concurrency`` records run at once."""
     _check_concurrency(concurrency)
     items = firehose_lambda_items(event)
     results = await _dispatch_all_async(router, items, concurrency)
     return firehose_response(items, firehose_outcomes(items, results, transform))
+
+
+# --- whichever service invoked the function -------------------------------------------------------------
+
+
+def lambda_transport(event: object) -> Transport:
+    """Which service invoked the function with ``event``: SQS, SNS, EventBridge or Firehose.
+
+    Told apart by the fields each service always sends: ``Records[].eventSource`` is ``aws:sqs`` for SQS and
+    ``Records[].EventSource`` is ``aws:sns`` for SNS (every record must agree); a Firehose transformation
+    event has ``invocationId``, ``deliveryStreamArn`` and ``records``; an EventBridge event has ``source``,
+    ``detail-type`` and ``detail``. Raises :class:`LambdaEventError` for anything else.
+    """
+    if isinstance(event, Mapping):
+        records = event.get("Records")
+        if isinstance(records, list) and records and all(isinstance(r, Mapping) for r in records):
+            sources = {r.get("eventSource", r.get("EventSource")) for r in records}
+            if sources == {"aws:sqs"}:
+                return Transport.SQS
+            if sources == {"aws:sns"}:
+                return Transport.SNS
+        elif isinstance(event.get("records"), list) and {"invocationId", "deliveryStreamArn"} <= event.keys():
+            return Transport.FIREHOSE
+        elif {"source", "detail-type", "detail"} <= event.keys():
+            return Transport.EVENTBRIDGE
+    raise LambdaEventError(event)
+
+
+def handle_lambda(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    verifier: MessageVerifier | None = None,
+    transform: FirehoseTransform | None = None,
+) -> dict[str, Any] | None:
+    """Handle a Lambda invocation by SQS, SNS, EventBridge or Firehose with ``router``, whichever it is.
+
+    Recognises the service by the event's shape (see :func:`lambda_transport`) and answers as the explicit
+    entry point for it would: the partial batch response for SQS (:func:`handle_sqs_lambda`), None or
+    :class:`DispatchError` for SNS and EventBridge, the transformation response for Firehose.
+    ``verifier`` applies to the SQS and SNS invocations (the ones that carry SNS envelopes), ``transform``
+    to Firehose. An event none of the four sent raises :class:`LambdaEventError`, which fails the
+    invocation, so the service keeps the event and retries it (or dead-letters it) instead of losing it.
+    """
+    transport = lambda_transport(event)
+    if transport is Transport.SQS:
+        return handle_sqs_lambda(router, event, verifier=verifier)
+    if transport is Transport.SNS:
+        handle_sns_lambda(router, event, verifier=verifier)
+        return None
+    if transport is Transport.FIREHOSE:
+        return handle_firehose_lambda(router, event, transform=transform)
+    handle_eventbridge_lambda(router, event)
+    return None
+
+
+async def handle_lambda_async(
+    router: EventRouter,
+    event: Mapping[str, Any],
+    context: object = None,
+    *,
+    verifier: MessageVerifier | None = None,
+    transform: FirehoseTransform | None = None,
+    concurrency: int = 1,
+) -> dict[str, Any] | None:
+    """The async twin of :func:`handle_lambda`; ``concurrency`` applies to SQS and Firehose batches."""
+    transport = lambda_transport(event)
+    if transport is Transport.SQS:
+        return await handle_sqs_lambda_async(router, event, verifier=verifier, concurrency=concurrency)
+    if transport is Transport.SNS:
+        await handle_sns_lambda_async(router, event, verifier=verifier)
+        return None
+    if transport is Transport.FIREHOSE:
+        return await handle_firehose_lambda_async(router, event, transform=transform, concurrency=concurrency)
+    await handle_eventbridge_lambda_async(router, event)
+    return None

@@ -23,7 +23,7 @@ def run_async(coroutine: Coroutine[Any, Any, _T]) -> _T:
     use — survives from one warm Lambda invocation to the next::
 
         def handler(event, context):
-            return run_async(router.handle_sqs_lambda_async(event, context))
+            return run_async(handle_sqs_lambda_async(router, event, context))
 
     Raises :class:`RoutingError` when called from inside a running event loop (``await`` the coroutine
     there instead).

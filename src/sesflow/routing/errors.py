@@ -1,8 +1,9 @@
-"""Errors the router raises: bad registrations, async handlers in a sync dispatch, failed Lambda batches."""
+"""Errors the router raises: bad registrations, async handlers in a sync dispatch, failed Lambda invocations
+and Lambda events that no entry point recognises."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import SesflowError
@@ -10,7 +11,14 @@ from ..errors import SesflowError
 if TYPE_CHECKING:
     from .results import DispatchResult
 
-__all__ = ["AsyncHandlerError", "DispatchError", "NotARecordError", "RouterConfigError", "RoutingError"]
+__all__ = [
+    "AsyncHandlerError",
+    "DispatchError",
+    "LambdaEventError",
+    "NotARecordError",
+    "RouterConfigError",
+    "RoutingError",
+]
 
 
 class RoutingError(SesflowError):
@@ -60,3 +68,28 @@ class DispatchError(RoutingError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.results,))
+
+
+class LambdaEventError(RoutingError, ValueError):
+    """:func:`~sesflow.routing.handle_lambda` was given an event that no SQS, SNS, EventBridge or Firehose
+    invocation looks like (a test payload, another trigger, something that is not a JSON object).
+
+    Raising fails the invocation, so the service that sent the event keeps it (retries it, then hands it to
+    the function's dead-letter path) rather than losing it. ``event`` is the event as given.
+    """
+
+    def __init__(self, event: object) -> None:
+        self.event = event
+        if isinstance(event, Mapping):
+            shape = f"an object with the keys {sorted(map(str, event))[:8]}"
+        else:
+            shape = f"a {type(event).__name__}"
+        super().__init__(
+            f"handle_lambda() cannot tell which service sent this event ({shape}): it recognises SQS and "
+            "SNS 'Records', EventBridge events and Firehose transformation batches; call the entry point of "
+            "your trigger (handle_sqs_lambda, handle_sns_lambda, handle_eventbridge_lambda or "
+            "handle_firehose_lambda) to have a malformed event reported item by item instead"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.event,))

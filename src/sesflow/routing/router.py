@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeAlias, TypedDict, TypeVar, Unpack, overload
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict, TypeVar, Unpack, overload
 
 from ..events import (
     EVENT_CLASSES,
@@ -36,12 +36,11 @@ from ..events import (
     TopicValidation,
     UnknownEvent,
 )
-from ..sources import MessageVerifier, SourceItem
-from . import _lambda
+from ..sources import SourceItem
 from .errors import AsyncHandlerError, NotARecordError, RouterConfigError
 from .results import DispatchResult, HandlerFailure, handler_name, new_result
 
-__all__ = ["EventFilters", "EventRouter", "FirehoseTransform"]
+__all__ = ["EventFilters", "EventRouter"]
 
 logger = logging.getLogger("sesflow.routing")
 
@@ -60,10 +59,6 @@ _ControlH = TypeVar("_ControlH", bound=Callable[[ControlMessage], object])
 _AnyH = TypeVar("_AnyH", bound=Callable[[Any], object])
 _UnmatchedH = TypeVar("_UnmatchedH", bound=Callable[[ParsedRecord], object])
 _InvalidH = TypeVar("_InvalidH", bound=Callable[[SourceItem], object])
-
-FirehoseTransform: TypeAlias = Callable[[ParsedRecord, bytes], "bytes | str | Mapping[str, Any] | None"]
-"""``transform(record, data)`` for a Firehose record whose handlers succeeded: what to deliver instead of
-``data`` (the record's decoded bytes): bytes or str as they are, a mapping as one JSON line; None drops it."""
 
 _CONTROL_CLASSES: Final = (ControlMessage, SubscriptionSucceeded, TopicValidation, ReceivedMail)
 _NO_FAILURES: tuple[HandlerFailure, ...] = ()
@@ -244,7 +239,9 @@ class EventRouter:
     retry). Both can also be set with the decorators of the same name. A hook that raises is recorded as a
     failure of the result.
 
-    Register handlers before dispatching (at import time); registration is not meant to race dispatches.
+    A large application can register handlers on one router per module and compose them with
+    :meth:`include`. Register handlers before dispatching (at import time); registration is not meant to
+    race dispatches.
     """
 
     def __init__(
@@ -260,6 +257,7 @@ class EventRouter:
         self._unknown_plans: dict[str, _Plan] = {}
         self._unmatched_hook: Callable[[ParsedRecord], object] | None = None
         self._invalid_hook: Callable[[SourceItem], object] | None = None
+        self._included_by: EventRouter | None = None  # the router that copied this one's routes, if any
         if on_unmatched is not None:
             self.on_unmatched(on_unmatched)
         if on_invalid is not None:
@@ -314,6 +312,7 @@ class EventRouter:
         control: bool = False,
         **filters: Any,
     ) -> Any:
+        self._check_not_included(decorator)
         if handler is not None and not callable(handler):
             raise RouterConfigError(
                 f"{decorator}() got {handler!r} where a handler function was expected; "
@@ -415,230 +414,98 @@ class EventRouter:
         )
         return result
 
-    @overload
-    def on_bounce(self, handler: _BounceH, /) -> _BounceH: ...
-    @overload
-    def on_bounce(
-        self,
-        /,
-        *,
-        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
-        where: Callable[[BounceEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_BounceH], _BounceH]: ...
-    def on_bounce(
-        self,
-        handler: _BounceH | None = None,
-        /,
-        *,
-        bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
-        where: Callable[[BounceEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _BounceH | Callable[[_BounceH], _BounceH]:
-        """Register a handler for :class:`~sesflow.events.BounceEvent`.
+    if TYPE_CHECKING:  # What a type checker sees of the ten shortcuts that _SHORTCUTS (below) makes.
 
-        ``bounce_type`` selects bounces of that type (or those types), e.g. ``BounceType.PERMANENT`` for the
-        hard bounces whose recipients must be suppressed.
-        """
-        result: _BounceH | Callable[[_BounceH], _BounceH] = self._add(
-            _BOUNCE, handler, "on_bounce", where=where, bounce_type=bounce_type, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_send(self, handler: _SendH, /) -> _SendH: ...
+        @overload
+        def on_send(
+            self, /, *, where: Callable[[SendEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_SendH], _SendH]: ...
 
-    @overload
-    def on_complaint(self, handler: _ComplaintH, /) -> _ComplaintH: ...
-    @overload
-    def on_complaint(
-        self, /, *, where: Callable[[ComplaintEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_ComplaintH], _ComplaintH]: ...
-    def on_complaint(
-        self,
-        handler: _ComplaintH | None = None,
-        /,
-        *,
-        where: Callable[[ComplaintEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _ComplaintH | Callable[[_ComplaintH], _ComplaintH]:
-        """Register a handler for :class:`~sesflow.events.ComplaintEvent`."""
-        result: _ComplaintH | Callable[[_ComplaintH], _ComplaintH] = self._add(
-            _COMPLAINT, handler, "on_complaint", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_delivery(self, handler: _DeliveryH, /) -> _DeliveryH: ...
+        @overload
+        def on_delivery(
+            self, /, *, where: Callable[[DeliveryEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_DeliveryH], _DeliveryH]: ...
 
-    @overload
-    def on_delivery(self, handler: _DeliveryH, /) -> _DeliveryH: ...
-    @overload
-    def on_delivery(
-        self, /, *, where: Callable[[DeliveryEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_DeliveryH], _DeliveryH]: ...
-    def on_delivery(
-        self,
-        handler: _DeliveryH | None = None,
-        /,
-        *,
-        where: Callable[[DeliveryEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _DeliveryH | Callable[[_DeliveryH], _DeliveryH]:
-        """Register a handler for :class:`~sesflow.events.DeliveryEvent`."""
-        result: _DeliveryH | Callable[[_DeliveryH], _DeliveryH] = self._add(
-            _DELIVERY, handler, "on_delivery", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_bounce(self, handler: _BounceH, /) -> _BounceH: ...
+        @overload
+        def on_bounce(
+            self,
+            /,
+            *,
+            bounce_type: BounceType | str | Collection[BounceType | str] | None = None,
+            where: Callable[[BounceEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_BounceH], _BounceH]: ...
 
-    @overload
-    def on_send(self, handler: _SendH, /) -> _SendH: ...
-    @overload
-    def on_send(
-        self, /, *, where: Callable[[SendEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_SendH], _SendH]: ...
-    def on_send(
-        self,
-        handler: _SendH | None = None,
-        /,
-        *,
-        where: Callable[[SendEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _SendH | Callable[[_SendH], _SendH]:
-        """Register a handler for :class:`~sesflow.events.SendEvent`."""
-        result: _SendH | Callable[[_SendH], _SendH] = self._add(
-            _SEND, handler, "on_send", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_complaint(self, handler: _ComplaintH, /) -> _ComplaintH: ...
+        @overload
+        def on_complaint(
+            self, /, *, where: Callable[[ComplaintEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_ComplaintH], _ComplaintH]: ...
 
-    @overload
-    def on_reject(self, handler: _RejectH, /) -> _RejectH: ...
-    @overload
-    def on_reject(
-        self, /, *, where: Callable[[RejectEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_RejectH], _RejectH]: ...
-    def on_reject(
-        self,
-        handler: _RejectH | None = None,
-        /,
-        *,
-        where: Callable[[RejectEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _RejectH | Callable[[_RejectH], _RejectH]:
-        """Register a handler for :class:`~sesflow.events.RejectEvent`."""
-        result: _RejectH | Callable[[_RejectH], _RejectH] = self._add(
-            _REJECT, handler, "on_reject", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_reject(self, handler: _RejectH, /) -> _RejectH: ...
+        @overload
+        def on_reject(
+            self, /, *, where: Callable[[RejectEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_RejectH], _RejectH]: ...
 
-    @overload
-    def on_open(self, handler: _OpenH, /) -> _OpenH: ...
-    @overload
-    def on_open(
-        self, /, *, where: Callable[[OpenEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_OpenH], _OpenH]: ...
-    def on_open(
-        self,
-        handler: _OpenH | None = None,
-        /,
-        *,
-        where: Callable[[OpenEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _OpenH | Callable[[_OpenH], _OpenH]:
-        """Register a handler for :class:`~sesflow.events.OpenEvent`."""
-        result: _OpenH | Callable[[_OpenH], _OpenH] = self._add(
-            _OPEN, handler, "on_open", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_open(self, handler: _OpenH, /) -> _OpenH: ...
+        @overload
+        def on_open(
+            self, /, *, where: Callable[[OpenEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_OpenH], _OpenH]: ...
 
-    @overload
-    def on_click(self, handler: _ClickH, /) -> _ClickH: ...
-    @overload
-    def on_click(
-        self, /, *, where: Callable[[ClickEvent], bool] | None = None, **filters: Unpack[EventFilters]
-    ) -> Callable[[_ClickH], _ClickH]: ...
-    def on_click(
-        self,
-        handler: _ClickH | None = None,
-        /,
-        *,
-        where: Callable[[ClickEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _ClickH | Callable[[_ClickH], _ClickH]:
-        """Register a handler for :class:`~sesflow.events.ClickEvent`."""
-        result: _ClickH | Callable[[_ClickH], _ClickH] = self._add(
-            _CLICK, handler, "on_click", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_click(self, handler: _ClickH, /) -> _ClickH: ...
+        @overload
+        def on_click(
+            self, /, *, where: Callable[[ClickEvent], bool] | None = None, **filters: Unpack[EventFilters]
+        ) -> Callable[[_ClickH], _ClickH]: ...
 
-    @overload
-    def on_rendering_failure(self, handler: _RenderingFailureH, /) -> _RenderingFailureH: ...
-    @overload
-    def on_rendering_failure(
-        self,
-        /,
-        *,
-        where: Callable[[RenderingFailureEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_RenderingFailureH], _RenderingFailureH]: ...
-    def on_rendering_failure(
-        self,
-        handler: _RenderingFailureH | None = None,
-        /,
-        *,
-        where: Callable[[RenderingFailureEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH]:
-        """Register a handler for :class:`~sesflow.events.RenderingFailureEvent`."""
-        result: _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH] = self._add(
-            _RENDERING_FAILURE, handler, "on_rendering_failure", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_rendering_failure(self, handler: _RenderingFailureH, /) -> _RenderingFailureH: ...
+        @overload
+        def on_rendering_failure(
+            self,
+            /,
+            *,
+            where: Callable[[RenderingFailureEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_RenderingFailureH], _RenderingFailureH]: ...
 
-    @overload
-    def on_delivery_delay(self, handler: _DeliveryDelayH, /) -> _DeliveryDelayH: ...
-    @overload
-    def on_delivery_delay(
-        self,
-        /,
-        *,
-        where: Callable[[DeliveryDelayEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_DeliveryDelayH], _DeliveryDelayH]: ...
-    def on_delivery_delay(
-        self,
-        handler: _DeliveryDelayH | None = None,
-        /,
-        *,
-        where: Callable[[DeliveryDelayEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH]:
-        """Register a handler for :class:`~sesflow.events.DeliveryDelayEvent`."""
-        result: _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH] = self._add(
-            _DELIVERY_DELAY, handler, "on_delivery_delay", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_delivery_delay(self, handler: _DeliveryDelayH, /) -> _DeliveryDelayH: ...
+        @overload
+        def on_delivery_delay(
+            self,
+            /,
+            *,
+            where: Callable[[DeliveryDelayEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_DeliveryDelayH], _DeliveryDelayH]: ...
 
-    @overload
-    def on_subscription(self, handler: _SubscriptionH, /) -> _SubscriptionH: ...
-    @overload
-    def on_subscription(
-        self,
-        /,
-        *,
-        where: Callable[[SubscriptionEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> Callable[[_SubscriptionH], _SubscriptionH]: ...
-    def on_subscription(
-        self,
-        handler: _SubscriptionH | None = None,
-        /,
-        *,
-        where: Callable[[SubscriptionEvent], bool] | None = None,
-        **filters: Unpack[EventFilters],
-    ) -> _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH]:
-        """Register a handler for :class:`~sesflow.events.SubscriptionEvent` (list subscription changes)."""
-        result: _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH] = self._add(
-            _SUBSCRIPTION, handler, "on_subscription", where=where, **filters
-        )
-        return result
+        @overload  # type: ignore[no-overload-impl]
+        def on_subscription(self, handler: _SubscriptionH, /) -> _SubscriptionH: ...
+        @overload
+        def on_subscription(
+            self,
+            /,
+            *,
+            where: Callable[[SubscriptionEvent], bool] | None = None,
+            **filters: Unpack[EventFilters],
+        ) -> Callable[[_SubscriptionH], _SubscriptionH]: ...
 
     def on_unmatched(self, hook: _UnmatchedH) -> _UnmatchedH:
         """Set the hook called with each record no handler was selected for. Usable as a decorator."""
+        self._check_not_included("on_unmatched")
         if not callable(hook):
             raise RouterConfigError(f"on_unmatched needs a function, got {hook!r}")
         self._unmatched_hook = hook
@@ -649,10 +516,55 @@ class EventRouter:
         unwrapped, verified or parsed (its ``error`` says why, its ``raw`` is the payload as delivered).
         Usable as a decorator.
         """
+        self._check_not_included("on_invalid")
         if not callable(hook):
             raise RouterConfigError(f"on_invalid needs a function, got {hook!r}")
         self._invalid_hook = hook
         return hook
+
+    def include(self, other: EventRouter) -> None:
+        """Add the handlers of ``other`` to this router, after the ones registered so far.
+
+        A large application registers handlers on one router per module and includes them in the router it
+        dispatches with. ``other``'s routes are appended in their own registration order, each with its own
+        types and filters, so a record reaches the handlers of both routers in the order the routes were
+        added here. The routes are copied now: ``other`` cannot register anything after it has been
+        included (it raises :class:`RouterConfigError`), so that no handler is silently left out.
+
+        Hooks: a hook ``other`` sets (``on_unmatched``, ``on_invalid``) becomes this router's when this one
+        has none; two different hooks for the same purpose raise :class:`RouterConfigError`, since a router
+        has one of each (the same hook on both is fine). Dispatch settings are this router's; including a
+        router with ``run_sync_in_thread=True`` into one without it raises, since its plain handlers would
+        then run in the event loop's thread. A router is included once: including it into itself, or again
+        (here or into another router) raises :class:`RouterConfigError`, so routers form a tree and no
+        handler runs twice for one record. Nothing is changed when it raises.
+        """
+        self._check_not_included("include")
+        if not isinstance(other, EventRouter):
+            raise RouterConfigError(f"include() takes an EventRouter, got {other!r}")
+        if other is self:
+            raise RouterConfigError("a router cannot include itself")
+        if other._included_by is not None:
+            holder = "this router" if other._included_by is self else "another router"
+            raise RouterConfigError(f"that router is already included in {holder}; include a router once")
+        if other.run_sync_in_thread and not self.run_sync_in_thread:
+            raise RouterConfigError(
+                "the included router runs plain handlers in a worker thread (run_sync_in_thread=True) and "
+                "this one does not: set run_sync_in_thread=True on the including router too"
+            )
+        unmatched = _merged_hook("on_unmatched", self._unmatched_hook, other._unmatched_hook)
+        invalid = _merged_hook("on_invalid", self._invalid_hook, other._invalid_hook)
+        self._unmatched_hook, self._invalid_hook = unmatched, invalid
+        self._routes.extend(other._routes)
+        other._included_by = self
+        self._rebuild()
+
+    def _check_not_included(self, what: str) -> None:
+        if self._included_by is not None:
+            raise RouterConfigError(
+                f"{what}() on a router that was already included in another one (router.include copies the "
+                "handlers when it is called): register every handler and hook before including the router"
+            )
 
     @property
     def has_async_handlers(self) -> bool:
@@ -674,9 +586,10 @@ class EventRouter:
         """
         names = self._async_names()
         if names:
+            owner = "router." if hasattr(EventRouter, entry_point) else ""  # a method, or a Lambda function
             raise AsyncHandlerError(
                 f"{entry_point}() cannot run coroutine handlers ({', '.join(names)}); use the async "
-                f"variant (await router.{entry_point}_async(...), or sesflow.routing.run_async(...) "
+                f"variant (await {owner}{entry_point}_async(...), or sesflow.routing.run_async(...) "
                 "from a synchronous Lambda handler)",
                 handlers=names,
             )
@@ -925,115 +838,61 @@ class EventRouter:
             return _with_failures(result, [_new_failure(hook, exc, arg, "hook")])
         return result
 
-    # --- Lambda entry points --------------------------------------------------------------------------
 
-    def handle_sqs_lambda(
-        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
-    ) -> dict[str, list[dict[str, str]]]:
-        """Handle a Lambda invocation by an SQS queue; return the partial batch response.
+class _Shortcut(NamedTuple):
+    """One typed shortcut decorator: ``name`` registers handlers for ``event_class`` alone."""
 
-        Each record's body is an SNS envelope (verified when ``verifier`` is given) or, with raw message
-        delivery, the SES record itself. The answer is
-        ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``, listing the messages that failed
-        (a handler or hook raised) or could not be unwrapped, verified or parsed: Lambda deletes the others
-        and makes only these visible again. The event source mapping must have ``ReportBatchItemFailures``
-        enabled. On a FIFO queue, the first failure stops the batch: it and every later message are
-        reported, so that order within a message group is kept.
-        """
-        self.check_sync("handle_sqs_lambda")
-        return _lambda.handle_sqs(self, event, verifier)
+    name: str
+    event_class: type[SesEvent]
+    note: str = ""
 
-    async def handle_sqs_lambda_async(
-        self,
-        event: Mapping[str, Any],
-        context: object = None,
+
+_SHORTCUTS: Final = (
+    _Shortcut("on_send", SendEvent),
+    _Shortcut("on_delivery", DeliveryEvent),
+    _Shortcut(
+        "on_bounce",
+        BounceEvent,
+        "``bounce_type`` selects bounces of that type (or those types), e.g. ``BounceType.PERMANENT`` for "
+        "the hard bounces whose recipients must be suppressed.",
+    ),
+    _Shortcut("on_complaint", ComplaintEvent),
+    _Shortcut("on_reject", RejectEvent),
+    _Shortcut("on_open", OpenEvent),
+    _Shortcut("on_click", ClickEvent),
+    _Shortcut("on_rendering_failure", RenderingFailureEvent),
+    _Shortcut("on_delivery_delay", DeliveryDelayEvent),
+    _Shortcut("on_subscription", SubscriptionEvent, "Subscription events are list subscription changes."),
+)
+"""The ten typed shortcuts, one per SES event type; the stubs in ``EventRouter`` give each its types."""
+
+
+def _shortcut(spec: _Shortcut) -> Callable[..., Any]:
+    """The decorator method ``spec`` describes: bare (``@router.on_bounce``) or called with filters."""
+    types = frozenset({spec.event_class.EVENT_TYPE})
+    name = spec.name
+
+    def register(
+        self: EventRouter,
+        handler: Callable[[Any], object] | None = None,
+        /,
         *,
-        verifier: MessageVerifier | None = None,
-        concurrency: int = 1,
-    ) -> dict[str, list[dict[str, str]]]:
-        """The async twin of :meth:`handle_sqs_lambda`.
+        where: Callable[[Any], bool] | None = None,
+        **filters: Any,
+    ) -> Any:
+        return self._add(types, handler, name, where=where, **filters)
 
-        ``concurrency`` is how many messages of a standard queue's batch are dispatched at once (1: one
-        after the other, in batch order). A FIFO queue's batch is always dispatched in order, one at a time.
-        """
-        return await _lambda.handle_sqs_async(self, event, verifier, concurrency)
-
-    def handle_sns_lambda(
-        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
-    ) -> None:
-        """Handle a Lambda invocation by an SNS topic (``Records[].Sns``).
-
-        Raises :class:`DispatchError` (carrying every item's result) when a handler failed or a message could
-        not be verified or parsed; returns None otherwise. SNS invokes Lambda asynchronously, so a raised
-        error makes Lambda retry the invocation (twice by default) and then hand the event to the function's
-        on-failure destination or dead-letter queue, when one is configured. Handlers should be idempotent:
-        a retry runs every handler of the invocation again.
-        """
-        self.check_sync("handle_sns_lambda")
-        _lambda.handle_sns(self, event, verifier)
-
-    async def handle_sns_lambda_async(
-        self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
-    ) -> None:
-        """The async twin of :meth:`handle_sns_lambda`."""
-        await _lambda.handle_sns_async(self, event, verifier)
-
-    def handle_eventbridge_lambda(self, event: Mapping[str, Any], context: object = None) -> None:
-        """Handle a Lambda invocation by an EventBridge rule (an event with ``source: aws.ses``).
-
-        Raises :class:`DispatchError` when a handler failed or the event is not a valid SES email event;
-        returns None otherwise. EventBridge invokes Lambda asynchronously, so a raised error makes Lambda
-        retry (twice by default) and then use the function's on-failure destination or dead-letter queue.
-        A non-email ``aws.ses`` event (``NonEmailEvent``) is a control message: it goes to ``on_control``
-        handlers or the ``on_unmatched`` hook, and is not an error.
-        """
-        self.check_sync("handle_eventbridge_lambda")
-        _lambda.handle_eventbridge(self, event)
-
-    async def handle_eventbridge_lambda_async(self, event: Mapping[str, Any], context: object = None) -> None:
-        """The async twin of :meth:`handle_eventbridge_lambda`."""
-        await _lambda.handle_eventbridge_async(self, event)
-
-    def handle_firehose_lambda(
-        self,
-        event: Mapping[str, Any],
-        context: object = None,
-        *,
-        transform: FirehoseTransform | None = None,
-    ) -> dict[str, Any]:
-        """Handle a Firehose data-transformation invocation; return the transformation response.
-
-        Every record is dispatched to the handlers. A record whose handlers all succeeded is ``Ok`` with its
-        data passed through unchanged or, when ``transform`` is given, replaced by what ``transform(record,
-        data)`` returns (``bytes``, ``str``, or a mapping written as one JSON line); a ``transform`` that
-        returns None marks the record ``Dropped``. A record that could not be decoded or parsed, whose handler
-        failed or whose transform raised is ``ProcessingFailed``, which Firehose writes to the error output.
-        """
-        self.check_sync("handle_firehose_lambda")
-        return _lambda.handle_firehose(self, event, transform)
-
-    async def handle_firehose_lambda_async(
-        self,
-        event: Mapping[str, Any],
-        context: object = None,
-        *,
-        transform: FirehoseTransform | None = None,
-        concurrency: int = 1,
-    ) -> dict[str, Any]:
-        """The async twin of :meth:`handle_firehose_lambda`; up to ``concurrency`` records run at once."""
-        return await _lambda.handle_firehose_async(self, event, transform, concurrency)
+    register.__name__ = name
+    register.__qualname__ = f"EventRouter.{name}"
+    register.__doc__ = (
+        f"Register a handler for :class:`~sesflow.events.{spec.event_class.__name__}`, bare or with the "
+        f":class:`EventFilters` keywords and a ``where`` predicate. {spec.note}"
+    ).rstrip()
+    return register
 
 
-_SEND: Final = frozenset({EventType.SEND})
-_DELIVERY: Final = frozenset({EventType.DELIVERY})
-_BOUNCE: Final = frozenset({EventType.BOUNCE})
-_COMPLAINT: Final = frozenset({EventType.COMPLAINT})
-_REJECT: Final = frozenset({EventType.REJECT})
-_OPEN: Final = frozenset({EventType.OPEN})
-_CLICK: Final = frozenset({EventType.CLICK})
-_RENDERING_FAILURE: Final = frozenset({EventType.RENDERING_FAILURE})
-_DELIVERY_DELAY: Final = frozenset({EventType.DELIVERY_DELAY})
-_SUBSCRIPTION: Final = frozenset({EventType.SUBSCRIPTION})
+for _spec in _SHORTCUTS:
+    setattr(EventRouter, _spec.name, _shortcut(_spec))
 
 
 def _describe(record: object) -> str:
@@ -1041,6 +900,20 @@ def _describe(record: object) -> str:
         return f"{record.transport.value} item {record.item_id}"
     message_id = getattr(getattr(record, "mail", None), "message_id", None)
     return f"{type(record).__name__} {message_id}" if message_id else type(record).__name__
+
+
+def _merged_hook(
+    name: str, mine: Callable[[Any], object] | None, theirs: Callable[[Any], object] | None
+) -> Callable[[Any], object] | None:
+    """The hook a router keeps when it includes another: its own, or the other's, never two."""
+    if theirs is None or theirs == mine:  # == so that the same bound method, fetched twice, is the same hook
+        return mine
+    if mine is None:
+        return theirs
+    raise RouterConfigError(
+        f"both routers set an {name} hook ({handler_name(mine)} and {handler_name(theirs)}); a router has "
+        f"one {name} hook: set it on the including router only"
+    )
 
 
 def _new_failure(

@@ -5,6 +5,7 @@ Messages (:class:`Email` and its parts) are validated on construction; :class:`S
 core; ``sesflow.sending.smtp`` sends them over SMTP.
 """
 
+from .._public import publish
 from .aio import AsyncSesClient
 from .client import SesClient
 from .errors import (
@@ -97,3 +98,6 @@ __all__ = [
     "SendOutcomeUnknown",
     "SesApiError",
 ]
+
+
+publish(__name__, __all__, globals())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._public import publish
 from ._common import MessageVerifier, is_replay, mark_handled
 from ._item import SourceItem, Transport
 from .eventbridge import EVENTBRIDGE_DETAIL_TYPES, NonEmailEvent, eventbridge_item
@@ -80,3 +81,6 @@ def __getattr__(name: str) -> Any:
 
         return SnsVerifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+publish(__name__, __all__, globals())

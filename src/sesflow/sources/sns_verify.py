@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from .._public import publish
 from ..errors import SnsReplayError, SnsVerificationError
 from ._common import shown_value
 
@@ -1370,3 +1371,7 @@ class SnsVerifier:
                 raise self._confirmation_error(exc, _message_id(message)) from exc
             _log.info("confirmed SNS subscription to %s", message.get("TopicArn"))
             return _subscription_arn(body, url)
+
+
+# Imported on first use by sesflow.sources, which exports it: that package is its public home.
+publish("sesflow.sources", ["SnsVerifier"], globals())

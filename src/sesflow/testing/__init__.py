@@ -1,5 +1,6 @@
-"""Tools for testing code that uses sesflow: sample records, factories, hypothesis strategies, and
-:class:`LocalSes`, which publishes the SES events of sends made against a moto server.
+"""Tools for testing code that uses sesflow: sample records, factories, hypothesis strategies,
+:class:`LocalSes`, which publishes the SES events of sends made against a moto server, and :class:`FakeSes`, a
+local endpoint that answers the sending calls like SES.
 
 ``sesflow.testing.strategies`` needs the ``testing`` extra (hypothesis); ``LocalSes`` needs a moto server to
 talk to (``moto[server]``, also in the ``testing`` extra); the rest has no extra dependency.
@@ -11,9 +12,12 @@ import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from .._public import LazyNames, publish
+from ._moto import embedded_moto
 from .factories import make_event, make_mail, make_record
 
 if TYPE_CHECKING:
+    from .fake_ses import FakeCall, FakeSes
     from .local_ses import (
         EICAR_TEST_STRING,
         SIMULATOR_DOMAIN,
@@ -31,12 +35,15 @@ __all__ = [
     "EICAR_TEST_STRING",
     "SIMULATOR_DOMAIN",
     "DestinationKind",
+    "FakeCall",
+    "FakeSes",
     "LocalDestination",
     "LocalSes",
     "LocalSesError",
     "Outcome",
     "Publication",
     "SentMessage",
+    "embedded_moto",
     "make_event",
     "make_mail",
     "make_record",
@@ -44,29 +51,29 @@ __all__ = [
     "simulator_outcome",
 ]
 
-_LOCAL_SES_NAMES = frozenset(
+# LocalSes pulls in boto3 and the sending package, and so does FakeSes: imported when they are asked for.
+_lazy = LazyNames(
+    __name__,
     {
-        "EICAR_TEST_STRING",
-        "SIMULATOR_DOMAIN",
-        "DestinationKind",
-        "LocalDestination",
-        "LocalSes",
-        "LocalSesError",
-        "Outcome",
-        "Publication",
-        "SentMessage",
-        "simulator_outcome",
-    }
+        "local_ses": (
+            "EICAR_TEST_STRING",
+            "SIMULATOR_DOMAIN",
+            "DestinationKind",
+            "LocalDestination",
+            "LocalSes",
+            "LocalSesError",
+            "Outcome",
+            "Publication",
+            "SentMessage",
+            "simulator_outcome",
+        ),
+        "fake_ses": ("FakeSes", "FakeCall"),
+    },
 )
 
-
-def __getattr__(name: str) -> Any:
-    # LocalSes pulls in boto3 and the sending package: import it only when it is asked for.
-    if name in _LOCAL_SES_NAMES:
-        from . import local_ses
-
-        return getattr(local_ses, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:
+    __getattr__ = _lazy.load
+    __dir__ = _lazy.dir
 
 
 def sample_records() -> dict[str, dict[str, Any]]:
@@ -80,3 +87,6 @@ def sample_records() -> dict[str, dict[str, Any]]:
         for item in sorted(folder.iterdir(), key=lambda p: p.name)
         if item.name.endswith(".json")
     }
+
+
+publish(__name__, __all__, globals())

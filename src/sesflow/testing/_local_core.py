@@ -23,8 +23,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..events import EVENT_CLASS_BY_TYPE, EventType
-from ..events._converter import format_timestamp
+from ..events import EVENT_CLASS_BY_TYPE, EventType, event_types_from_names, format_timestamp
 from ..sending.errors import ValidationError
 from ..sending.links import parse_link_tags, scan_links
 
@@ -36,7 +35,6 @@ __all__ = [
     "SentMessage",
     "Simulator",
     "TemplateSource",
-    "event_types_from_names",
     "firehose_key",
     "messages_from_request",
     "render_template",
@@ -123,24 +121,6 @@ class DestinationKind(enum.StrEnum):
     FIREHOSE = "firehose"
     EVENTBRIDGE = "eventbridge"
     CLOUDWATCH = "cloudwatch"
-
-
-def _normalised_type_name(name: str) -> str:
-    return name.replace("_", "").replace(" ", "").replace("-", "").lower()
-
-
-_TYPE_BY_NAME: Final[Mapping[str, EventType]] = {_normalised_type_name(t.value): t for t in EventType}
-
-
-def event_types_from_names(names: Iterable[str]) -> frozenset[EventType]:
-    """Event types from ``MatchingEventTypes`` in either API's spelling (``renderingFailure``,
-    ``RENDERING_FAILURE``); names this version does not know are left out."""
-    out = set()
-    for name in names:
-        found = _TYPE_BY_NAME.get(_normalised_type_name(str(name)))
-        if found is not None:
-            out.add(found)
-    return frozenset(out)
 
 
 @attrs.frozen

@@ -1,4 +1,7 @@
-"""An embedded moto server on a loopback port, for the pytest plugin, `sesflow demo` and the tests."""
+"""An embedded moto server on a loopback port, for the pytest plugin, `sesflow demo` and the tests.
+
+``embedded_moto`` is public as ``sesflow.testing.embedded_moto``.
+"""
 
 from __future__ import annotations
 

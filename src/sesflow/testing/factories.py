@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..events import EVENT_CLASSES, EventFamily, EventType, SesEvent, parse_event
-from ..events._converter import format_timestamp
+from ..events import EVENT_CLASSES, EventFamily, EventType, SesEvent, format_timestamp, parse_event
 
 __all__ = ["make_event", "make_mail", "make_record"]
 

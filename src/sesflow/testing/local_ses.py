@@ -32,6 +32,7 @@ import attrs
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .._public import publish
 from ..errors import MissingExtra, SesflowError
 from ..events import EventType, SesEvent, parse_event
 from ..sources.eventbridge import EVENTBRIDGE_DETAIL_TYPES
@@ -656,3 +657,7 @@ class LocalSes:
     def __repr__(self) -> str:
         counts = f"messages={len(self._messages)}, published={len(self._publications)}"
         return f"LocalSes({self.endpoint_url!r}, {counts})"
+
+
+# Imported on first use by sesflow.testing, which exports all of it: that package is its public home.
+publish("sesflow.testing", __all__, globals())

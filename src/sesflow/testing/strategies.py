@@ -50,9 +50,9 @@ from ..events import (
     OpenEnum,
     SesEvent,
     SubscriptionStatus,
+    format_timestamp,
     parse_event,
 )
-from ..events._converter import format_timestamp
 
 __all__ = [
     "bounce_records",

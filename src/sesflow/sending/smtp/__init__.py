@@ -15,6 +15,7 @@ and errors), ``_message`` (preparing a message), ``_dialogue`` (the protocol, no
 (the two shells).
 """
 
+from ..._public import publish
 from ._async import AsyncSmtpSender
 from ._dialogue import SmtpResult
 from ._errors import (
@@ -65,3 +66,5 @@ __all__ = [
     "SmtpMessageRejected",
     "SmtpConfigurationSetNotFound",
 ]
+
+publish(__name__, __all__, globals())

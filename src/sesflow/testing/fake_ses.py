@@ -35,7 +35,8 @@ from xml.sax.saxutils import escape
 
 import attrs
 
-from .results import V1_STATUSES, BulkStatus
+from .._public import publish
+from ..sending.results import V1_STATUSES, BulkStatus
 
 __all__ = ["FakeSes", "FakeCall", "unflatten_query"]
 
@@ -519,3 +520,7 @@ def _respond_v1(fake: FakeSes, body: bytes) -> _Response:
         f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{operation}Response>"
     )
     return _Response(200, xml.encode(), "text/xml", request_id)
+
+
+# Imported on first use by sesflow.testing, which exports these two: that package is their public home.
+publish("sesflow.testing", ["FakeSes", "FakeCall"], globals())
