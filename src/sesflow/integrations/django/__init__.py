@@ -23,6 +23,7 @@ django-ses and django-anymail.
 
 from __future__ import annotations
 
+from ..._public import publish
 from ...errors import MissingExtra
 
 try:
@@ -47,3 +48,5 @@ __all__ = [
     "sns_webhook",
     "sns_webhook_async",
 ]
+
+publish(__name__, __all__, globals())

@@ -37,15 +37,14 @@ class AsyncSmtpSender(SenderBase):
     connection; for parallel sending use several senders.
     """
 
-    _conn: aiosmtplib.SMTP | None
-    _lock: asyncio.Lock
-
     def _set_up_transport(self) -> None:
         try:
             import aiosmtplib  # noqa: F401 - only to fail early, naming the extra
         except ImportError:
             raise MissingExtra("AsyncSmtpSender", "smtp", "aiosmtplib") from None
-        self._conn = None
+        # Annotated here, not in the class body: aiosmtplib is an optional extra, and the class's published
+        # type hints must resolve without it.
+        self._conn: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> AsyncSmtpSender:

@@ -1,0 +1,3 @@
+"""``python manage.py sesflow_consume``: see :mod:`.sesflow_consume`."""
+
+__all__: list[str] = []
