@@ -16,8 +16,8 @@ previous result); ``to_dict``, then ``parse_event`` and ``to_dict`` of what it g
 and ``hash`` nothing at all.
 
 Counted and reported: unexpected exceptions (anything else, with a sample input), decoder disagreements (a
-text or bytes input whose outcome differs between the decoders: accepted by one only, another error path,
-another event, key or ``to_dict``), and round-trip failures. The run fails unless all three are 0.
+text or bytes input whose outcome differs between the decoders: accepted by one only, another error path
+or message, another event, key or ``to_dict``), and round-trip failures. The run fails unless all three are 0.
 
 Run ``python bench/fuzz.py`` (100,000 inputs; ``--inputs N``, ``--seed S``; ``--write`` records the result
 in ``docs/benchmarks.md``). Needs the ``fast`` extra (orjson) for the comparison of decoders.
@@ -566,7 +566,7 @@ class Exerciser:
             event = parse_event(payload)
         except ParseError as exc:
             report.parse_errors += 1
-            return ("ParseError", exc.path)
+            return ("ParseError", exc.path, str(exc))
         except Exception as exc:
             report.note(report.unexpected, f"parse_event: {type(exc).__name__}", payload)
             return ("unexpected",)
@@ -735,8 +735,8 @@ def docs_section(report: Report, seed: int, decoders: Sequence[str]) -> str:
             "every attribute of the result (the lazy ones and every detail object included), `repr`, `hash`, "
             "`==`, `to_dict` and back, and `idempotency_key`. Nothing may raise but `ParseError` (`repr` and "
             "`hash`: nothing at all), and a text or bytes input must have the same outcome with either "
-            "decoder. See [Parsing and errors](parsing.md#hostile-input). The test suite runs a few thousand "
-            "of these inputs on every run (`tests/test_events_fuzz.py`).",
+            "decoder. See [Parsing and errors](parsing.md#hostile-input). The test suite runs 2,000 of these "
+            "inputs on every run (`tests/test_events_fuzz.py`).",
             "",
             f"- Inputs: {report.inputs:,} (seed {seed}), each through {', '.join(decoders)}: "
             f"{report.parses:,} parses, {report.events:,} events and {report.control_messages:,} control "

@@ -166,6 +166,19 @@ def test_a_raw_lone_surrogate_in_text_is_kept_by_both() -> None:
     }
 
 
+def test_subclasses_of_bytes_and_str_are_decoded_as_their_values() -> None:
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    text = json.dumps(send_record())
+    for payload in (Text(text), Data(text.encode()), bytearray(text.encode()), memoryview(text.encode())):
+        results = under_each_decoder(lambda payload=payload: parse_event(payload))
+        assert all(isinstance(event, SendEvent) for event in results.values()), results
+
+
 def test_a_lone_surrogate_in_a_subject_reaches_the_handler() -> None:
     # An emoji cut in half by a truncated subject: the event (a bounce) must not be lost over its subject.
     record = load("event_01_Bounce.json")
@@ -375,9 +388,10 @@ def test_without_orjson_the_standard_library_decodes() -> None:
     code = (
         "import sys; sys.modules['orjson'] = None\n"
         "import sesflow.events.parse as p\n"
-        "print(p._decoder_name, p.parse_event(b'{\"notificationType\": \"Received\"}').__class__.__name__)"
+        'print(p._decoder_name, p.parse_event(b\'{"notificationType": "Received"}\').__class__.__name__)'
     )
-    result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["json", "ReceivedMail"]
     asked = {**_env(), json_rules.ENV_VAR: "orjson"}
     result = subprocess.run([sys.executable, "-c", code], env=asked, capture_output=True, text=True)

@@ -81,7 +81,7 @@ _C_RECURSION_UNBOUNDED = sys.version_info >= (3, 12)
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Decode one JSON document by the rules of this module; raises ``ValueError`` on anything else."""
-    if type(data) is str:
+    if isinstance(data, str):
         text = data
     elif isinstance(data, (bytes, bytearray, memoryview)):
         text = bytes(data).decode("utf-8")  # UnicodeDecodeError is a ValueError
