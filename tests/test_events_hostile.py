@@ -192,7 +192,7 @@ def test_a_lone_surrogate_in_a_subject_reaches_the_handler() -> None:
     assert len({idempotency_key(event) for event in results.values()}) == 1
 
 
-NOT_JSON = "invalid JSON"
+BOM = "Unexpected UTF-8 BOM"
 REFUSED = [
     # (payload, the error's path, what its reason says)
     pytest.param(with_unknown_field("NaN"), (), "NaN is not JSON", id="NaN"),
@@ -211,9 +211,7 @@ REFUSED = [
     ),
     pytest.param(nested_text(1025, "object").encode(), (), "nested too deeply", id="1025-levels-alone"),
     pytest.param(nested_text(5000, "array").encode(), (), "nested too deeply", id="5000-levels-alone"),
-    pytest.param(
-        b"\xef\xbb\xbf" + json.dumps(send_record()).encode(), (), NOT_JSON, id="utf-8-byte-order-mark"
-    ),
+    pytest.param(b"\xef\xbb\xbf" + json.dumps(send_record()).encode(), (), BOM, id="utf-8-byte-order-mark"),
     pytest.param(json.dumps(send_record()).encode("utf-16"), (), "codec can't decode", id="utf-16"),
     pytest.param(
         json.dumps(send_record()).encode()[:-2] + b'\xff"}', (), "codec can't decode", id="invalid-utf-8"
@@ -320,25 +318,25 @@ def test_the_reference_decoder_agrees_with_orjson_and_json(value: Any, ascii_onl
     orjson = pytest.importorskip("orjson")
     text = json.dumps(value, ensure_ascii=ascii_only)
     for candidate in (text, text[: max(0, len(text) - cut)]):  # and a truncated, often invalid, copy
-        try:
-            ours = json_rules.loads(candidate)
-        except ValueError:
-            ours = ValueError
-        try:
-            theirs = orjson.loads(candidate)
-        except (ValueError, TypeError):
-            theirs = ValueError
+        ours = decoded(json_rules.loads, candidate)
+        theirs = decoded(orjson.loads, candidate, (ValueError, TypeError))
         if theirs is ValueError and ours is not ValueError:
             assert _has_lone_surrogate(ours)  # the one thing orjson refuses that is JSON
         elif theirs is not ValueError:
             assert ours == theirs
             assert json.dumps(ours) == json.dumps(theirs)  # types too: 1 and 1.0 differ here
-        try:
-            plain = json.loads(candidate)
-        except (ValueError, RecursionError):
-            plain = ValueError
-        if plain is ValueError:  # what the standard library refuses, the rules refuse too
-            assert ours is ValueError
+        if decoded(json.loads, candidate, (ValueError, RecursionError)) is ValueError:
+            assert ours is ValueError  # what the standard library refuses, the rules refuse too
+
+
+def decoded(
+    decode: Callable[[str], Any], text: str, refusals: tuple[type[Exception], ...] = (ValueError,)
+) -> Any:
+    """``decode(text)``, or ``ValueError`` when it refuses the text."""
+    try:
+        return decode(text)
+    except refusals:
+        return ValueError
 
 
 @PROFILE
@@ -352,14 +350,8 @@ def test_the_iterative_decoder_is_the_recursive_one_without_recursion(
     text = json.dumps(value)
     for position, char in noise:  # a few characters inserted: mostly invalid JSON, sometimes other JSON
         text = text[:position] + char + text[position:]
-    try:
-        expected = json_rules._decode_text(text)
-    except ValueError:
-        expected = ValueError
-    try:
-        got = json_rules._decode_iteratively(text)
-    except ValueError:
-        got = ValueError
+    expected = decoded(json_rules._decode_text, text)
+    got = decoded(json_rules._decode_iteratively, text)
     assert (got is ValueError) == (expected is ValueError)
     if got is not ValueError:
         assert json.dumps(got) == json.dumps(expected)

@@ -87,6 +87,8 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         text = bytes(data).decode("utf-8")  # UnicodeDecodeError is a ValueError
     else:
         raise TypeError(f"expected bytes or str, got {type(data).__name__}")
+    if text.startswith("\ufeff"):  # (json.loads says so too; JSONDecoder.decode only fails on it)
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM", text, 0)
     if (
         len(text) > 2 * MAX_DEPTH  # a shorter text cannot nest deeper than the limit
         and (_C_RECURSION_UNBOUNDED or _getrecursionlimit() > MAX_DEPTH)
