@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import json
 import logging
+import operator
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Final, Protocol, runtime_checkable
+from json.encoder import encode_basestring_ascii as _encode_string
+from typing import Final, NoReturn, Protocol, runtime_checkable
 
+from ..errors import ParseError
 from ..events import BounceEvent, ClickEvent, ComplaintEvent, ParsedRecord, SesEvent, UnknownEvent
 
 __all__ = [
@@ -51,13 +53,16 @@ _RECENT_COMMITS: Final = 1024
 def idempotency_key(record: ParsedRecord) -> str | None:
     """The identity of an SES event as a short string (``ses1:<sha256 hex>``), or None for a control message.
 
-    See the module documentation for what goes into it.
+    See the module documentation for what goes into it. Raises :class:`~sesflow.ParseError`, and nothing
+    else, when the event has no identity that can be written down: an :class:`~sesflow.events.UnknownEvent`
+    built from a mapping that holds something JSON cannot (a cycle, a key that is not a string or number, an
+    integer of thousands of digits).
     """
     if not isinstance(record, SesEvent):
         return None
     if isinstance(record, UnknownEvent):
         # Unknown structure: the whole record is the identity.
-        raw = json.dumps(record.raw, sort_keys=True, separators=(",", ":"), default=str)
+        raw = _canonical_json(record.raw)
         parts = [record.family.value, record.type_name, record.mail.message_id, raw]
     else:
         parts = [
@@ -77,8 +82,125 @@ def idempotency_key(record: ParsedRecord) -> str | None:
             parts.append("to=" + ",".join(sorted(record.recipients)))
         if isinstance(record, ClickEvent):
             parts.append(f"link={record.click.link}")
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate is valid JSON and kept by the parser; it must give a key, not an error.
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     return f"{_KEY_VERSION}:{digest}"
+
+
+class _Close:
+    """In :func:`_canonical_json`'s work list: the end of the container ``ident``."""
+
+    __slots__ = ("ident", "text")
+
+    def __init__(self, ident: int, text: str) -> None:
+        self.ident = ident
+        self.text = text
+
+
+class _Text(str):
+    """In :func:`_canonical_json`'s work list: punctuation to write as it is (never the type of a value)."""
+
+    __slots__ = ()
+
+
+_COMMA, _COLON = _Text(","), _Text(":")
+_first = operator.itemgetter(0)
+_CONSTANTS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _canonical_json(raw: Mapping[str, object]) -> str:
+    """``raw`` as JSON with sorted keys and no spaces: for a decoded record, exactly what
+    ``json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)`` writes (the key of an unknown
+    event has been built from that text since version ``ses1``).
+
+    Built from a work list rather than by recursion, so the depth of the record does not matter; a mapping
+    passed to ``parse_event`` may hold what ``json.dumps`` refuses, which raises :class:`ParseError` here.
+    """
+
+    def refuse(reason: str) -> NoReturn:
+        raise ParseError(f"no idempotency key: the record {reason}", raw=raw)
+
+    try:
+        return _write_json(raw, refuse)
+    except ParseError:
+        raise
+    except Exception as exc:  # a mapping passed in may hold objects whose methods fail in any way
+        refuse(f"holds a value that cannot be written ({type(exc).__name__})")
+
+
+def _write_json(raw: Mapping[str, object], refuse: Callable[[str], NoReturn]) -> str:
+    out: list[str] = []
+    todo: list[object] = [raw]
+    open_containers: set[int] = set()
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind is _Text:
+            out.append(item)  # type: ignore[arg-type]
+        elif kind is _Close:
+            open_containers.discard(item.ident)  # type: ignore[attr-defined]
+            out.append(item.text)  # type: ignore[attr-defined]
+        elif item is None:
+            out.append("null")
+        elif item is True:
+            out.append("true")
+        elif item is False:
+            out.append("false")
+        elif isinstance(item, str):
+            out.append(_encode_string(item))
+        elif isinstance(item, int):
+            try:
+                out.append(int.__repr__(item))
+            except ValueError:  # more digits than int -> str allows
+                refuse("holds an integer too large to write")
+        elif isinstance(item, float):
+            text = float.__repr__(item)
+            out.append(_CONSTANTS.get(text, text))
+        elif isinstance(item, (list, tuple, Mapping)):
+            ident = id(item)
+            if ident in open_containers:
+                refuse("contains itself")
+            open_containers.add(ident)
+            if isinstance(item, Mapping):
+                out.append("{")
+                todo.append(_Close(ident, "}"))
+                # By key only (stable): two keys may be written alike ({1: .., "1": ..}), as json.dumps does.
+                entries = sorted([(_json_key(key, refuse), value) for key, value in item.items()], key=_first)
+                for n, (key, value) in enumerate(reversed(entries)):
+                    if n:
+                        todo.append(_COMMA)
+                    todo.extend((value, _COLON, _Text(_encode_string(key))))
+            else:
+                out.append("[")
+                todo.append(_Close(ident, "]"))
+                for n, value in enumerate(reversed(item)):
+                    if n:
+                        todo.append(_COMMA)
+                    todo.append(value)
+        else:  # not a JSON value (only in a mapping passed in): its text, as json.dumps(default=str) did
+            try:
+                text = str(item)
+            except Exception:
+                refuse(f"holds a {kind.__name__} that cannot be written")
+            out.append(_encode_string(text))
+    return "".join(out)
+
+
+def _json_key(key: object, refuse: Callable[[str], NoReturn]) -> str:
+    """A mapping's key as JSON writes it (json.dumps turns numbers, booleans and None into strings)."""
+    if isinstance(key, str):
+        return key
+    if key is None or key is True or key is False:
+        return "null" if key is None else ("true" if key else "false")
+    if isinstance(key, int):
+        try:
+            return int.__repr__(key)
+        except ValueError:
+            refuse("has an integer key too large to write")
+    if isinstance(key, float):
+        text = float.__repr__(key)
+        return _CONSTANTS.get(text, text)
+    refuse(f"has a key of type {type(key).__name__}")
 
 
 @runtime_checkable

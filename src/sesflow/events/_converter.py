@@ -13,6 +13,7 @@ Unstructuring (``to_dict``) uses cattrs' own generated functions, renamed to SES
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -41,11 +42,31 @@ class Invalid(Exception):
 
 _fromiso = datetime.fromisoformat
 
+# What a timestamp may look like: the RFC 3339 profile of ISO 8601 (what SES writes is one case of it:
+# 2016-01-27T14:59:38.237Z), and the same without an offset (taken as UTC). datetime.fromisoformat alone
+# would also take week dates, basic formats, any separator ("2016-01-28.23"), a comma or offsets like +0100.
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+).fullmatch
+
+
+def is_timestamp(value: str) -> bool:
+    """Whether ``value`` has the shape of a timestamp (see ``_TIMESTAMP``); its values are not checked here.
+
+    SES's own shape is recognised from its fixed characters (one slice and two comparisons: the parser's hot
+    path), and ``datetime.fromisoformat`` then checks its digits; anything else goes to the pattern.
+    """
+    return (len(value) == 24 and value[23] == "Z" and value[4:20:3] == "--T::.") or _TIMESTAMP(
+        value
+    ) is not None
+
 
 def parse_timestamp(value: object) -> datetime:
     """An ISO 8601 timestamp as an aware datetime; a timestamp without offset is taken as UTC."""
     if type(value) is not str:
         raise Invalid(f"expected an ISO 8601 timestamp string, got {type(value).__name__}")
+    if not is_timestamp(value):
+        raise Invalid(f"not an ISO 8601 timestamp: {value[:64]!r}")
     try:
         dt = _fromiso(value)
     except ValueError:
@@ -76,6 +97,8 @@ def _tags(value: object) -> models.Tags:
         raise Invalid(f"expected an object of lists, got {type(value).__name__}")
     out = {}
     for name, values in value.items():
+        if type(name) is not str:  # only a mapping passed in can have another kind of key
+            raise Invalid(f"expected a string key, got {type(name).__name__}")
         if type(values) is not list:
             raise Invalid(f"expected a list of strings, got {type(values).__name__}", name)
         for item in values:
@@ -142,6 +165,13 @@ def _fail(value: object, key: str, expected: str) -> NoReturn:
     raise Invalid(f"expected {expected}, got {type(value).__name__}", key)
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _out_of_range(key: str) -> NoReturn:
+    raise Invalid("integer out of range: more than 64 bits", key)
+
+
 def _bad_timestamp(value: str, key: str) -> NoReturn:
     raise Invalid(f"not an ISO 8601 timestamp: {value[:64]!r}", key)
 
@@ -164,9 +194,10 @@ def _generate(cls: type[Any]) -> Callable[[Any], Any]:
         "MISSING": _MISSING,
         "fail": _fail,
         "bad_timestamp": _bad_timestamp,
+        "out_of_range": _out_of_range,
         "bad_item": _bad_item,
         "fromiso": datetime.fromisoformat,
-        "UTC": UTC,
+        "parse_timestamp": parse_timestamp,
         "index_of_failure": _index_of_failure,
         "new": object.__new__,
     }
@@ -235,17 +266,27 @@ def _convert_lines(var: str, tp: Any, key: str, ns: dict[str, Any], n: int) -> l
     if tp in _SCALARS:
         # Exact type: bool is an int subclass, and SES never sends one where it means the other.
         name, expected = _SCALARS[tp]
-        return [f"if type({var}) is not {name}:", f"    fail({var}, {k}, {expected!r})"]
+        lines = [f"if type({var}) is not {name}:", f"    fail({var}, {k}, {expected!r})"]
+        if tp is int:  # what a JSON decoder gives as an int (see _json): a mapping must not hold more
+            lines += [f"if not {_INT_MIN} <= {var} <= {_INT_MAX}:", f"    out_of_range({k})"]
+        return lines
     if tp is datetime:
+        # SES's own shape, recognised by its fixed characters (see is_timestamp), on the hot path; anything
+        # else through parse_timestamp and its pattern.
         return [
             f"if type({var}) is not str:",
             f"    fail({var}, {k}, 'an ISO 8601 timestamp string')",
-            "try:",
-            f"    {var} = fromiso({var})",
-            "except ValueError:",
-            f"    bad_timestamp({var}, {k})",
-            f"if {var}.tzinfo is None:",
-            f"    {var} = {var}.replace(tzinfo=UTC)",
+            f"if len({var}) == 24 and {var}[23] == 'Z' and {var}[4:20:3] == '--T::.':",
+            "    try:",
+            f"        {var} = fromiso({var})",
+            "    except ValueError:",
+            f"        bad_timestamp({var}, {k})",
+            "else:",
+            "    try:",
+            f"        {var} = parse_timestamp({var})",
+            "    except Invalid as e:",
+            f"        e.path.insert(0, {k})",
+            "        raise",
         ]
     if isinstance(tp, type) and issubclass(tp, OpenEnum):
         ns[f"known{n}"] = {m.value: m for m in tp}

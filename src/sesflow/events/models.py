@@ -7,6 +7,7 @@ the one converter in :mod:`sesflow.events._converter`. Lists are tuples and maps
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -90,6 +91,34 @@ class Tags(dict[str, tuple[str, ...]]):
 
 
 _EMPTY_TAGS = Tags()
+
+
+class _RawRepr(reprlib.Repr):
+    """reprlib's bounded repr (depth and size), which also survives an integer too long for ``repr``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 4
+        self.maxstring = self.maxother = 200
+        self.maxlist = self.maxtuple = self.maxdict = 20
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # more digits than int -> str allows
+            return f"<int of {x.bit_length()} bits>"
+
+
+_raw_repr = _RawRepr()
+
+
+def _bounded_repr(value: object) -> str:
+    """The repr of a value kept as SES sent it (a malformed lazy field, inbound mail): bounded in depth and
+    size, and never raising, so that logging an event cannot fail however the record was built."""
+    try:
+        return _raw_repr.repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 def _ses(key: str) -> Any:
@@ -210,9 +239,14 @@ class Mail:
             try:
                 value = repr(getattr(self, str(f.alias)))
             except ParseError:  # a malformed lazy field must not make logging the event fail
-                value = f"<invalid: {getattr(self, f.name)!r}>"
+                value = f"<invalid: {_bounded_repr(getattr(self, f.name))}>"
             parts.append(f"{f.alias}={value}")
         return f"Mail({', '.join(parts)})"
+
+    def __hash__(self) -> int:
+        # The eager fields only: equal mails have equal ones, and hashing never has to structure a lazy field
+        # (which may be malformed: hash() must not raise, while == may raise ParseError).
+        return hash((self.timestamp, self.message_id, self.source, self.destination))
 
     def header(self, name: str) -> str | None:
         """The value of the first header called ``name`` (case-insensitive), or None."""
@@ -566,6 +600,27 @@ class ReceivedMail(ControlMessage):
 
     mail: Mapping[str, Any] | None = None
     receipt: Mapping[str, Any] | None = None
+
+    # mail and receipt are whatever SES (or the caller's mapping) held: arbitrarily deep, not hashable. So
+    # equality turns a comparison that fails into ParseError, hashing uses the message id only, and repr is
+    # bounded.
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, ReceivedMail)
+        try:
+            return bool(self.mail == other.mail and self.receipt == other.receipt)
+        except Exception as exc:  # too deep for the interpreter, or objects of a caller's mapping that fail
+            raise ParseError(
+                f"inbound mail that cannot be compared ({type(exc).__name__})", raw=self.raw
+            ) from None
+
+    def __hash__(self) -> int:
+        message_id = self.mail.get("messageId") if self.mail is not None else None
+        return hash((ReceivedMail, message_id if type(message_id) is str else None))
+
+    def __repr__(self) -> str:
+        return f"ReceivedMail(mail={_bounded_repr(self.mail)}, receipt={_bounded_repr(self.receipt)})"
 
 
 EVENT_CLASSES: tuple[type[SesEvent], ...] = (

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from ..errors import ParseError
-from . import models
+from ..errors import MissingExtra, ParseError
+from . import _json, models
 from ._converter import Invalid, converter, structure_fn
 from .enums import EventFamily
 
@@ -21,19 +20,52 @@ TOPIC_VALIDATION_TEXT = "Successfully validated SNS topic for Amazon SES event p
 ParsedRecord = models.SesEvent | models.ControlMessage
 """What :func:`parse_event` returns: a sending event, or a control message that shares its channels."""
 
-_loads: Callable[[Any], Any]
-try:  # orjson (extra "fast") decodes about twice as fast as the standard library
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _loads = json.loads
+# The decoder of the hot path, and the reference decoder that decides what it refused (None when it is the
+# reference itself): see sesflow.events._json for why both give the same value.
+_loads: Callable[[Any], Any] = _json.loads
+_fallback: Callable[[Any], Any] | None = None
+_decoder_name = "json"
+
+
+def _use_decoder(name: str) -> str:
+    """Switch the JSON decoder of :func:`parse_event` and :func:`load_json`; returns the previous one's name.
+
+    Internal, for tests and ``bench/fuzz.py``, which run the same payloads through both decoders in one
+    process. Applications choose with the ``SESFLOW_JSON_DECODER`` environment variable instead (read at
+    import). ``name`` is ``"orjson"`` or ``"json"``.
+    """
+    global _loads, _fallback, _decoder_name
+    if name not in ("orjson", "json"):
+        raise ValueError(f"unknown JSON decoder {name!r}: 'orjson' or 'json'")
+    if name not in _json.DECODERS:
+        raise MissingExtra("the orjson decoder", "fast", "orjson")
+    previous = _decoder_name
+    _loads = _json.DECODERS[name]
+    _fallback = None if name == "json" else _json.loads
+    _decoder_name = name
+    return previous
+
+
+_use_decoder(_json.configured_decoder())
 
 
 def load_json(data: bytes | str) -> Any:
-    """Decode JSON with the fastest decoder installed; raises ``ValueError`` on bad input."""
+    """Decode JSON as :func:`parse_event` does (orjson when installed); raises ``ValueError`` on bad input.
+
+    The value is the same whichever decoder is installed: see "Decoding JSON" in the parsing guide.
+    """
     try:
         return _loads(data)
-    except TypeError as exc:  # orjson refuses some str input (lone surrogates) with TypeError
-        raise ValueError(str(exc)) from None
+    except Exception as exc:  # orjson: JSONDecodeError (a ValueError) or TypeError; json: also RecursionError
+        error: Exception = exc
+    if _fallback is not None:  # orjson refused it: the reference decoder decides (lone surrogates pass)
+        try:
+            return _fallback(data)
+        except Exception as exc:
+            error = exc
+    if isinstance(error, ValueError):
+        raise error
+    raise ValueError(str(error)) from None
 
 
 def _detail_field(cls: type[models.SesEvent]) -> tuple[str, type[Any]]:
@@ -141,16 +173,19 @@ def _parse_record(record: dict[str, Any]) -> ParsedRecord:
     raise Invalid(f"unknown notificationType {type_name!r}", "notificationType")
 
 
-def _decode(data: bytes | bytearray | memoryview | str) -> Any:
+def _recover(data: bytes | bytearray | memoryview | str, error: Exception) -> Any:
+    """The slow path, for what the hot path's decoder refused: the reference decoder decides (orjson refuses
+    lone surrogates, which are valid JSON), then the one plain-text message SES sends on an event topic."""
+    if _fallback is not None:
+        try:
+            return _fallback(data)
+        except Exception as exc:
+            error = exc
     text = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
-    try:
-        return _loads(text)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        # Not JSON: the one plain-text message SES sends on an event topic, or garbage.
-        plain = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        if plain.startswith("Successfully validated SNS topic"):
-            return models.TopicValidation(data, plain.strip())
-        raise ParseError(f"invalid JSON: {exc}", raw=data) from None
+    plain = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    if plain.startswith("Successfully validated SNS topic"):
+        return models.TopicValidation(data, plain.strip())
+    raise ParseError(f"invalid JSON: {error}", raw=data) from None
 
 
 def parse_event(data: bytes | str | Mapping[str, Any]) -> ParsedRecord:
@@ -168,15 +203,19 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> ParsedRecord:
     """
     try:
         kind = type(data)
-        if kind is bytes or kind is str:
+        if kind is bytes or kind is str or isinstance(data, (bytes, str, bytearray, memoryview)):
             try:
                 record = _loads(data)
-            except Exception:  # any decoding failure goes the slow way: a ParseError or a TopicValidation
-                record = _decode(data)  # type: ignore[arg-type]
-        elif isinstance(data, (bytes, str, bytearray, memoryview)):
-            record = _decode(data)
+            except Exception as exc:  # the slow way: another decoder, a TopicValidation or a ParseError
+                record = _recover(data, exc)  # type: ignore[arg-type]
         elif isinstance(data, Mapping):
-            record = data if kind is dict else dict(data)
+            if kind is dict:
+                record = data
+            else:
+                try:
+                    record = dict(data)
+                except Exception as exc:  # a mapping that cannot be read is not a record either
+                    raise ParseError(f"could not read the mapping: {type(exc).__name__}", raw=data) from None
         else:
             raise ParseError(f"expected JSON bytes/str or a mapping, got {kind.__name__}", raw=data)
         if type(record) is not dict:
