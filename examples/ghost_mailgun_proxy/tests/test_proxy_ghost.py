@@ -383,11 +383,14 @@ async def test_a_restart_mid_batch(
                 assert "exactly-once delivery cannot hold" in caplog.text
             states = {r["address"]: r["state"] for r in store.recipients(batch_id)}
             # Exactly once: held, reported to nobody, until its Send event or the end of the window.
-            assert states["m2@example.org"] == {
-                "exactly-once": "unconfirmed",
-                "at-most-once": "unknown",
-                "at-least-once": "pending",
-            }[expected_mode]
+            assert (
+                states["m2@example.org"]
+                == {
+                    "exactly-once": "unconfirmed",
+                    "at-most-once": "unknown",
+                    "at-least-once": "pending",
+                }[expected_mode]
+            )
             await served.worker.drain()  # the events SES published, the Send event of m2 among them
             if sender.mode == "exactly-once" and where == "before-request":
                 await asyncio.sleep(0)
