@@ -11,6 +11,7 @@ from examples.ghost_mailgun_proxy.tests.fixtures import aws
 from examples.ghost_mailgun_proxy.tests.test_proxy_crash import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_ghost import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_pure import *  # noqa: F403
+from examples.ghost_mailgun_proxy.tests.test_proxy_reconcile import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_server import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_store import *  # noqa: F403
 
