@@ -77,9 +77,11 @@ class BatchSender:
     async def start(self) -> None:
         """Settle the recipients a stopped process left in flight, and resume every unfinished batch."""
         touched: set[str] = set()
-        for batch_id, recipient in await self._store.run(self._store.interrupted, doubt_state(self.mode)):
+        for batch_id, recipient, state in await self._store.run(
+            self._store.interrupted, doubt_state(self.mode)
+        ):
             touched.add(batch_id)
-            if self.mode == "exactly-once":
+            if state == "unconfirmed":
                 log.warning(
                     "%s of %s was in flight when the proxy stopped: waiting for its Send event "
                     "(sent again only if none comes within %g s)",
@@ -87,7 +89,7 @@ class BatchSender:
                     batch_id,
                     self._settings.send_event_window,
                 )
-            elif self.mode == "at-least-once":
+            elif state == "pending":
                 log.warning(
                     "resending %s of %s: it was in flight when the proxy stopped", recipient.address, batch_id
                 )

@@ -287,21 +287,28 @@ class Store:
         )
         return [_recipient(row) for row in rows]
 
-    def interrupted(self, state: DoubtState) -> list[tuple[str, Recipient]]:
+    def interrupted(self, state: DoubtState) -> list[tuple[str, Recipient, DoubtState]]:
         """Move every recipient left ``sending`` (by a proxy that stopped during its send) to ``state``;
-        returns them with their batch ids. Run once at startup, before anything is sent."""
+        returns them with their batch ids and the state each got. Run once at startup, before any send.
 
-        def work(db: sqlite3.Connection) -> list[tuple[str, Recipient]]:
+        A row claimed by a release without send tags cannot be matched to an event: ``unconfirmed`` is
+        ``unknown`` for it."""
+
+        def work(db: sqlite3.Connection) -> list[tuple[str, Recipient, DoubtState]]:
             rows = db.execute(
-                "SELECT batch_id, idx, to_field, address, variables FROM recipients WHERE state = 'sending' "
-                "ORDER BY batch_id, idx"
+                "SELECT batch_id, idx, to_field, address, variables, send_id FROM recipients "
+                "WHERE state = 'sending' ORDER BY batch_id, idx"
             ).fetchall()
-            db.execute(
-                "UPDATE recipients SET state = ?, detail = 'interrupted', updated_at = ? "
-                "WHERE state = 'sending'",
-                (state, self._clock()),
-            )
-            return [(row["batch_id"], _recipient(row)) for row in rows]
+            out: list[tuple[str, Recipient, DoubtState]] = []
+            for row in rows:
+                given: DoubtState = "unknown" if state == "unconfirmed" and row["send_id"] is None else state
+                db.execute(
+                    "UPDATE recipients SET state = ?, detail = 'interrupted', updated_at = ? "
+                    "WHERE batch_id = ? AND idx = ?",
+                    (given, self._clock(), row["batch_id"], row["idx"]),
+                )
+                out.append((row["batch_id"], _recipient(row), given))
+            return out
 
         return self._write(work)
 

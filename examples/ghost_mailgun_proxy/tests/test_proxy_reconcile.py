@@ -191,7 +191,8 @@ def test_the_intent_carries_the_attempt_and_an_event_settles_it_once(batch_store
         send_id("b1@news.example.com", 0),
     )
     # A restart: what was in flight is held for its Send event.
-    assert [(b, r.index) for b, r in store.interrupted("unconfirmed")] == [("b1@news.example.com", 0)]
+    held = [(b, r.index, state) for b, r, state in store.interrupted("unconfirmed")]
+    assert held == [("b1@news.example.com", 0, "unconfirmed")]
     assert [d.index for d in store.doubts("b1@news.example.com")] == [0]
 
     found = store.record_event(jane["send_id"], "ses-1", [row("e1")], "Send")
@@ -247,9 +248,16 @@ def test_a_database_of_the_first_release_gets_the_new_columns(tmp_path: Path) ->
             "INSERT INTO recipients (batch_id, idx, to_field, address, variables) "
             "VALUES ('b', 0, 'a@x.org', 'a@x.org', '{}')"
         )
+        old.execute(
+            "INSERT INTO recipients (batch_id, idx, to_field, address, variables, state) "
+            "VALUES ('b', 1, 'c@x.org', 'c@x.org', '{}', 'sending')"
+        )
     store = Store(path)
     assert store.claim("b", 0) == 1
     assert store.recipients("b")[0]["send_id"] == send_id("b", 0)
+    # In flight under the first release, so sent without a send tag: no event can be matched to it.
+    held = [(b, r.index, state) for b, r, state in store.interrupted("unconfirmed")]
+    assert held == [("b", 0, "unconfirmed"), ("b", 1, "unknown")]
     store.close()
 
 
