@@ -8,8 +8,10 @@ They live with the example so that it can be copied out whole; this module impor
 from __future__ import annotations
 
 from examples.ghost_mailgun_proxy.tests.fixtures import aws
+from examples.ghost_mailgun_proxy.tests.test_proxy_crash import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_ghost import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_pure import *  # noqa: F403
+from examples.ghost_mailgun_proxy.tests.test_proxy_reconcile import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_server import *  # noqa: F403
 from examples.ghost_mailgun_proxy.tests.test_proxy_store import *  # noqa: F403
 

@@ -55,15 +55,29 @@ def _serve(level: str) -> int:
 def _setup(args: argparse.Namespace) -> int:
     from sesflow.provisioning import Provisioner
 
-    from .provision import provision
+    from .provision import provision, read_send_event_destinations
 
     provisioner = Provisioner(region=args.region, endpoint_url=args.endpoint_url, ses_api=args.ses_api)
     pipeline, env = provision(provisioner, args.configuration_set, args.untracked_configuration_set)
     for resource in pipeline.resources:
         sys.stderr.write(f"{resource.status:>8}  {resource.kind}  {resource.name}\n")
+    sets = [args.configuration_set, *filter(None, [args.untracked_configuration_set])]
+    missing = []
+    for name, destinations in read_send_event_destinations(provisioner, sets).items():
+        if destinations:
+            sys.stderr.write(f"   check  {name} publishes Send events (through {', '.join(destinations)})\n")
+        else:
+            missing.append(name)
+            sys.stderr.write(f"   check  {name} publishes NO Send events to a queue\n")
+    if missing:
+        sys.stderr.write(
+            "exactly-once delivery across restarts needs Send events: the proxy will be at most once\n"
+        )
+    else:
+        sys.stderr.write("exactly-once delivery across restarts: every set publishes Send events\n")
     for name, value in env.items():
         sys.stdout.write(f"{name}={value}\n")
-    return 0
+    return 1 if missing else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,7 +32,9 @@ from sesflow.sending import AsyncSesClient, ConfigurationSetNotFound, SesError, 
 from .compose import compose
 from .mailgun import MAX_RECIPIENTS, MailgunRequestError, parse_message_form
 from .mapping import Suppression
+from .provision import destinations_request, send_event_destinations
 from .query import PageRequest, QueryError, decode_token, paging, parse_query
+from .reconcile import DeliveryMode, delivery_mode
 from .sender import BatchSender
 from .settings import Settings
 from .store import Store
@@ -92,6 +94,29 @@ def _configuration_set(settings: Settings, track_opens: bool | None) -> str:
     return settings.configuration_set
 
 
+async def _send_events_published(ses: AsyncSesClient, settings: Settings) -> tuple[bool, str]:
+    """Whether every configuration set the proxy sends with publishes ``Send`` events to a queue (what
+    ``GHOST_PROXY_SEND_EVENTS`` says, or what SES says when it is ``check``), and why not."""
+    if settings.send_events != "check":
+        return settings.send_events == "yes", "GHOST_PROXY_SEND_EVENTS=no"
+    for name in (settings.configuration_set, settings.untracked_configuration_set):
+        if name is None:
+            continue
+        operation, params = destinations_request(name, settings.ses_api)
+        try:
+            answer = await getattr(ses.client, operation)(**params)
+        except Exception as exc:  # any failure to read: exactly once cannot be vouched for
+            return False, (
+                f"could not read the event destinations of {name} ({exc}); grant the permission, or set "
+                "GHOST_PROXY_SEND_EVENTS=yes if the set publishes Send events"
+            )
+        found = send_event_destinations(answer.get("EventDestinations") or ())
+        if not found:
+            return False, f"configuration set {name} publishes no Send events to SNS or EventBridge"
+        log.info("configuration set %s publishes Send events (through %s)", name, ", ".join(found))
+    return True, ""
+
+
 async def _supervise(worker: EventWorker, stopping: asyncio.Event) -> None:
     """Run the worker; if it dies (queue unreachable), log it and start it again after a pause."""
     while not stopping.is_set():
@@ -112,7 +137,8 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The proxy as an ASGI app. ``ses_session``/``sqs_session`` are ``aioboto3.Session`` s (default ones
-    when omitted); ``run_worker=False`` leaves event consumption to another process (or to a test)."""
+    when omitted); ``run_worker=False`` does not run the event worker (``app.state.proxy.worker``), so that
+    a test can drain the queue when it chooses."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,19 +161,51 @@ def create_app(
                         raise
                     except SesError as exc:
                         log.warning("could not check configuration set %s (%s); sending anyway", name, exc)
-                sender = BatchSender(store, ses, settings, clock=clock)
+                published, why = await _send_events_published(ses, settings)
+                if settings.queue_url is None:
+                    why = "no event queue (GHOST_PROXY_QUEUE_URL) to read Send events from"
+                mode: DeliveryMode = delivery_mode(
+                    send_events=published,
+                    event_queue=settings.queue_url is not None,
+                    resend_interrupted=settings.resend_interrupted,
+                )
+                if mode == "exactly-once":
+                    log.info(
+                        "exactly once: a send interrupted by a crash waits up to %g s for its Send event",
+                        settings.send_event_window,
+                    )
+                else:
+                    log.warning(
+                        "exactly-once delivery cannot hold: %s. Falling back to %s: a send interrupted by a "
+                        "crash is %s",
+                        why,
+                        mode.replace("-", " "),
+                        "sent again (a member may get it twice)"
+                        if mode == "at-least-once"
+                        else "not sent again (a member may miss it)",
+                    )
                 worker = (
-                    EventWorker(store, settings, session=sqs_session)
-                    if run_worker and settings.queue_url is not None
+                    EventWorker(store, settings, session=sqs_session, clock=clock)
+                    if settings.queue_url is not None
                     else None
                 )
-                if worker is None:
+                sender = BatchSender(
+                    store,
+                    ses,
+                    settings,
+                    mode=mode,
+                    events_ready=lambda: None if worker is None else worker.ready_at,
+                    clock=clock,
+                )
+                if worker is not None:
+                    worker.on_settled = sender.notify
+                if worker is None or not run_worker:
                     log.warning(
                         "no event worker in this process: events reach Ghost only if another one runs"
                     )
                 proxy = Proxy(settings, store, sender, worker)
                 stopping = asyncio.Event()
-                if worker is not None:
+                if worker is not None and run_worker:
                     proxy.worker_task = asyncio.create_task(_supervise(worker, stopping), name="ghost-events")
                 app.state.proxy = proxy
                 await sender.start()

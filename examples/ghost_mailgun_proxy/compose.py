@@ -13,7 +13,9 @@ What Mailgun does for a batch, done here per recipient:
   Headers sesflow writes itself (``From``, ``To``, ``Subject``, ``Sender``, ``Content-Type`` ...) and
   Mailgun's ``X-Mailgun-*`` controls are not copied.
 - ``o:tag`` values, ``v:email-id`` and the batch id travel as SES message tags (:func:`ses_tags`), so every
-  SES event names them again even without the proxy's database.
+  SES event names them again even without the proxy's database; so does the proxy's own id of the
+  recipient's send (``mailgun-send-id``), which is how an SES event proves that SES accepted the message
+  (:mod:`.reconcile`).
 - ``o:tracking-clicks=no`` marks every link ``ses:no-track``; beyond SES's 250 tracked links, the rest are
   marked too.
 """
@@ -37,6 +39,7 @@ __all__ = [
     "TAG_MESSAGE_ID",
     "TAG_NO_OPENS",
     "TAG_PREFIX",
+    "TAG_SEND",
     "compose",
     "decode_tag_value",
     "encode_tag_value",
@@ -68,6 +71,7 @@ TAG_PREFIX: Final = "mailgun-"
 TAG_MESSAGE_ID: Final = "mailgun-message-id"
 TAG_EMAIL_ID: Final = "mailgun-email-id"
 TAG_NO_OPENS: Final = "mailgun-no-opens"
+TAG_SEND: Final = "mailgun-send-id"
 _TAG_NAME: Final = "mailgun-tag-{}"
 _MAX_TAGS: Final = 10
 _MAX_TAG_LENGTH: Final = 256
@@ -271,9 +275,13 @@ def compose(
     *,
     configuration_set: str,
     unsubscribe_mailto: str | None = None,
+    send_tag: str | None = None,
 ) -> Email:
     """The message to send to ``recipient``; raises :class:`~sesflow.sending.ValidationError` when sesflow
-    refuses it (the proxy checks the first recipient when the batch arrives, so that is a 400 for Ghost)."""
+    refuses it (the proxy checks the first recipient when the batch arrives, so that is a 400 for Ghost).
+
+    ``send_tag`` is the value of the ``mailgun-send-id`` tag: the proxy's id of this send
+    (:func:`.reconcile.send_tag`)."""
     reply_to: str | None = None
     unsubscribe_raw: str | None = None
     unsubscribe_post: str | None = None
@@ -306,6 +314,9 @@ def compose(
         html = _remove_mailgun_only(substitute(batch.html, recipient))
         html = limit_tracked_links(html, 0 if batch.track_clicks is False else MAX_TRACKED_LINKS)
     text = None if batch.text is None else _remove_mailgun_only(substitute(batch.text, recipient))
+    tags = ses_tags(batch)
+    if send_tag is not None:
+        tags[TAG_SEND] = send_tag
     return Email(
         sender=_header_value(batch.sender, recipient),
         to=recipient.to,
@@ -314,7 +325,7 @@ def compose(
         text=text,
         html=html,
         headers=headers,
-        tags=ses_tags(batch),
+        tags=tags,
         list_unsubscribe=list_unsubscribe,
         configuration_set=configuration_set,
     )

@@ -17,7 +17,7 @@ Every item has the SES event's own time as ``timestamp``, ``user-variables`` (``
 ``message.headers`` (``message-id``: the id the POST returned), ``tags``, and an ``id`` computed from the SES
 event (its message id, type, recipient, time and own identifiers), so a redelivered event gets the same id
 and is stored once.
-The proxy's own events (a send skipped for a suppressed address, test mode, an interrupted send) are built
+The proxy's own events (a send skipped for a suppressed address, test mode, a message SES refused) are built
 here too, with ids computed from the batch and the recipient.
 """
 
@@ -56,7 +56,6 @@ __all__ = [
     "MessageInfo",
     "Suppression",
     "event_id",
-    "interrupted_row",
     "refused_row",
     "rows_for_event",
     "suppressed_row",
@@ -459,25 +458,6 @@ def refused_row(
         at,
         severity="permanent",
         extra={"reason": "generic", "delivery-status": _delivery_status(550, f"{code}: {message}")},
-    )
-
-
-def interrupted_row(info: MessageInfo, recipient: str, at: float, index: int) -> EventRow:
-    """``failed``/temporary for a send that was in flight when the proxy stopped and is not sent again."""
-    return _row(
-        info,
-        event_id("proxy-interrupted", info.message_id, str(index), recipient.lower()),
-        "failed",
-        recipient,
-        at,
-        severity="temporary",
-        extra={
-            "reason": "generic",
-            "delivery-status": _delivery_status(
-                451, "The proxy stopped while sending; not sent again to avoid a duplicate (SES may have it)"
-            ),
-        },
-        log_level="warn",
     )
 
 

@@ -3,22 +3,22 @@
 Each recipient goes through the database on its way out:
 
 1. skipped if its address is suppressed (a ``failed`` event with 605, or 607 for a complaint, for Ghost);
-2. claimed (``pending`` → ``sending``, committed) before the request leaves;
+2. claimed (``pending`` → ``sending``, with the attempt number and the send id it is tagged with, committed)
+   before the request leaves;
 3. settled after SES answers: ``sent`` with SES's message id, ``failed`` if SES refused it, or back to
    ``pending`` when SES asked to come back later (throttling or a transient failure after sesflow's own
    retries: the message certainly was not sent).
 
-A recipient found ``sending`` when the proxy starts was in flight when the previous process stopped: SES may
-or may not have it, and nothing can tell. By default the proxy does **not** send it again (at most once: a
-Ghost member never gets a newsletter twice, at the cost of possibly missing one), records it ``unknown`` and
-reports a temporary failure; ``resend_interrupted=True`` sends it again (at least once). Everything still
-``pending`` is resumed.
+A recipient whose request may have left without its answer being recorded (found ``sending`` when the proxy
+starts, or no answer came back) is the question :mod:`.reconcile` answers. In the ``exactly-once`` mode it
+is held ``unconfirmed``, reported to nobody, until an SES event with its tag settles it (the event worker
+does that) or, after ``send_event_window`` seconds without one, it is sent again. Without ``Send`` events it
+is given up (``at-most-once``: ``unknown``, reported to nobody) or sent again at once (``at-least-once``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -26,8 +26,10 @@ from collections.abc import Callable
 from sesflow.sending import AsyncSesClient, SendingError, SendOutcomeUnknown, SesError, ValidationError
 
 from .compose import compose
+from .crashpoints import crash_point
 from .mailgun import Batch, Recipient
-from .mapping import interrupted_row, refused_row, suppressed_row, testmode_rows
+from .mapping import refused_row, suppressed_row, testmode_rows
+from .reconcile import DeliveryMode, doubt_state, resend_due, send_id, send_tag
 from .settings import Settings
 from .store import Store, message_info
 
@@ -36,6 +38,8 @@ __all__ = ["BatchSender"]
 log = logging.getLogger("ghost_mailgun_proxy.sender")
 
 _RETRY_DELAYS = (5.0, 15.0, 60.0, 300.0, 600.0)
+# While the event worker has not caught up with its queue, how often a batch looks again.
+_NOT_READY_POLL = 1.0
 
 
 class BatchSender:
@@ -43,7 +47,9 @@ class BatchSender:
 
     :meth:`start` resumes what a previous process left; :meth:`submit` starts a new batch; :meth:`stop` lets
     sends in flight finish for ``settings.shutdown_grace`` seconds, then cancels them (they stay ``sending``
-    and are handled by the next :meth:`start`).
+    and are handled by the next :meth:`start`). ``mode`` says what happens to a send whose outcome is
+    unknown; ``events_ready`` says since when the event worker has been caught up with its queue (None: not
+    now), and :meth:`notify` is what the worker calls when it settles a recipient.
     """
 
     def __init__(
@@ -52,40 +58,47 @@ class BatchSender:
         ses: AsyncSesClient,
         settings: Settings,
         *,
+        mode: DeliveryMode = "at-most-once",
+        events_ready: Callable[[], float | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._ses = ses
         self._settings = settings
+        self.mode: DeliveryMode = mode
+        self._events_ready = events_ready
         self._clock = clock
         self._slots = asyncio.Semaphore(settings.send_concurrency)
         self._batches: dict[str, asyncio.Task[None]] = {}
         self._sends: set[asyncio.Task[bool]] = set()
         self._stopping = asyncio.Event()
+        self._wake: dict[str, asyncio.Event] = {}
 
     async def start(self) -> None:
         """Settle the recipients a stopped process left in flight, and resume every unfinished batch."""
         touched: set[str] = set()
-        for batch_id, recipient in await self._store.run(self._store.in_flight):
+        for batch_id, recipient, state in await self._store.run(
+            self._store.interrupted, doubt_state(self.mode)
+        ):
             touched.add(batch_id)
-            if self._settings.resend_interrupted:
+            if state == "unconfirmed":
+                log.warning(
+                    "%s of %s was in flight when the proxy stopped: waiting for its Send event "
+                    "(sent again only if none comes within %g s)",
+                    recipient.address,
+                    batch_id,
+                    self._settings.send_event_window,
+                )
+            elif state == "pending":
                 log.warning(
                     "resending %s of %s: it was in flight when the proxy stopped", recipient.address, batch_id
                 )
-                await self._store.run(self._store.release, batch_id, recipient.index)
-                continue
-            batch, _ = await self._store.run(self._store.batch, batch_id, bodies=False)
-            log.warning(
-                "not resending %s of %s: it was in flight when the proxy stopped and SES may have it",
-                recipient.address,
-                batch_id,
-            )
-            row = interrupted_row(
-                message_info(batch, recipient), recipient.address, self._clock(), recipient.index
-            )
-            await self._store.run(
-                self._store.settle, batch_id, recipient.index, "unknown", detail="interrupted", rows=[row]
-            )
+            else:
+                log.warning(
+                    "not resending %s of %s: it was in flight when the proxy stopped and SES may have it",
+                    recipient.address,
+                    batch_id,
+                )
         for batch_id in touched:
             await self._store.run(self._store.finish_batch, batch_id)
         for batch_id in await self._store.run(self._store.unfinished_batches):
@@ -99,6 +112,12 @@ class BatchSender:
         task = asyncio.create_task(self._run_batch(batch_id), name=f"ghost-batch-{batch_id}")
         self._batches[batch_id] = task
         task.add_done_callback(lambda _: self._batches.pop(batch_id, None))
+
+    def notify(self, batch_id: str) -> None:
+        """A recipient of ``batch_id`` was settled by an SES event: let the batch look again."""
+        wake = self._wake.get(batch_id)
+        if wake is not None:
+            wake.set()
 
     async def wait_batch(self, batch_id: str) -> None:
         """Wait until ``batch_id`` is no longer being sent (finished, or stopped with the sender)."""
@@ -125,14 +144,20 @@ class BatchSender:
 
     # ------------------------------------------------------------------------------------------- the run
 
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep, or return False at once when the sender stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, seconds))
-            return False
-        return True
+    async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> bool:
+        """Sleep (until ``wake`` is set, if given), or return False at once when the sender stops."""
+        waits = [asyncio.ensure_future(self._stopping.wait())]
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return not self._stopping.is_set()
 
     async def _run_batch(self, batch_id: str) -> None:
+        wake = self._wake.setdefault(batch_id, asyncio.Event())
         try:
             batch, configuration_set = await self._store.run(self._store.batch, batch_id)
             if batch.deliver_at is not None and batch.deliver_at > self._clock():
@@ -142,15 +167,40 @@ class BatchSender:
             attempt = 0
             while not self._stopping.is_set():
                 recipients = await self._store.run(self._store.pending, batch_id)
-                if not recipients:
-                    break
-                if not await self._send_all(batch, configuration_set, recipients):
-                    attempt = 0
+                if recipients:
+                    if not await self._send_all(batch, configuration_set, recipients):
+                        attempt = 0
+                        continue
+                    delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                    attempt += 1
+                    log.warning(
+                        "batch %s: some sends must be retried; trying again in %.0f s", batch_id, delay
+                    )
+                    if not await self._sleep(delay):
+                        return
                     continue
-                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
-                attempt += 1
-                log.warning("batch %s: some sends must be retried; trying again in %.0f s", batch_id, delay)
-                if not await self._sleep(delay):
+                wake.clear()
+                doubts = await self._store.run(self._store.doubts, batch_id)
+                if not doubts:
+                    break
+                due, wait = resend_due(
+                    doubts,
+                    ready_at=self._events_ready(),
+                    window=self._settings.send_event_window,
+                    now=self._clock(),
+                )
+                for doubt in due:
+                    if await self._store.run(self._store.expire, batch_id, doubt):
+                        log.warning(
+                            "sending recipient %d of %s again: no SES event for attempt %d within %g s",
+                            doubt.index,
+                            batch_id,
+                            doubt.attempt,
+                            self._settings.send_event_window,
+                        )
+                if due:
+                    continue
+                if not await self._sleep(_NOT_READY_POLL if wait is None else wait, wake):
                     return
             if await self._store.run(self._store.finish_batch, batch_id):
                 log.info("batch %s finished", batch_id)
@@ -160,6 +210,8 @@ class BatchSender:
             log.exception(
                 "batch %s stopped on an unexpected error; it resumes when the proxy restarts", batch_id
             )
+        finally:
+            self._wake.pop(batch_id, None)
 
     async def _send_all(self, batch: Batch, configuration_set: str, recipients: list[Recipient]) -> bool:
         """Send to every recipient (``send_concurrency`` at a time); True if any must be retried later."""
@@ -187,6 +239,28 @@ class BatchSender:
                 retry = True
         return retry
 
+    async def _in_doubt(self, batch: Batch, recipient: Recipient, why: str) -> None:
+        """The request may have left and no answer is known: what :attr:`mode` says to do."""
+        state = doubt_state(self.mode)
+        changed = await self._store.run(self._store.doubt, batch.id, recipient.index, state, why)
+        if not changed:
+            return  # an SES event settled it meanwhile
+        if self.mode == "exactly-once":
+            log.warning(
+                "no answer from SES for %s of %s (%s): waiting for its Send event",
+                recipient.address,
+                batch.id,
+                why,
+            )
+        elif self.mode == "at-least-once":
+            log.warning(
+                "no answer from SES for %s of %s (%s): sending it again", recipient.address, batch.id, why
+            )
+        else:
+            log.error(
+                "no answer from SES for %s of %s (%s): not sending it again", recipient.address, batch.id, why
+            )
+
     async def _send_one(self, batch: Batch, configuration_set: str, recipient: Recipient) -> bool:
         """Send to one recipient; True when it must be tried again later."""
         store = self._store
@@ -200,12 +274,16 @@ class BatchSender:
             rows = testmode_rows(info, recipient.address, self._clock(), recipient.index)
             await store.run(store.settle, batch.id, recipient.index, "testmode", rows=rows)
             return False
+        attempt = await store.run(store.claim, batch.id, recipient.index)
+        if attempt is None:
+            return False  # already handled (by another run of this batch, or settled by an SES event)
         try:
             message = compose(
                 batch,
                 recipient,
                 configuration_set=configuration_set,
                 unsubscribe_mailto=self._settings.unsubscribe_mailto,
+                send_tag=send_tag(send_id(batch.id, recipient.index), attempt),
             )
         except ValidationError as exc:
             row = refused_row(
@@ -213,14 +291,11 @@ class BatchSender:
             )
             await store.run(store.settle, batch.id, recipient.index, "failed", detail=str(exc), rows=[row])
             return False
-        if not await store.run(store.claim, batch.id, recipient.index):
-            return False  # already handled (by another run of this batch)
+        crash_point("intent-recorded")
         try:
             result = await self._ses.send(message)
         except SendOutcomeUnknown as exc:
-            log.error("no answer from SES for %s of %s; not resending: %s", recipient.address, batch.id, exc)
-            row = interrupted_row(info, recipient.address, self._clock(), recipient.index)
-            await store.run(store.settle, batch.id, recipient.index, "unknown", detail=str(exc), rows=[row])
+            await self._in_doubt(batch, recipient, str(exc))
             return False
         except SesError as exc:
             if exc.retryable or exc.stops_bulk:
@@ -240,12 +315,17 @@ class BatchSender:
             await store.run(store.settle, batch.id, recipient.index, "failed", detail=str(exc), rows=[row])
             return False
         except Exception as exc:
-            # Whether the request left is unknown: the same choice as for an interrupted send.
-            log.exception(
-                "sending to %s of %s failed unexpectedly; not resending", recipient.address, batch.id
-            )
-            row = interrupted_row(info, recipient.address, self._clock(), recipient.index)
-            await store.run(store.settle, batch.id, recipient.index, "unknown", detail=repr(exc), rows=[row])
+            # Whether the request left is unknown: the same question as for an interrupted send.
+            log.exception("sending to %s of %s failed unexpectedly", recipient.address, batch.id)
+            await self._in_doubt(batch, recipient, repr(exc))
             return False
-        await store.run(store.settle, batch.id, recipient.index, "sent", ses_message_id=result.message_id)
+        crash_point("answer-received")
+        found = await store.run(store.record_sent, batch.id, recipient.index, result.message_id)
+        if found.outcome == "duplicate":
+            log.error(
+                "%s of %s got the message twice: SES accepted %s after an earlier attempt was settled",
+                recipient.address,
+                batch.id,
+                result.message_id,
+            )
         return False

@@ -46,6 +46,20 @@ def _flag(value: str) -> bool:
     raise ValueError("use 1/true/yes or 0/false/no")
 
 
+def _send_events(value: str) -> Literal["check", "yes", "no"]:
+    lowered = value.strip().lower()
+    if lowered == "check":
+        return "check"
+    return "yes" if _flag(lowered) else "no"
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError("give a positive number of seconds")
+    return seconds
+
+
 @attrs.frozen
 class Settings:
     """Everything the proxy needs to run. Only ``api_key`` and ``configuration_set`` have no default."""
@@ -68,9 +82,21 @@ class Settings:
     ses_api: Literal["v1", "v2"] = "v2"
     max_send_rate: SendRate = "account"
     send_concurrency: int = 10
+    send_events: Literal["check", "yes", "no"] = "check"
+    """Whether the configuration sets publish ``Send`` events to the queue, which exactly-once delivery
+    across restarts needs: ``check`` asks SES at startup (needs ``ses:GetConfigurationSetEventDestinations``,
+    or ``ses:DescribeConfigurationSet`` with the v1 API), ``yes`` trusts that they do, ``no`` that they
+    do not."""
+    send_event_window: float = 3600.0
+    """Seconds to wait for the ``Send`` event of a send whose outcome is unknown (counted from the request,
+    or from when the event worker caught up with its queue if that is later) before sending it again."""
+    queue_visibility_timeout: int = 60
+    """The event worker's SQS visibility timeout: a message it was handling when the proxy stopped comes
+    back after this many seconds. Shorter than ``send_event_window``."""
     resend_interrupted: bool = False
-    """False (default): at most once. A recipient whose send was in flight when the proxy stopped is not sent
-    again (SES may have accepted it). True: at least once (it is sent again; a duplicate is possible)."""
+    """Only without ``Send`` events (at most once by default): False, a recipient whose send was in flight
+    when the proxy stopped is not sent again (SES may have accepted it); True, at least once (it is sent
+    again; a duplicate is possible)."""
     unsubscribe_mailto: str | None = None
     """Replaces Mailgun's ``%tag_unsubscribe_email%`` in ``List-Unsubscribe``; unset, that entry is dropped.
     Set it only to a mailbox whose messages you act on."""
@@ -95,6 +121,18 @@ class Settings:
                     raise ProxyConfigError(f"{variable}: {exc.reason}") from None
         if self.send_concurrency < 1:
             raise ProxyConfigError("GHOST_PROXY_SEND_CONCURRENCY must be at least 1")
+        if self.send_events not in ("check", "yes", "no"):
+            raise ProxyConfigError(f"GHOST_PROXY_SEND_EVENTS={self.send_events!r}: use check, yes or no")
+        if not 1 <= self.queue_visibility_timeout <= 43200:
+            raise ProxyConfigError(
+                "GHOST_PROXY_QUEUE_VISIBILITY_TIMEOUT is SQS's visibility timeout: 1 to 43200 seconds"
+            )
+        if not self.send_event_window > self.queue_visibility_timeout:
+            # A Send event the worker was handling when the proxy died is invisible that long.
+            raise ProxyConfigError(
+                f"GHOST_PROXY_SEND_EVENT_WINDOW ({self.send_event_window:g} s) must be longer than "
+                f"GHOST_PROXY_QUEUE_VISIBILITY_TIMEOUT ({self.queue_visibility_timeout} s)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +181,9 @@ class Settings:
             ses_api=api,
             max_send_rate=convert("MAX_SEND_RATE", _rate, default_rate),
             send_concurrency=convert("SEND_CONCURRENCY", int, 10),
+            send_events=convert("SEND_EVENTS", _send_events, "check"),
+            send_event_window=convert("SEND_EVENT_WINDOW", _seconds, 3600.0),
+            queue_visibility_timeout=convert("QUEUE_VISIBILITY_TIMEOUT", int, 60),
             resend_interrupted=convert("RESEND_INTERRUPTED", _flag, False),
             unsubscribe_mailto=get("UNSUBSCRIBE_MAILTO"),
             verify_sns=convert("VERIFY_SNS", _flag, False),

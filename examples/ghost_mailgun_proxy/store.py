@@ -5,9 +5,11 @@ event loop free). Every write is one transaction, committed with ``synchronous=F
 is queued is on disk before the answer leaves, and a recipient's state change and the events it produces are
 written together or not at all.
 
-Recipient states: ``pending`` (to send), ``sending`` (claimed: its request may be in flight), ``sent``,
-``failed`` (SES refused it, or sesflow did), ``skipped`` (suppressed address), ``testmode``, and
-``unknown`` (it was in flight when the proxy stopped, or no answer came back: SES may have it).
+Recipient states: ``pending`` (to send), ``sending`` (claimed: the intent to send attempt ``attempt``,
+tagged with ``send_id``, is committed and its request may be in flight), ``sent`` (with SES's message id),
+``failed`` (SES refused it, or sesflow did), ``skipped`` (suppressed address), ``testmode``,
+``unconfirmed`` (its request may have left but no answer was recorded: waiting for an SES event with its tag,
+see :mod:`.reconcile`), and ``unknown`` (the same without ``Send`` events to wait for: given up).
 """
 
 from __future__ import annotations
@@ -24,17 +26,23 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, ParamSpec, TypeAlias, TypeVar
 
+import attrs
+
 from .compose import substitute
+from .crashpoints import crash_point
 from .mailgun import Batch, Recipient
 from .mapping import EventRow, MessageInfo, Suppression
 from .query import PageRequest
+from .reconcile import Acceptance, Doubt, DoubtState, acceptance, send_id
 
-__all__ = ["RecipientState", "Store", "message_info"]
+__all__ = ["Accepted", "RecipientState", "Store", "message_info"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
-RecipientState: TypeAlias = Literal["pending", "sending", "sent", "failed", "skipped", "testmode", "unknown"]
+RecipientState: TypeAlias = Literal[
+    "pending", "sending", "sent", "failed", "skipped", "testmode", "unconfirmed", "unknown"
+]
 _SUPPRESSION_ORDER: Final[tuple[Suppression, ...]] = ("bounces", "complaints", "unsubscribes")
 
 _SCHEMA: Final = """
@@ -60,6 +68,9 @@ CREATE TABLE IF NOT EXISTS recipients (
     ses_message_id TEXT,
     detail TEXT,
     updated_at REAL,
+    send_id TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    claimed_at REAL,
     PRIMARY KEY (batch_id, idx)
 );
 CREATE INDEX IF NOT EXISTS recipients_by_state ON recipients (state, batch_id);
@@ -92,6 +103,13 @@ CREATE TABLE IF NOT EXISTS suppressions (
 """
 
 
+# Columns added since the first release: a database made by it gets them when it is opened.
+_ADDED_COLUMNS: Final = (
+    ("send_id", "TEXT"),
+    ("attempt", "INTEGER NOT NULL DEFAULT 0"),
+    ("claimed_at", "REAL"),
+)
+
 _SUPPRESS: Final = (
     "INSERT OR IGNORE INTO suppressions (address, kind, reason, created_at) VALUES (?, ?, ?, ?)"
 )
@@ -110,6 +128,18 @@ def message_info(batch: Batch, recipient: Recipient) -> MessageInfo:
         track_opens=batch.track_opens is not False,
         track_clicks=batch.track_clicks is not False,
     )
+
+
+@attrs.frozen
+class Accepted:
+    """What recording an accepted message did: its recipient (all None if no recipient has that send id:
+    a message of another database), what :func:`.reconcile.acceptance` decided, and the state before."""
+
+    batch_id: str | None
+    index: int | None
+    address: str | None
+    outcome: Acceptance | None
+    previous: str | None
 
 
 def _recipient(row: sqlite3.Row) -> Recipient:
@@ -132,6 +162,11 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(recipients)")}
+        for column, declaration in _ADDED_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE recipients ADD COLUMN {column} {declaration}")
+        self._db.execute("CREATE INDEX IF NOT EXISTS recipients_by_send_id ON recipients (send_id)")
         self._batches: OrderedDict[str, Batch] = OrderedDict()
 
     async def run(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -217,20 +252,21 @@ class Store:
         return Batch.from_json(meta), row["configuration_set"]
 
     def unfinished_batches(self) -> list[str]:
-        """Ids of batches with recipients still ``pending``, oldest first."""
+        """Ids of batches with recipients still ``pending`` or ``unconfirmed``, oldest first."""
         rows = self._read(
             "SELECT b.id FROM batches b WHERE b.finished_at IS NULL AND EXISTS "
-            "(SELECT 1 FROM recipients r WHERE r.batch_id = b.id AND r.state = 'pending') "
+            "(SELECT 1 FROM recipients r WHERE r.batch_id = b.id AND r.state IN ('pending', 'unconfirmed')) "
             "ORDER BY b.created_at"
         )
         return [row["id"] for row in rows]
 
     def finish_batch(self, batch_id: str) -> bool:
-        """Mark the batch finished if no recipient is ``pending`` any more; True if it was."""
+        """Mark the batch finished if every recipient's outcome is settled; True if it was."""
 
         def work(db: sqlite3.Connection) -> bool:
             left = db.execute(
-                "SELECT COUNT(*) FROM recipients WHERE batch_id = ? AND state IN ('pending', 'sending')",
+                "SELECT COUNT(*) FROM recipients WHERE batch_id = ? "
+                "AND state IN ('pending', 'sending', 'unconfirmed')",
                 (batch_id,),
             ).fetchone()[0]
             if left:
@@ -251,36 +287,89 @@ class Store:
         )
         return [_recipient(row) for row in rows]
 
-    def in_flight(self) -> list[tuple[str, Recipient]]:
-        """Recipients left ``sending`` (by a proxy that stopped during their send), with their batch ids."""
-        rows = self._read(
-            "SELECT batch_id, idx, to_field, address, variables FROM recipients WHERE state = 'sending' "
-            "ORDER BY batch_id, idx"
-        )
-        return [(row["batch_id"], _recipient(row)) for row in rows]
+    def interrupted(self, state: DoubtState) -> list[tuple[str, Recipient, DoubtState]]:
+        """Move every recipient left ``sending`` (by a proxy that stopped during its send) to ``state``;
+        returns them with their batch ids and the state each got. Run once at startup, before any send.
 
-    def claim(self, batch_id: str, index: int) -> bool:
-        """``pending`` → ``sending``, committed before the send; False if it was not pending any more."""
+        A row claimed by a release without send tags cannot be matched to an event: ``unconfirmed`` is
+        ``unknown`` for it."""
 
-        def work(db: sqlite3.Connection) -> bool:
-            cursor = db.execute(
-                "UPDATE recipients SET state = 'sending', updated_at = ? "
-                "WHERE batch_id = ? AND idx = ? AND state = 'pending'",
-                (self._clock(), batch_id, index),
-            )
-            return cursor.rowcount == 1
+        def work(db: sqlite3.Connection) -> list[tuple[str, Recipient, DoubtState]]:
+            rows = db.execute(
+                "SELECT batch_id, idx, to_field, address, variables, send_id FROM recipients "
+                "WHERE state = 'sending' ORDER BY batch_id, idx"
+            ).fetchall()
+            out: list[tuple[str, Recipient, DoubtState]] = []
+            for row in rows:
+                given: DoubtState = "unknown" if state == "unconfirmed" and row["send_id"] is None else state
+                db.execute(
+                    "UPDATE recipients SET state = ?, detail = 'interrupted', updated_at = ? "
+                    "WHERE batch_id = ? AND idx = ?",
+                    (given, self._clock(), row["batch_id"], row["idx"]),
+                )
+                out.append((row["batch_id"], _recipient(row), given))
+            return out
+
+        return self._write(work)
+
+    def claim(self, batch_id: str, index: int) -> int | None:
+        """``pending`` → ``sending`` for the next attempt, with its send id and the time: the intent,
+        committed before the request leaves. Returns the attempt number; None if it was not pending."""
+        key = send_id(batch_id, index)
+
+        def work(db: sqlite3.Connection) -> int | None:
+            now = self._clock()
+            row = db.execute(
+                "UPDATE recipients SET state = 'sending', attempt = attempt + 1, send_id = ?, "
+                "claimed_at = ?, updated_at = ? WHERE batch_id = ? AND idx = ? AND state = 'pending' "
+                "RETURNING attempt",
+                (key, now, now, batch_id, index),
+            ).fetchall()  # all of it: a statement still open would block the COMMIT
+            return int(row[0]["attempt"]) if row else None
 
         return self._write(work)
 
     def release(self, batch_id: str, index: int) -> None:
         """``sending`` → ``pending``: the send certainly did not happen, so it is sent later."""
-        self._write(
+        self.doubt(batch_id, index, "pending")
+
+    def doubt(self, batch_id: str, index: int, state: DoubtState, detail: str = "") -> bool:
+        """``sending`` → ``state`` (unless an SES event settled it meanwhile); True if it was changed."""
+        cursor = self._write(
             lambda db: db.execute(
-                "UPDATE recipients SET state = 'pending', updated_at = ? "
+                "UPDATE recipients SET state = ?, detail = ?, updated_at = ? "
                 "WHERE batch_id = ? AND idx = ? AND state = 'sending'",
-                (self._clock(), batch_id, index),
+                (state, detail or None, self._clock(), batch_id, index),
             )
         )
+        return cursor.rowcount == 1
+
+    def doubts(self, batch_id: str) -> list[Doubt]:
+        """The batch's ``unconfirmed`` recipients, in order."""
+        rows = self._read(
+            "SELECT idx, attempt, claimed_at FROM recipients "
+            "WHERE batch_id = ? AND state = 'unconfirmed' ORDER BY idx",
+            (batch_id,),
+        )
+        return [Doubt(row["idx"], row["attempt"], row["claimed_at"] or 0.0) for row in rows]
+
+    def expire(self, batch_id: str, doubt: Doubt) -> bool:
+        """``unconfirmed`` → ``pending``: no SES event came for that attempt within the window, so it is
+        sent again. False if it was settled (or claimed again) meanwhile."""
+        cursor = self._write(
+            lambda db: db.execute(
+                "UPDATE recipients SET state = 'pending', detail = ?, updated_at = ? "
+                "WHERE batch_id = ? AND idx = ? AND state = 'unconfirmed' AND attempt = ?",
+                (
+                    f"no SES event for attempt {doubt.attempt}",
+                    self._clock(),
+                    batch_id,
+                    doubt.index,
+                    doubt.attempt,
+                ),
+            )
+        )
+        return cursor.rowcount == 1
 
     def settle(
         self,
@@ -304,20 +393,68 @@ class Store:
 
         self._write(work)
 
+    def record_sent(self, batch_id: str, index: int, ses_message_id: str) -> Accepted:
+        """SES answered the send of recipient ``index`` with ``ses_message_id``: record it ``sent``."""
+        return self._write(
+            lambda db: self._accept(
+                db, "batch_id = ? AND idx = ?", (batch_id, index), ses_message_id, "answer"
+            )
+        )
+
+    def record_event(self, send: str, ses_message_id: str, rows: Iterable[EventRow], via: str) -> Accepted:
+        """An SES event (``via``: its type) of the message with send id ``send`` and SES id
+        ``ses_message_id``: SES accepted that message. Settle its recipient (:func:`.reconcile.acceptance`)
+        and store the event's rows, in one transaction."""
+
+        def work(db: sqlite3.Connection) -> Accepted:
+            found = self._accept(db, "send_id = ?", (send,), ses_message_id, f"{via} event")
+            self._insert_events(db, rows)
+            return found
+
+        return self._write(work)
+
+    def _accept(
+        self, db: sqlite3.Connection, where: str, params: tuple[Any, ...], ses_message_id: str, via: str
+    ) -> Accepted:
+        row = db.execute(
+            f"SELECT batch_id, idx, address, state, ses_message_id FROM recipients WHERE {where} LIMIT 1",
+            params,
+        ).fetchone()
+        if row is None:
+            return Accepted(None, None, None, None, None)
+        outcome = acceptance(row["state"], row["ses_message_id"], ses_message_id)
+        if outcome == "settle":
+            if via != "answer":
+                crash_point("event-settling")
+            db.execute(
+                "UPDATE recipients SET state = 'sent', ses_message_id = ?, detail = ?, updated_at = ? "
+                "WHERE batch_id = ? AND idx = ?",
+                (ses_message_id, f"settled by its {via}", self._clock(), row["batch_id"], row["idx"]),
+            )
+        elif outcome == "duplicate":
+            db.execute(
+                "UPDATE recipients SET detail = ? WHERE batch_id = ? AND idx = ?",
+                (f"duplicate: SES also accepted {ses_message_id}", row["batch_id"], row["idx"]),
+            )
+        return Accepted(row["batch_id"], row["idx"], row["address"], outcome, row["state"])
+
     def recipients(self, batch_id: str) -> list[dict[str, Any]]:
-        """Every recipient of the batch with its state and SES message id (for inspection and tests)."""
+        """Every recipient of the batch with its state, SES message id and attempts (for inspection and
+        tests)."""
         rows = self._read(
-            "SELECT idx, address, state, ses_message_id, detail FROM recipients "
+            "SELECT idx, address, state, ses_message_id, detail, attempt, send_id FROM recipients "
             "WHERE batch_id = ? ORDER BY idx",
             (batch_id,),
         )
         return [dict(row) for row in rows]
 
-    def message_infos(self, ses_message_id: str) -> dict[str, MessageInfo]:
-        """What the database knows of the message SES calls ``ses_message_id``, per recipient address."""
+    def message_infos(self, ses_message_id: str, send: str | None = None) -> dict[str, MessageInfo]:
+        """What the database knows of the message SES calls ``ses_message_id`` (or, before its id is
+        recorded, of the send ``send``), per recipient address."""
         rows = self._read(
-            "SELECT batch_id, idx, to_field, address, variables FROM recipients WHERE ses_message_id = ?",
-            (ses_message_id,),
+            "SELECT batch_id, idx, to_field, address, variables FROM recipients "
+            "WHERE ses_message_id = ? OR send_id = ?",
+            (ses_message_id, send),
         )
         out: dict[str, MessageInfo] = {}
         for row in rows:

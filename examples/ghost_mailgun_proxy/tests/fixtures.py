@@ -103,6 +103,8 @@ def sqs_session() -> Any:
 
 
 def settings_for(aws: Aws, database: Path, **changes: Any) -> Settings:
+    """Settings on the moto server. ``send_events="yes"``: the sets ``provision`` makes publish Send
+    events, and moto cannot answer the SES v2 call that lists them (the check is tested with v1)."""
     base = Settings(
         api_key=API_KEY,
         configuration_set=aws.configuration_set,
@@ -114,6 +116,7 @@ def settings_for(aws: Aws, database: Path, **changes: Any) -> Settings:
         sqs_endpoint_url=aws.endpoint,
         max_send_rate=None,
         shutdown_grace=0.2,
+        send_events="yes",
     )
     return attrs.evolve(base, **changes)
 
@@ -139,7 +142,8 @@ async def serve(
     )
     async with app.router.lifespan_context(app):
         proxy: Proxy = app.state.proxy
-        worker = EventWorker(proxy.store, settings, session=sqs_session())
+        worker = proxy.worker
+        assert worker is not None
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
             yield Served(app, http, proxy, worker)

@@ -141,10 +141,14 @@ async def test_a_newsletter_goes_out_per_recipient_and_comes_back_as_ghost_reads
                 "mailgun-tag-2": "bulk-email",
             }
             calls = capture.by_recipient()
+            send_ids = {r["address"]: r["send_id"] for r in served.proxy.store.recipients(batch_id)}
+            assert len(set(send_ids.values())) == len(recipients)  # one id per recipient
             for address in recipients:
                 (call,) = calls[address]
                 assert call["ConfigurationSetName"] == aws.configuration_set
-                assert {t["Name"]: t["Value"] for t in call["EmailTags"]} == expected_tags
+                # The batch's tags, and the proxy's id of this recipient's send (first attempt).
+                tags = {t["Name"]: t["Value"] for t in call["EmailTags"]}
+                assert tags == {**expected_tags, "mailgun-send-id": f"{send_ids[address]}-1"}
             for message in capture.messages():
                 address = email.utils.parseaddr(str(message["To"]))[1]
                 variables = recipients[address]
@@ -315,48 +319,116 @@ async def test_suppressed_addresses_get_605_until_ghost_deletes_them(aws: Aws, t
             assert capture.count_by_recipient()["bounce@example.org"] == 2
 
 
-@pytest.mark.parametrize("resend", [False, True], ids=["at-most-once", "at-least-once"])
-async def test_a_restart_mid_batch_resumes_and_sends_nobody_twice(
-    aws: Aws, tmp_path: Path, resend: bool
+# What a restart does with the recipient whose send was interrupted (m2), by delivery mode and by where its
+# send stopped: before the request left (SES never saw it) or after SES accepted it, before the answer came
+# back. Columns: settings, the mode they give, where, how many messages SES accepted for m2, m2's state.
+NO_SEND_EVENTS: dict[str, Any] = {"send_events": "no"}
+RESEND: dict[str, Any] = {"send_events": "no", "resend_interrupted": True}
+RESTARTS: list[tuple[dict[str, Any], str, str, int, str]] = [
+    ({}, "exactly-once", "before-request", 1, "sent"),
+    ({}, "exactly-once", "answer-lost", 1, "sent"),
+    (NO_SEND_EVENTS, "at-most-once", "before-request", 0, "unknown"),
+    (NO_SEND_EVENTS, "at-most-once", "answer-lost", 1, "sent"),
+    (RESEND, "at-least-once", "before-request", 1, "sent"),
+    (RESEND, "at-least-once", "answer-lost", 2, "sent"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected_mode", "where", "sent_to_m2", "state"),
+    RESTARTS,
+    ids=[f"{mode}-{where}" for _, mode, where, _, _ in RESTARTS],
+)
+async def test_a_restart_mid_batch(
+    aws: Aws,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    mode: dict[str, Any],
+    expected_mode: str,
+    where: str,
+    sent_to_m2: int,
+    state: str,
 ) -> None:
     recipients = {f"m{n}@example.org": member(f"m{n}@example.org", f"M {n}") for n in range(6)}
-    settings = settings_for(aws, tmp_path / "proxy.sqlite3", send_concurrency=1, resend_interrupted=resend)
+    settings = settings_for(aws, tmp_path / "proxy.sqlite3", send_concurrency=1, **mode)
+    now = [SENT_AT.timestamp()]
     with LocalSes(aws.endpoint, seed=6) as local:
-        capture = SentCapture()
-        session = capture.attach(local.aioboto3_session())
+        session = local.aioboto3_session()
         calls = 0
         held = asyncio.Event()
 
-        async def hold_the_third_send(**_: Any) -> None:
+        async def hold_the_third_send(model: Any, **_: Any) -> None:
             nonlocal calls
+            if model.name != "SendEmail":
+                return
             calls += 1
             if calls == 3:
                 held.set()
-                await asyncio.Event().wait()  # in flight until the proxy stops and cancels it
+                await asyncio.Event().wait()  # until the proxy stops and cancels it
 
-        session.events.register("before-call.sesv2.SendEmail", hold_the_third_send)
-        async with serve(settings, ses_session=session) as served:
+        # before-call: the request never leaves. after-call: SES accepted it and the proxy never sees the
+        # answer; registered at LocalSes's level and after it, so LocalSes has published its events.
+        hook = "before-call" if where == "before-request" else "after-call"
+        session.events.register(f"{hook}.sesv2", hold_the_third_send)
+        async with serve(settings, ses_session=session, clock=lambda: now[0]) as served:
             response = await post_batch(served.http, aws.domain, ghost_fields(aws.domain, recipients))
             batch_id = response.json()["id"][1:-1]
             await asyncio.wait_for(held.wait(), timeout=10)
-        assert capture.count_by_recipient() == Counter({"m0@example.org": 1, "m1@example.org": 1})
 
-        async with serve(settings, ses_session=capture.attach(local.aioboto3_session())) as served:
-            await served.proxy.sender.wait_idle()
-            states = {r["address"]: r["state"] for r in served.proxy.store.recipients(batch_id)}
-            failed = await ghost_pages(served.http, aws.domain, query(0.0, event="failed", limit="300"))
-    if resend:
-        assert capture.count_by_recipient() == Counter(dict.fromkeys(recipients, 1))
-        assert set(states.values()) == {"sent"}
-        assert failed[0]["items"] == []
-    else:
-        assert capture.count_by_recipient() == Counter({a: 1 for a in recipients if a != "m2@example.org"})
-        assert states["m2@example.org"] == "unknown"
-        assert {a: s for a, s in states.items() if a != "m2@example.org"} == dict.fromkeys(
-            [a for a in recipients if a != "m2@example.org"], "sent"
-        )
-        (interrupted,) = failed[0]["items"]
-        assert (interrupted["recipient"], interrupted["severity"]) == ("m2@example.org", "temporary")
+        caplog.clear()
+        async with serve(settings, ses_session=local.aioboto3_session(), clock=lambda: now[0]) as served:
+            sender, store = served.proxy.sender, served.proxy.store
+            assert sender.mode == expected_mode
+            if mode:
+                assert "exactly-once delivery cannot hold" in caplog.text
+            states = {r["address"]: r["state"] for r in store.recipients(batch_id)}
+            # Exactly once: held, reported to nobody, until its Send event or the end of the window.
+            assert (
+                states["m2@example.org"]
+                == {
+                    "exactly-once": "unconfirmed",
+                    "at-most-once": "unknown",
+                    "at-least-once": "pending",
+                }[expected_mode]
+            )
+            await served.worker.drain()  # the events SES published, the Send event of m2 among them
+            if sender.mode == "exactly-once" and where == "before-request":
+                await asyncio.sleep(0)
+                assert store.recipients(batch_id)[2]["state"] == "unconfirmed"  # no event came
+                now[0] += settings.send_event_window + 1  # the window passes
+                sender.notify(batch_id)
+            await asyncio.wait_for(sender.wait_idle(), timeout=30)
+            await served.worker.drain()
+            final = {r["address"]: r for r in store.recipients(batch_id)}
+            pages = await ghost_pages(
+                served.http, aws.domain, query(0.0, event="accepted OR failed", limit="300")
+            )
+    items = [item for page in pages for item in page["items"]]
+    accepted = Counter(m.recipients[0] for m in local.messages)  # what SES accepted, per recipient
+    assert accepted == Counter(
+        {a: 1 for a in recipients if a != "m2@example.org"}
+        | ({"m2@example.org": sent_to_m2} if sent_to_m2 else {})
+    )
+    assert final["m2@example.org"]["state"] == state
+    assert {a: r["state"] for a, r in final.items() if a != "m2@example.org"} == dict.fromkeys(
+        [a for a in recipients if a != "m2@example.org"], "sent"
+    )
+    # The recipient's message is one SES accepted (the first, if it got two).
+    ses_ids = {m.message_id: m.recipients[0] for m in local.messages}
+    for address, row in final.items():
+        if row["state"] == "sent":
+            assert ses_ids[row["ses_message_id"]] == address
+    # Nothing SES accepted is reported failed; Ghost's events agree with SES, attributed to the batch.
+    assert [i for i in items if i["event"] == "failed"] == []
+    assert Counter(i["recipient"] for i in items if i["event"] == "accepted") == accepted
+    assert {i["message"]["headers"]["message-id"] for i in items} == {batch_id}
+    assert {i["user-variables"]["email-id"] for i in items} == {"65f1c0de0000000000000001"}
+    if where == "answer-lost" and expected_mode != "at-least-once":
+        # Found again through the tag of its one attempt (by its Send event, or its Delivery if first).
+        assert final["m2@example.org"]["attempt"] == 1
+        assert final["m2@example.org"]["detail"].startswith("settled by its ")
+    elif expected_mode == "exactly-once":
+        assert final["m2@example.org"]["attempt"] == 2  # sent again once the window passed
 
 
 async def test_open_tracking_follows_o_tracking_opens(aws: Aws, tmp_path: Path) -> None:

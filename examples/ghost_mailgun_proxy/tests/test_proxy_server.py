@@ -92,7 +92,12 @@ def test_setup_builds_the_pipeline_and_prints_the_settings(
         "v1",
     ]
     assert main(args) == 0
-    printed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    output = capsys.readouterr()
+    printed = dict(line.split("=", 1) for line in output.out.splitlines())
+    # Both sets checked, as SES lists them: each publishes Send events, which exactly once needs.
+    assert f"cli-{suffix} publishes Send events (through cli-{suffix}-events)" in output.err
+    assert f"cli-{suffix}-quiet publishes Send events (through cli-{suffix}-quiet-events)" in output.err
+    assert "exactly-once delivery across restarts: every set publishes Send events" in output.err
     assert printed["GHOST_PROXY_CONFIGURATION_SET"] == f"cli-{suffix}"
     assert printed["GHOST_PROXY_UNTRACKED_CONFIGURATION_SET"] == f"cli-{suffix}-quiet"
     ses = boto3.client("ses", endpoint_url=moto_server, **CREDENTIALS)
