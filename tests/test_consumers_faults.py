@@ -400,9 +400,7 @@ def drain(mode: str, case: Case, queue: TestQueue, tmp_path: Path) -> Observed:
     metrics: ConsumerMetrics = consumer.metrics
     return Observed(
         left=_left(lines.records, ids),
-        duplicates=sorted(
-            ids[r.args[0]] for r in lines.records if r.msg.startswith("message %s repeats")
-        ),
+        duplicates=sorted(ids[r.args[0]] for r in lines.records if r.msg.startswith("message %s repeats")),
         handled_by=sorted(handled_by),
         hooked=sorted(hooked),
         counters={name: getattr(metrics, name) for name in COUNTERS},
