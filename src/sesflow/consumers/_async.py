@@ -187,6 +187,9 @@ class AsyncSqsConsumer(ConsumerBase):
 
         ``install_signal_handlers=True`` makes SIGINT and SIGTERM stop the consumer gracefully (the loop must
         run in the main thread); after the first one the default action is back, so a second one exits.
+
+        An exception that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) raised while a
+        message is handled stops the consumer: what is in flight is acknowledged, then ``run`` raises it.
         """
         return await self._run(self.settings.wait_time_seconds, max_messages, False, install_signal_handlers)
 

@@ -134,6 +134,9 @@ class SqsConsumer(ConsumerBase):
         ``install_signal_handlers=True`` makes SIGINT and SIGTERM stop the consumer gracefully (main thread
         only); a second signal gets the previous behaviour (exit at once). A receive error that a retry cannot
         fix (no such queue, access denied) raises :class:`ConsumerError`; others are retried with a pause.
+
+        An exception that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) raised while a
+        message is handled stops the consumer: what is in flight is acknowledged, then ``run`` raises it.
         """
         return self._run(self.settings.wait_time_seconds, max_messages, False, install_signal_handlers)
 
