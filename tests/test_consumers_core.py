@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,16 @@ from sesflow.consumers import (
 )
 from sesflow.consumers._core import (
     MAX_VISIBILITY_TIMEOUT,
+    Claim,
+    Dispatch,
+    Driver,
+    Effect,
+    FifoGate,
     Leases,
+    MessageOutcome,
+    MessagePolicy,
+    Store,
+    Verify,
     batch_failures,
     decide,
     delete_requests,
@@ -146,6 +156,131 @@ def test_a_released_message_is_visible_again_at_once() -> None:
         Action.CHANGE_VISIBILITY,
         0,
     )
+
+
+# --- the per-message flow, driven by hand ------------------------------------------------------------------
+
+
+def drive(flow: Any, answer: Callable[[Effect], Any], effects: list[str]) -> MessageOutcome:
+    """Run a flow with ``answer`` performing each effect (an exception it returns is thrown in)."""
+    driver = Driver(flow)
+    while driver.effect is not None:
+        effect = driver.effect
+        effects.append(type(effect).__name__ + (f".{effect.method}" if isinstance(effect, Store) else ""))
+        try:
+            value = drive(effect.flow, answer, effects) if isinstance(effect, Claim) else answer(effect)
+        except Exception as exc:  # what the claimed sub-flow let out: thrown into the flow, as the shells do
+            value = exc
+        if isinstance(value, BaseException):
+            driver.throw(value)  # type: ignore[arg-type]
+        else:
+            driver.send(value)
+    return driver.result
+
+
+def answers(
+    router: EventRouter, *, seen: bool = False, fail: str = "", error: Exception | None = None
+) -> Any:
+    """Perform effects as a consumer would, with ``error`` instead of the effect named ``fail``."""
+
+    def answer(effect: Effect) -> Any:
+        name = type(effect).__name__ + (f".{effect.method}" if isinstance(effect, Store) else "")
+        if name == fail:
+            return error
+        if isinstance(effect, Dispatch):
+            return router.dispatch_item(effect.item)
+        if isinstance(effect, Verify):
+            return sqs_message_item(effect.message)
+        return seen if effect == Store("seen", effect.key) else None
+
+    return answer
+
+
+def test_the_flow_asks_for_each_step_in_order_and_decides() -> None:
+    handled: list[str] = []
+    router = EventRouter()
+    router.on_bounce(lambda event: handled.append(event.message_id))
+    policy = MessagePolicy(backoff=Backoff(), verifies=True, idempotent=True)
+    bounce = make_record("Bounce", message_id="b")
+    effects: list[str] = []
+    outcome = drive(policy.handle(message(json.dumps(bounce))), answers(router), effects)
+    assert effects == ["Verify", "Claim", "Store.seen", "Dispatch", "Store.mark"]
+    assert (outcome.status, outcome.action, handled) == (Status.HANDLED, Action.DELETE, ["b"])
+    assert outcome.key == idempotency_key(parse_event(bounce))
+
+    effects.clear()
+    again = drive(
+        policy.handle(message(json.dumps(bounce))),
+        answers(router, seen=True),
+        effects,
+    )
+    assert effects == ["Verify", "Claim", "Store.seen"]  # a duplicate: no dispatch, no mark
+    assert (again.status, again.action, handled) == (Status.DUPLICATE, Action.DELETE, ["b"])
+
+
+@pytest.mark.parametrize(
+    ("fail", "status", "reason"),
+    [
+        ("Verify", Status.FAILED, "verifier: OSError"),
+        ("Store.seen", Status.FAILED, "idempotency store: OSError"),
+        ("Dispatch", Status.FAILED, "unexpected error: OSError"),
+        ("Store.mark", Status.HANDLED, ""),  # the handlers succeeded: the message is done
+    ],
+)
+def test_no_exception_from_an_effect_escapes_the_flow(fail: str, status: Status, reason: str) -> None:
+    policy = MessagePolicy(backoff=Backoff(initial=7), verifies=True, idempotent=True)
+    answer = answers(EventRouter(), fail=fail, error=OSError("down"))
+    outcome = drive(policy.handle(message(json.dumps(make_record("Open")))), answer, [])
+    assert outcome.status is status
+    assert outcome.reason.startswith(reason)
+    assert outcome.visibility_timeout == (None if status is Status.HANDLED else 7)
+
+
+def test_what_is_not_an_exception_goes_through_the_flow() -> None:
+    policy = MessagePolicy(backoff=Backoff(), verifies=False, idempotent=False)
+    with pytest.raises(KeyboardInterrupt):
+        drive(
+            policy.handle(message(json.dumps(make_record("Open")))),
+            answers(EventRouter(), fail="Dispatch", error=KeyboardInterrupt()),
+            [],
+        )  # type: ignore[arg-type]
+
+
+def test_a_record_without_a_computable_key_goes_to_the_dead_letter_hook() -> None:
+    dead: list[Any] = []
+    router = EventRouter(on_invalid=dead.append)
+    text = json.dumps({**make_record("Open"), "eventType": "Frobnicate", "deep": "DEEP"})
+    body = text.replace('"DEEP"', "[" * 1000 + "]" * 1000)  # an unknown type is keyed on its whole record
+    policy = MessagePolicy(backoff=Backoff(initial=3), verifies=False, idempotent=True)
+    effects: list[str] = []
+    outcome = drive(policy.handle(message(body)), answers(router), effects)
+    assert effects == ["Dispatch"]  # no claim, no store: there is no key
+    assert (outcome.status, outcome.action, outcome.visibility_timeout) == (
+        Status.INVALID,
+        Action.CHANGE_VISIBILITY,
+        3,
+    )
+    assert [type(item.error).__name__ for item in dead] == ["ParseError"]
+    assert dead[0].record is None
+    assert dead[0].raw["Body"] == body
+
+
+def test_a_fifo_gate_releases_the_rest_of_a_group_after_a_failure() -> None:
+    router = EventRouter()
+
+    @router.on_open
+    def broken(event: object) -> None:
+        raise RuntimeError("down")
+
+    policy = MessagePolicy(backoff=Backoff(), verifies=False, idempotent=False)
+    gate = FifoGate()
+    bodies = [json.dumps(make_record(kind)) for kind in ("Delivery", "Open", "Delivery", "Delivery")]
+    groups = ["a", "a", "a", "b"]
+    statuses = [
+        drive(policy.handle(message(b, message_id=f"m{i}", group=g), gate), answers(router), []).status
+        for i, (b, g) in enumerate(zip(bodies, groups, strict=True))
+    ]
+    assert statuses == [Status.HANDLED, Status.FAILED, Status.RELEASED, Status.HANDLED]
 
 
 def test_fifo_queues_and_blocked_groups() -> None:

@@ -12,45 +12,30 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import MissingExtra
 from ..routing import EventRouter
-from ..sources import MessageVerifier, SourceItem, sqs_message_item, sqs_message_item_async
+from ..sources import MessageVerifier, sqs_message_item_async
+from . import _core as core
 from ._common import (
     STOP_SIGNALS,
     STOPPING_MESSAGE,
+    ConsumerBase,
     ConsumerError,
     Settings,
-    api_error,
-    key_for,
-    requeue_deadline,
+    check_client_options,
+    receive_failed,
 )
-from ._core import (
-    MAX_BATCH,
-    Action,
-    Backoff,
-    Leases,
-    MessageOutcome,
-    batch_failures,
-    decide,
-    delete_requests,
-    failed_outcome,
-    fifo_blocked,
-    is_fifo_queue,
-    receive_request,
-    release_outcome,
-    visibility_requests,
-)
+from ._core import Backoff, MessageOutcome, T
 from .idempotency import IdempotencyStore
-from .metrics import ConsumerMetrics, MetricsRecorder
+from .metrics import ConsumerMetrics
 
 __all__ = ["AsyncSqsConsumer"]
 
 logger = logging.getLogger("sesflow.consumers")
 
-_T = TypeVar("_T")
-_RETRY_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)
+_STOPPING = "the consumer is stopping"
 
 
 class _Stopped(Exception):
@@ -87,6 +72,7 @@ class _Run:
         self.idle = asyncio.Event()
         self.idle.set()
         self.requeued_until = 0.0  # loop time when the last soon-visible failed message is back
+        self.stopped_by: BaseException | None = None  # what stopped the consumer (not an Exception)
 
     def started(self, count: int) -> None:
         self.unacked += count
@@ -101,7 +87,7 @@ class _Run:
         return self.empty or self.budget == 0
 
 
-class AsyncSqsConsumer:
+class AsyncSqsConsumer(ConsumerBase):
     """The asyncio twin of :class:`~sesflow.consumers.SqsConsumer`: the same contract, concurrent handling.
 
     Handlers may be coroutines or plain functions (the router's ``run_sync_in_thread`` moves plain ones off
@@ -145,54 +131,31 @@ class AsyncSqsConsumer:
         on_metrics: Callable[[ConsumerMetrics], object] | None = None,
         ack_delay: float = 0.05,
     ) -> None:
-        if not isinstance(router, EventRouter):
-            raise ConsumerError(f"router must be an EventRouter, got {type(router).__name__}")
+        check_client_options(router, client, session, region_name, endpoint_url)
         if receivers < 1 or concurrency < 1:
             raise ConsumerError(
                 f"receivers and concurrency must be at least 1, got {receivers}, {concurrency}"
             )
         if ack_delay < 0:
             raise ConsumerError(f"ack_delay must not be negative, got {ack_delay}")
-        if client is not None and (session is not None or region_name or endpoint_url):
-            raise ConsumerError("pass either a client, or session/region_name/endpoint_url to make one")
-        self.settings = Settings(
-            queue_url,
-            wait_time_seconds,
-            batch_size,
-            visibility_timeout,
-            backoff if backoff is not None else Backoff(),
-            heartbeat,
-        )
+        settings = Settings(queue_url, wait_time_seconds, batch_size, visibility_timeout, backoff, heartbeat)
         if client is None and session is None:
             _load_aioboto3()  # fail now, not at the first run, when the extra is missing
-        self.router = router
-        self.verifier = verifier
-        self.idempotency = idempotency
+        super().__init__(settings, router, verifier, idempotency, on_metrics)
         self.receivers = receivers
         self.concurrency = concurrency
-        self.on_metrics = on_metrics
         self.ack_delay = ack_delay
-        self.fifo = is_fifo_queue(queue_url)
         self._given_client = client
         self._session = session
         self._region_name = region_name
         self._endpoint_url = endpoint_url
         self._client: Any = client
-        self._recorder = MetricsRecorder()
-        self._leases = Leases(visibility_timeout)
         self._claims: dict[str, asyncio.Event] = {}
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
-        self._runs_ended = 0  # a stop() made while run N is going (or before it starts) is meant for run N
-        self._stop_meant_for = -1
 
     # --- public -----------------------------------------------------------------------------------------
-
-    @property
-    def metrics(self) -> ConsumerMetrics:
-        """The counters so far."""
-        return self._recorder.snapshot()
 
     @property
     def stopping(self) -> bool:
@@ -224,6 +187,9 @@ class AsyncSqsConsumer:
 
         ``install_signal_handlers=True`` makes SIGINT and SIGTERM stop the consumer gracefully (the loop must
         run in the main thread); after the first one the default action is back, so a second one exits.
+
+        An exception that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) raised while a
+        message is handled stops the consumer: what is in flight is acknowledged, then ``run`` raises it.
         """
         return await self._run(self.settings.wait_time_seconds, max_messages, False, install_signal_handlers)
 
@@ -288,6 +254,8 @@ class AsyncSqsConsumer:
                     if beat is not None:
                         beat.cancel()
                         await asyncio.gather(beat, return_exceptions=True)
+            if state.stopped_by is not None:
+                raise state.stopped_by
         finally:
             self._client = self._given_client
             self._runs_ended += 1
@@ -324,7 +292,7 @@ class AsyncSqsConsumer:
         ) as client:
             yield client
 
-    async def _until_stopped(self, awaitable: Awaitable[_T]) -> _T:
+    async def _until_stopped(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``, or cancel it and raise :class:`_Stopped` when a stop comes first."""
         assert self._stopping is not None
         if self._stopping.is_set():
@@ -370,7 +338,7 @@ class AsyncSqsConsumer:
                 if slots == 0:
                     continue
                 state.budget -= slots
-            request = receive_request(
+            request = core.receive_request(
                 self.settings.queue_url,
                 max_messages=slots,
                 wait_time_seconds=wait,
@@ -384,16 +352,9 @@ class AsyncSqsConsumer:
             except _Stopped:
                 pass
             except Exception as exc:
-                retryable, what = api_error(exc)
-                if not retryable:
-                    self._give_back(state, slots, 0)
-                    raise ConsumerError(f"receiving from {self.settings.queue_url} failed: {what}") from exc
-                pause = _RETRY_PAUSES[min(failures, len(_RETRY_PAUSES) - 1)]
-                failures += 1
-                logger.warning(
-                    "receiving from %s failed (%s); retrying in %.0f s", request["QueueUrl"], what, pause
-                )
                 self._give_back(state, slots, 0)
+                pause = receive_failed(self.settings.queue_url, exc, failures)
+                failures += 1
                 try:
                     await self._until_stopped(asyncio.sleep(pause))
                 except _Stopped:
@@ -440,97 +401,62 @@ class AsyncSqsConsumer:
             handle = message.get("ReceiptHandle")
             if isinstance(handle, str):
                 self._leases.add(handle, str(message.get("MessageId", "")), received_at)
-        if self.fifo:
-            coroutines = [self._handle_fifo(state, messages, received_at)]
-        else:
-            coroutines = [self._handle(state, message, received_at) for message in messages]
-        for coroutine in coroutines:
-            _track(state.tasks, coroutine)
+        # A FIFO batch is handled in order in one task; a standard queue's messages each in their own.
+        for part in [messages] if self.fifo else [[message] for message in messages]:
+            _track(state.tasks, self._handle(state, part, received_at))
 
-    async def _finish(self, state: _Run, outcome: MessageOutcome, received_at: float) -> None:
-        latency = asyncio.get_running_loop().time() - received_at
-        self._recorder.finished([(outcome, latency)])
-        await state.acks.put((outcome, latency))
-
-    async def _handle(self, state: _Run, message: Mapping[str, Any], received_at: float) -> None:
-        try:
-            item = await self._item(message)
-            outcome = await self._process(item) if isinstance(item, SourceItem) else item
-        finally:
-            state.slots.release()
-        await self._finish(state, outcome, received_at)
-
-    async def _handle_fifo(
-        self, state: _Run, messages: Sequence[Mapping[str, Any]], received_at: float
-    ) -> None:
-        failed_groups: set[str] = set()
+    async def _handle(self, state: _Run, messages: Sequence[Mapping[str, Any]], received_at: float) -> None:
+        gate = core.FifoGate() if self.fifo else None
         for message in messages:
             try:
-                item = await self._item(message)
-                if isinstance(item, MessageOutcome):
-                    outcome = item
-                elif fifo_blocked(item, failed_groups):
-                    outcome = release_outcome(item, "an earlier message of its FIFO group did not succeed")
-                else:
-                    outcome = await self._process(item)
-                group = message.get("Attributes", {}).get("MessageGroupId")
-                if not outcome.ok and isinstance(group, str):
-                    failed_groups.add(group)
+                if state.stopped_by is None:
+                    outcome = await self._drive(self._policy.handle(message, gate))
+                else:  # not started: given back
+                    outcome = core.released([message], _STOPPING)[0]
+            except BaseException as exc:  # the flow lets only these out: stop, leave this message as it is
+                state.stopped_by = state.stopped_by or exc
+                self.stop()
+                self._leases.remove(message.get("ReceiptHandle"))
+                state.acknowledged(1)
+                continue
             finally:
                 state.slots.release()
-            await self._finish(state, outcome, received_at)
+            latency = asyncio.get_running_loop().time() - received_at
+            self._recorder.finished([(outcome, latency)])
+            await state.acks.put((outcome, latency))
 
-    async def _item(self, message: Mapping[str, Any]) -> SourceItem | MessageOutcome:
-        """The message's item, or the outcome of a verifier that failed unexpectedly (not a verification
-        failure, which is an invalid item): the message is then left for a retry."""
-        if self.verifier is None:
-            return sqs_message_item(message)
-        try:
-            return await sqs_message_item_async(message, verifier=self.verifier)
-        except Exception as exc:
-            item = sqs_message_item(message)
-            logger.exception("verifying message %s failed unexpectedly; it is left for a retry", item.item_id)
-            return failed_outcome(item, f"verifier: {exc!r}", backoff=self.settings.backoff)
+    # --- the effects of the per-message flow --------------------------------------------------------------
 
-    async def _store_call(self, method: Callable[[str], _T], key: str) -> _T:
-        if getattr(self.idempotency, "blocking", True):
-            return await asyncio.to_thread(method, key)
-        return method(key)
+    async def _drive(self, flow: core.Flow[T]) -> T:
+        driver = core.Driver(flow)
+        while driver.effect is not None:
+            try:
+                value = await self._perform(driver.effect)
+            except Exception as exc:
+                driver.throw(exc)
+            else:
+                driver.send(value)
+        return driver.result
 
-    async def _process(self, item: SourceItem) -> MessageOutcome:
-        backoff = self.settings.backoff
-        store = self.idempotency
-        key = key_for(item, store)
-        try:
-            if key is None or store is None:
-                return decide(item, await self.router.dispatch_item_async(item), backoff=backoff)
+    async def _perform(self, effect: core.Effect) -> Any:
+        if isinstance(effect, core.Dispatch):
+            return await self.router.dispatch_item_async(effect.item)
+        if isinstance(effect, core.Verify):
+            return await sqs_message_item_async(effect.message, verifier=self.verifier)
+        if isinstance(effect, core.Claim):
+            key = effect.key
             while (held := self._claims.get(key)) is not None:
                 await held.wait()  # the same event is in flight in another task: wait for its outcome
             mine = self._claims[key] = asyncio.Event()
             try:
-                try:
-                    if await self._store_call(store.seen, key):
-                        logger.debug("message %s repeats an event already handled; deleting it", item.item_id)
-                        return decide(item, None, backoff=backoff, key=key)
-                except Exception as exc:
-                    logger.exception(
-                        "the idempotency store failed; message %s is left for a retry", item.item_id
-                    )
-                    return failed_outcome(item, f"idempotency store: {exc!r}", backoff=backoff, key=key)
-                result = await self.router.dispatch_item_async(item)
-                if result.ok:
-                    try:
-                        await self._store_call(store.mark, key)
-                    except Exception:
-                        logger.exception("marking event of message %s as handled failed", item.item_id)
-                return decide(item, result, backoff=backoff, key=key)
+                return await self._drive(effect.flow)
             finally:
                 del self._claims[key]
                 mine.set()
-        except Exception as exc:
-            # Handler failures are results, not exceptions; this is a bug or a broken hook setup.
-            logger.exception("handling message %s failed unexpectedly; it is left for a retry", item.item_id)
-            return failed_outcome(item, repr(exc), backoff=backoff, key=key)
+        method = getattr(self.idempotency, effect.method)
+        if getattr(self.idempotency, "blocking", True):
+            return await asyncio.to_thread(method, effect.key)
+        return method(effect.key)
 
     # --- acknowledgements -------------------------------------------------------------------------------
 
@@ -543,7 +469,7 @@ class AsyncSqsConsumer:
                 break
             batch = [first]
             deadline = loop.time() + self.ack_delay
-            while len(batch) < MAX_BATCH:
+            while len(batch) < core.MAX_BATCH:
                 if state.acks.empty():
                     timeout = deadline - loop.time()
                     if timeout <= 0 or state.unacked - state.flushing - len(batch) <= 0:
@@ -565,75 +491,42 @@ class AsyncSqsConsumer:
 
     async def _acknowledge(self, state: _Run, outcomes: Sequence[MessageOutcome]) -> None:
         try:
-            requests = [
-                self._delete(request) for request in delete_requests(self.settings.queue_url, outcomes)
-            ]
-            changes = [
-                (o.receipt_handle, o.visibility_timeout or 0)
-                for o in outcomes
-                if o.action is Action.CHANGE_VISIBILITY and o.receipt_handle
-            ]
-            for outcome in outcomes:
-                if not outcome.ok:
-                    logger.warning(
-                        "message %s %s; visible again in %s s: %s",
-                        outcome.message_id,
-                        outcome.status.value,
-                        outcome.visibility_timeout,
-                        outcome.reason,
-                    )
-            state.requeued_until = requeue_deadline(
+            deletes, changes = core.acknowledgement(self.settings.queue_url, outcomes)
+            state.requeued_until = core.requeue_deadline(
                 changes, asyncio.get_running_loop().time(), state.requeued_until
             )
-            await asyncio.gather(*requests, self._change_visibility(changes, "setting the retry delay of"))
+            await asyncio.gather(
+                *(self._delete(request) for request in deletes),
+                self._change_visibility(changes, "setting the retry delay of"),
+            )
         finally:
             for outcome in outcomes:
                 self._leases.remove(outcome.receipt_handle)
             state.flushing -= len(outcomes)
             state.acknowledged(len(outcomes))
-        if self.on_metrics is not None:
-            try:
-                self.on_metrics(self._recorder.snapshot())
-            except Exception:
-                logger.exception("the on_metrics callback failed")
+        self._recorder.report(self.on_metrics)
 
     async def _delete(self, request: dict[str, Any]) -> None:
-        total = len(request["Entries"])
         try:
             response = await self._client.delete_message_batch(**request)
         except Exception as exc:
-            logger.error("deleting %d message(s) failed (%s); they will be delivered again", total, exc)
-            self._recorder.add(delete_errors=total)
-            return
-        failures = batch_failures(request, response)
-        for _, reason in failures:
-            logger.warning("SQS refused to delete a message (%s); it will be delivered again", reason)
-        self._recorder.add(deleted=total - len(failures), delete_errors=len(failures))
+            response = exc
+        self._recorder.add(**core.deletion_counts(request, response))
 
     async def _change_visibility(
         self, changes: Sequence[tuple[str, int]], what: str
     ) -> list[tuple[str, int]]:
         applied: list[tuple[str, int]] = []
-        for request in visibility_requests(self.settings.queue_url, changes):
-            entries = request["Entries"]
+        for request in core.visibility_requests(self.settings.queue_url, changes):
             try:
                 response = await self._client.change_message_visibility_batch(**request)
             except Exception as exc:
-                logger.warning("%s %d message(s) failed: %s", what, len(entries), exc)
-                continue
-            failures = batch_failures(request, response)
-            for _, reason in failures:
-                logger.warning("%s a message failed: %s", what, reason)
-            failed = {index for index, _ in failures}
-            applied.extend(
-                (entry["ReceiptHandle"], entry["VisibilityTimeout"])
-                for index, entry in enumerate(entries)
-                if index not in failed
-            )
+                response = exc
+            applied.extend(core.visibility_applied(request, response, what))
         return applied
 
     async def _release(self, state: _Run, messages: Sequence[Mapping[str, Any]]) -> None:
-        outcomes = [release_outcome(sqs_message_item(m), "the consumer is stopping") for m in messages]
+        outcomes = core.released(messages, _STOPPING)
         self._recorder.finished((o, 0.0) for o in outcomes)
         await self._change_visibility(
             [(o.receipt_handle, 0) for o in outcomes if o.receipt_handle], "releasing"

@@ -1,26 +1,39 @@
-"""What the sync and async consumers share besides the pure core: settings, errors, keys, signal handling."""
+"""What the sync and async consumers share besides the pure core: settings, errors, retries, signals."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 import attrs
 
 from ..errors import SesflowError
-from ..sources import SourceItem
-from ._core import MAX_BATCH, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_TIME_SECONDS, Backoff, receive_error_retryable
-from .idempotency import IdempotencyStore, idempotency_key
+from ..routing import EventRouter
+from ..sources import MessageVerifier
+from ._core import (
+    MAX_BATCH,
+    MAX_VISIBILITY_TIMEOUT,
+    MAX_WAIT_TIME_SECONDS,
+    Backoff,
+    Leases,
+    MessagePolicy,
+    is_fifo_queue,
+    receive_error_retryable,
+)
+from .idempotency import IdempotencyStore
+from .metrics import ConsumerMetrics, MetricsRecorder
 
 __all__ = [
+    "ConsumerBase",
     "ConsumerError",
     "Settings",
     "api_error",
-    "key_for",
+    "check_client_options",
+    "receive_failed",
     "signal_handlers",
 ]
 
@@ -34,6 +47,10 @@ class ConsumerError(SesflowError):
     """A consumer cannot run: bad settings, a router it cannot drive, or an SQS error a retry will not fix."""
 
 
+def _default_backoff(backoff: Backoff | None) -> Backoff:
+    return Backoff() if backoff is None else backoff
+
+
 @attrs.frozen
 class Settings:
     """The validated settings both consumers share."""
@@ -42,8 +59,8 @@ class Settings:
     wait_time_seconds: int
     batch_size: int
     visibility_timeout: int
-    backoff: Backoff
-    heartbeat: bool
+    backoff: Backoff = attrs.field(converter=_default_backoff)
+    heartbeat: bool = True
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.queue_url, str) or not self.queue_url.startswith(("https://", "http://")):
@@ -65,11 +82,44 @@ class Settings:
             )
 
 
-def key_for(item: SourceItem, store: IdempotencyStore | None) -> str | None:
-    """The idempotency key of a parsed item's event, when a store is in use (None otherwise)."""
-    if store is None or item.record is None:
-        return None
-    return idempotency_key(item.record)
+class ConsumerBase:
+    """What both consumers hold: the settings, the router, verifier and store, the per-message policy, the
+    counters and the leases of the messages in flight."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        router: EventRouter,
+        verifier: MessageVerifier | None,
+        idempotency: IdempotencyStore | None,
+        on_metrics: Callable[[ConsumerMetrics], object] | None,
+    ) -> None:
+        self.settings = settings
+        self.router = router
+        self.verifier = verifier
+        self.idempotency = idempotency
+        self.on_metrics = on_metrics
+        self.fifo = is_fifo_queue(settings.queue_url)
+        self._policy = MessagePolicy(
+            backoff=settings.backoff, verifies=verifier is not None, idempotent=idempotency is not None
+        )
+        self._recorder = MetricsRecorder()
+        self._leases = Leases(settings.visibility_timeout)
+        self._runs_ended = 0  # a stop() made while run N is going (or before it starts) is meant for run N
+        self._stop_meant_for = -1
+
+    @property
+    def metrics(self) -> ConsumerMetrics:
+        """The counters so far."""
+        return self._recorder.snapshot()
+
+
+def check_client_options(router: object, client: object, session: object, *names: str | None) -> None:
+    """Refuse what is not a router, and a client given together with what would make one."""
+    if not isinstance(router, EventRouter):
+        raise ConsumerError(f"router must be an EventRouter, got {type(router).__name__}")
+    if client is not None and (session is not None or any(names)):
+        raise ConsumerError("pass either a client, or session/region_name/endpoint_url to make one")
 
 
 def api_error(exc: Exception) -> tuple[bool, str]:
@@ -81,6 +131,20 @@ def api_error(exc: Exception) -> tuple[bool, str]:
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = response.get("Error", {}).get("Code")
     return receive_error_retryable(status, code), f"{type(exc).__name__}: {exc}"
+
+
+_RETRY_PAUSES: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def receive_failed(queue_url: str, exc: Exception, failures: int) -> float:
+    """The pause before receiving again after ``exc``, the ``failures``-th failure in a row (counted from 0);
+    raises :class:`ConsumerError` when repeating the receive cannot help (no such queue, access denied)."""
+    retryable, what = api_error(exc)
+    if not retryable:
+        raise ConsumerError(f"receiving from {queue_url} failed: {what}") from exc
+    pause = _RETRY_PAUSES[min(failures, len(_RETRY_PAUSES) - 1)]
+    logger.warning("receiving from %s failed (%s); retrying in %.0f s", queue_url, what, pause)
+    return pause
 
 
 @contextmanager
@@ -111,17 +175,3 @@ def signal_handlers(stop: Callable[[], None], enabled: bool) -> Iterator[None]:
         yield
     finally:
         restore()
-
-
-# A message put back with a retry delay this short is waited for by ``run_until_empty``: it is part of the
-# work at hand. moto and SQS may not show it on a receive made in the same instant, hence the grace period.
-SOON_VISIBLE_SECONDS = 1
-REQUEUE_GRACE_SECONDS = 0.25
-
-
-def requeue_deadline(changes: Sequence[tuple[str, int]], now: float, current: float) -> float:
-    """The monotonic time by which every soon-visible message in ``changes`` is back on the queue."""
-    soon = [timeout for _, timeout in changes if timeout <= SOON_VISIBLE_SECONDS]
-    if not soon:
-        return current
-    return max(current, now + max(soon) + REQUEUE_GRACE_SECONDS)

@@ -4,13 +4,27 @@ Nothing here does IO or reads a clock; times are passed in. :class:`~sesflow.con
 :class:`~sesflow.consumers.AsyncSqsConsumer` build their requests and interpret every answer through these
 functions, so the two differ only in how they wait.
 
+What happens to one message is a flow (:meth:`MessagePolicy.handle`), the way the sending core drives its
+transports: a generator that yields effects and receives their outcomes (or has the exception an effect
+raised thrown in). The effects are the only IO a message needs:
+
+- :class:`Verify`: unwrap the message and verify its SNS envelope (the answer is the ``SourceItem``);
+- :class:`Store`: ``seen`` or ``mark`` on the idempotency store (the answer is what the method returned);
+- :class:`Dispatch`: route the item to the handlers or the ``on_invalid`` hook (answer: a ``DispatchResult``);
+- :class:`Claim`: run a sub-flow while no other delivery of the same event is in flight in this consumer.
+
 The rules, in one place:
 
 - a message is deleted only when its item parsed and every selected handler (and hook) succeeded, or when the
   idempotency store says its event was already handled;
-- anything else (a handler failed, the payload could not be unwrapped, verified or parsed) is left on the
-  queue and made visible again after a backoff that grows with ``ApproximateReceiveCount``, so that the
-  queue's redrive policy eventually moves a poison message to its dead-letter queue;
+- a message that cannot be unwrapped, verified or parsed, or whose event's idempotency key cannot be computed,
+  goes to the router's ``on_invalid`` hook and is left on the queue (``INVALID``);
+- anything else that did not succeed (a handler or hook failed; the verifier, the idempotency store or the
+  dispatch raised unexpectedly) is left on the queue too (``FAILED``); both are made visible again after a
+  backoff that grows with ``ApproximateReceiveCount``, so that the queue's redrive policy eventually moves a
+  poison message to its dead-letter queue;
+- no ``Exception`` escapes a flow: one bad message never stops a worker. Only a ``BaseException`` that is not
+  an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``, a cancellation) does, and stops the consumer;
 - a message whose handling outlives most of its visibility timeout has its visibility extended (heartbeat).
 """
 
@@ -18,13 +32,15 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar, cast
 
 import attrs
 
+from ..errors import ParseError, SesflowError
 from ..routing import DispatchResult
-from ..sources import SourceItem
+from ..sources import SourceItem, sqs_message_item
+from .idempotency import idempotency_key
 
 __all__ = [
     "MAX_BATCH",
@@ -32,23 +48,40 @@ __all__ = [
     "MAX_WAIT_TIME_SECONDS",
     "Action",
     "Backoff",
+    "Claim",
+    "Dispatch",
+    "Driver",
+    "Effect",
+    "FifoGate",
+    "Flow",
     "Lease",
     "Leases",
     "MessageOutcome",
+    "MessagePolicy",
     "Status",
+    "Store",
+    "Verify",
+    "acknowledgement",
     "batch_failures",
     "decide",
     "delete_requests",
+    "deletion_counts",
+    "describe_exception",
     "failed_outcome",
     "receive_error_retryable",
     "fifo_blocked",
     "is_fifo_queue",
     "receive_request",
     "release_outcome",
+    "released",
+    "requeue_deadline",
+    "visibility_applied",
     "visibility_requests",
 ]
 
 logger = logging.getLogger("sesflow.consumers")
+
+T = TypeVar("T")
 
 MAX_BATCH: Final = 10
 """SQS returns and accepts at most ten messages per receive and per batch request."""
@@ -173,10 +206,29 @@ def decide(
         status,
         Action.CHANGE_VISIBILITY,
         timeout,
-        reason=result.describe_failure(),
+        reason=_failure_reason(result),
         result=result,
         key=key,
     )
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``repr(exc)``, or its type's name when even that raises (logging a failure must not fail)."""
+    try:
+        return repr(exc)
+    except Exception:
+        return f"{type(exc).__name__} (its repr raised)"
+
+
+def _failure_reason(result: DispatchResult) -> str:
+    try:
+        return result.describe_failure()
+    except Exception:
+        # A handler raised an exception whose repr raises too: name the types instead.
+        if result.error is not None:
+            return f"item {result.item_id}: invalid: {describe_exception(result.error)}"
+        parts = ", ".join(f"{f.name} raised {describe_exception(f.exception)}" for f in result.failures)
+        return f"item {result.item_id}: {parts}"
 
 
 def failed_outcome(
@@ -195,6 +247,194 @@ def release_outcome(item: SourceItem, reason: str) -> MessageOutcome:
     return MessageOutcome(
         item.item_id, item.receipt_handle, Status.RELEASED, Action.CHANGE_VISIBILITY, 0, reason=reason
     )
+
+
+def released(messages: Iterable[Mapping[str, Any]], reason: str) -> list[MessageOutcome]:
+    """The outcomes of received messages given back unhandled (see :func:`release_outcome`)."""
+    return [release_outcome(sqs_message_item(message), reason) for message in messages]
+
+
+# --- the per-message policy, as a flow -------------------------------------------------------------------
+
+
+@attrs.frozen
+class Verify:
+    """Unwrap ``message`` and verify its SNS envelope with the consumer's verifier.
+
+    The answer is the :class:`~sesflow.sources.SourceItem` (``sqs_message_item`` or
+    ``sqs_message_item_async`` with the verifier); a verification failure is an invalid item, not an error.
+    """
+
+    message: Mapping[str, Any] = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Store:
+    """Call ``seen`` or ``mark`` with ``key`` on the idempotency store; the answer is what it returned."""
+
+    method: Literal["seen", "mark"]
+    key: str
+
+
+@attrs.frozen
+class Dispatch:
+    """Route ``item`` with the router (``dispatch_item`` or ``dispatch_item_async``); the answer is the
+    :class:`~sesflow.routing.DispatchResult`."""
+
+    item: SourceItem = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Claim:
+    """Run ``flow`` while holding the claim on ``key``, so that two deliveries of one event in flight in this
+    consumer at once are handled one after the other; the answer is the flow's result."""
+
+    key: str
+    flow: Generator[Any, Any, Any] = attrs.field(eq=False, repr=False)
+
+
+Effect: TypeAlias = "Verify | Store | Dispatch | Claim"
+Flow: TypeAlias = Generator[Effect, Any, T]
+
+
+class Driver(Generic[T]):
+    """Steps a flow for a shell: ``effect`` is what to do next (None once the flow has returned ``result``);
+    the shell performs it and hands back its value (:meth:`send`) or the exception it raised (:meth:`throw`).
+    """
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self._result: Any = None
+        self.effect: Effect | None = self._resume(flow.send, None)
+
+    @property
+    def result(self) -> T:
+        """What the flow returned."""
+        if self.effect is not None:
+            raise RuntimeError("the flow has not returned yet")
+        return cast(T, self._result)
+
+    def _resume(self, method: Any, argument: Any) -> Effect | None:
+        try:
+            effect: Effect = method(argument)
+        except StopIteration as stop:
+            self._result = stop.value
+            return None
+        return effect
+
+    def send(self, value: Any) -> None:
+        self.effect = self._resume(self._flow.send, value)
+
+    def throw(self, error: Exception) -> None:
+        self.effect = self._resume(self._flow.throw, error)
+
+
+class FifoGate:
+    """The message groups of one FIFO batch in which a message did not succeed (see :func:`fifo_blocked`)."""
+
+    def __init__(self) -> None:
+        self._failed: set[str] = set()
+
+    def blocked(self, item: SourceItem) -> bool:
+        return fifo_blocked(item, self._failed)
+
+    def finished(self, item: SourceItem, outcome: MessageOutcome) -> None:
+        group = item.meta.get("message_group_id")
+        if not outcome.ok and isinstance(group, str):
+            self._failed.add(group)
+
+
+class MessagePolicy:
+    """What happens to each received message, from the SQS message to its :class:`MessageOutcome`.
+
+    ``verifies``: the consumer has a verifier (unwrapping then needs the :class:`Verify` effect).
+    ``idempotent``: the consumer has an idempotency store (the :class:`Store` and :class:`Claim` effects).
+    """
+
+    def __init__(self, *, backoff: Backoff, verifies: bool, idempotent: bool) -> None:
+        self.backoff = backoff
+        self.verifies = verifies
+        self.idempotent = idempotent
+
+    def handle(self, message: Mapping[str, Any], fifo: FifoGate | None = None) -> Flow[MessageOutcome]:
+        """The flow of one message (in a FIFO batch: with the batch's ``fifo`` gate). It returns the outcome
+        and raises nothing but what is not an ``Exception`` (the shells stop on those)."""
+        item: SourceItem | None = None
+        try:
+            item, outcome = yield from self._unwrap(message)
+            if outcome is None:
+                if fifo is not None and fifo.blocked(item):
+                    outcome = release_outcome(item, "an earlier message of its FIFO group did not succeed")
+                else:
+                    outcome = yield from self._process(item)
+        except Exception as exc:
+            # Handler failures are results, not exceptions: this is a bug or a broken router or store.
+            item = item or sqs_message_item(message)
+            logger.exception("handling message %s failed unexpectedly; it is left for a retry", item.item_id)
+            reason = f"unexpected error: {describe_exception(exc)}"
+            outcome = failed_outcome(item, reason, backoff=self.backoff)
+        if fifo is not None:
+            fifo.finished(item, outcome)
+        return outcome
+
+    def _unwrap(self, message: Mapping[str, Any]) -> Flow[tuple[SourceItem, MessageOutcome | None]]:
+        if not self.verifies:
+            return sqs_message_item(message), None
+        try:
+            verified: SourceItem = yield Verify(message)
+        except Exception as exc:
+            # Not a verification failure (that is an invalid item): a bug, or a failure a retry may fix.
+            item = sqs_message_item(message)
+            logger.exception("verifying message %s failed unexpectedly; it is left for a retry", item.item_id)
+            reason = f"verifier: {describe_exception(exc)}"
+            return item, failed_outcome(item, reason, backoff=self.backoff)
+        return verified, None
+
+    def _process(self, item: SourceItem) -> Flow[MessageOutcome]:
+        key: str | None = None
+        if self.idempotent and item.record is not None:
+            try:
+                key = idempotency_key(item.record)
+            except Exception as exc:  # a hostile record: the dead-letter path, like an unparseable one
+                item = _unkeyable(item, exc)
+        if key is None:
+            result: DispatchResult = yield Dispatch(item)
+            return decide(item, result, backoff=self.backoff)
+        outcome: MessageOutcome = yield Claim(key, self._claimed(item, key))
+        return outcome
+
+    def _claimed(self, item: SourceItem, key: str) -> Flow[MessageOutcome]:
+        backoff = self.backoff
+        try:
+            seen = yield Store("seen", key)
+        except Exception as exc:
+            logger.exception("the idempotency store failed; message %s is left for a retry", item.item_id)
+            reason = f"idempotency store: {describe_exception(exc)}"
+            return failed_outcome(item, reason, backoff=backoff, key=key)
+        if seen:
+            logger.debug("message %s repeats an event already handled; deleting it", item.item_id)
+            return decide(item, None, backoff=backoff, key=key)
+        result: DispatchResult = yield Dispatch(item)
+        if result.ok:
+            try:
+                yield Store("mark", key)
+            except Exception:
+                # The handlers succeeded; deleting is still right. Only a later repeat may run them again.
+                logger.exception("marking event of message %s as handled failed", item.item_id)
+        return decide(item, result, backoff=backoff, key=key)
+
+
+def _unkeyable(item: SourceItem, exc: Exception) -> SourceItem:
+    """The item of a record whose idempotency key cannot be computed: invalid, for the dead-letter path."""
+    error: SesflowError
+    if isinstance(exc, SesflowError):
+        error = exc
+    else:
+        error = ParseError(
+            f"its idempotency key cannot be computed ({describe_exception(exc)})", raw=item.raw
+        )
+    logger.warning("the event of message %s has no usable idempotency key: %s", item.item_id, error)
+    return attrs.evolve(item, record=None, error=error)
 
 
 # --- FIFO ------------------------------------------------------------------------------------------------
@@ -278,6 +518,72 @@ def batch_failures(request: Mapping[str, Any], response: Mapping[str, Any]) -> l
             continue
         failed.append((index, f"{entry.get('Code', 'error')}: {entry.get('Message', '')}".strip()))
     return failed
+
+
+def acknowledgement(
+    queue_url: str, outcomes: Sequence[MessageOutcome]
+) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
+    """What acknowledging finished messages takes: the ``DeleteMessageBatch`` requests and the
+    ``(receipt_handle, timeout)`` visibility changes; logs each message that was not handled."""
+    changes: list[tuple[str, int]] = []
+    for outcome in outcomes:
+        if outcome.action is Action.CHANGE_VISIBILITY and outcome.receipt_handle:
+            changes.append((outcome.receipt_handle, outcome.visibility_timeout or 0))
+        if not outcome.ok:
+            logger.warning(
+                "message %s %s; visible again in %s s: %s",
+                outcome.message_id,
+                outcome.status.value,
+                outcome.visibility_timeout,
+                outcome.reason,
+            )
+    return delete_requests(queue_url, outcomes), changes
+
+
+def deletion_counts(request: Mapping[str, Any], answer: Mapping[str, Any] | Exception) -> dict[str, int]:
+    """The metrics of one ``DeleteMessageBatch`` from its response (or the exception the call raised)."""
+    total = len(request["Entries"])
+    if isinstance(answer, Exception):
+        logger.error("deleting %d message(s) failed (%s); they will be delivered again", total, answer)
+        return {"delete_errors": total}
+    failures = batch_failures(request, answer)
+    for _, reason in failures:
+        logger.warning("SQS refused to delete a message (%s); it will be delivered again", reason)
+    return {"deleted": total - len(failures), "delete_errors": len(failures)}
+
+
+def visibility_applied(
+    request: Mapping[str, Any], answer: Mapping[str, Any] | Exception, what: str
+) -> list[tuple[str, int]]:
+    """The ``(receipt_handle, timeout)`` changes of one ``ChangeMessageVisibilityBatch`` that SQS applied,
+    from its response (or the exception the call raised); ``what`` names the change in the log lines."""
+    entries = request["Entries"]
+    if isinstance(answer, Exception):
+        logger.warning("%s %d message(s) failed: %s", what, len(entries), answer)
+        return []
+    failures = batch_failures(request, answer)
+    for _, reason in failures:
+        logger.warning("%s a message failed: %s", what, reason)
+    failed = {index for index, _ in failures}
+    return [
+        (entry["ReceiptHandle"], entry["VisibilityTimeout"])
+        for index, entry in enumerate(entries)
+        if index not in failed
+    ]
+
+
+# A message put back with a retry delay this short is waited for by ``run_until_empty``: it is part of the
+# work at hand. moto and SQS may not show it on a receive made in the same instant, hence the grace period.
+SOON_VISIBLE_SECONDS = 1
+REQUEUE_GRACE_SECONDS = 0.25
+
+
+def requeue_deadline(changes: Sequence[tuple[str, int]], now: float, current: float) -> float:
+    """The monotonic time by which every soon-visible message in ``changes`` is back on the queue."""
+    soon = [timeout for _, timeout in changes if timeout <= SOON_VISIBLE_SECONDS]
+    if not soon:
+        return current
+    return max(current, now + max(soon) + REQUEUE_GRACE_SECONDS)
 
 
 # --- heartbeat ---------------------------------------------------------------------------------------------

@@ -11,25 +11,19 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..routing import EventRouter
-from ..sources import MessageVerifier, SourceItem, sqs_message_item
-from ._common import ConsumerError, Settings, api_error, key_for, requeue_deadline, signal_handlers
-from ._core import (
-    Action,
-    Backoff,
-    Leases,
-    MessageOutcome,
-    batch_failures,
-    decide,
-    delete_requests,
-    failed_outcome,
-    fifo_blocked,
-    is_fifo_queue,
-    receive_request,
-    release_outcome,
-    visibility_requests,
+from ..sources import MessageVerifier, sqs_message_item
+from . import _core as core
+from ._common import (
+    ConsumerBase,
+    ConsumerError,
+    Settings,
+    check_client_options,
+    receive_failed,
+    signal_handlers,
 )
+from ._core import Backoff, MessageOutcome, T
 from .idempotency import IdempotencyStore
-from .metrics import ConsumerMetrics, MetricsRecorder
+from .metrics import ConsumerMetrics
 
 if TYPE_CHECKING:
     import boto3
@@ -38,10 +32,10 @@ __all__ = ["SqsConsumer"]
 
 logger = logging.getLogger("sesflow.consumers")
 
-_RETRY_PAUSES = (1.0, 2.0, 5.0, 10.0, 30.0)
+_STOPPING = "the consumer is stopping"
 
 
-class SqsConsumer:
+class SqsConsumer(ConsumerBase):
     """Receives SES events from an SQS queue and routes them to an :class:`~sesflow.EventRouter`'s handlers.
 
     Each message is unwrapped (SNS envelope, raw SES record or EventBridge event; verified when ``verifier``
@@ -49,7 +43,8 @@ class SqsConsumer:
     failed, or that could not be unwrapped, verified or parsed (the router's ``on_invalid`` hook receives it),
     stays on the queue and is made visible again after ``backoff``, so that the queue's redrive policy moves a
     poison message to the dead-letter queue. While handlers run, the visibility of their messages is extended
-    (``heartbeat``). See the consumers documentation for the whole contract.
+    (``heartbeat``). The per-message policy is the consumers' pure core, shared with
+    :class:`AsyncSqsConsumer`; see the consumers documentation for the whole contract.
 
     Args:
         queue_url: the queue's URL.
@@ -88,8 +83,7 @@ class SqsConsumer:
         heartbeat: bool = True,
         on_metrics: Callable[[ConsumerMetrics], object] | None = None,
     ) -> None:
-        if not isinstance(router, EventRouter):
-            raise ConsumerError(f"router must be an EventRouter, got {type(router).__name__}")
+        check_client_options(router, client, session, region_name, endpoint_url)
         if router.has_async_handlers:
             raise ConsumerError(
                 "this router has coroutine handlers or hooks, which SqsConsumer cannot run; "
@@ -97,22 +91,9 @@ class SqsConsumer:
             )
         if max_workers < 1:
             raise ConsumerError(f"max_workers must be at least 1, got {max_workers}")
-        if client is not None and (session is not None or region_name or endpoint_url):
-            raise ConsumerError("pass either a client, or session/region_name/endpoint_url to make one")
-        self.settings = Settings(
-            queue_url,
-            wait_time_seconds,
-            batch_size,
-            visibility_timeout,
-            backoff if backoff is not None else Backoff(),
-            heartbeat,
-        )
-        self.router = router
-        self.verifier = verifier
-        self.idempotency = idempotency
+        settings = Settings(queue_url, wait_time_seconds, batch_size, visibility_timeout, backoff, heartbeat)
+        super().__init__(settings, router, verifier, idempotency, on_metrics)
         self.max_workers = max_workers
-        self.on_metrics = on_metrics
-        self.fifo = is_fifo_queue(queue_url)
         if client is None:
             import boto3
             from botocore.config import Config
@@ -125,22 +106,13 @@ class SqsConsumer:
                 config=Config(max_pool_connections=max(10, max_workers + 2)),
             )
         self.client = client
-        self._recorder = MetricsRecorder()
         self._stopping = threading.Event()
-        self._runs_ended = 0  # a stop() made while run N is going (or before it starts) is meant for run N
-        self._stop_meant_for = -1
         self._requeued_until = 0.0  # monotonic time when the last soon-visible failed message is back
-        self._leases = Leases(visibility_timeout)
         self._leases_lock = threading.Lock()
         self._claims: dict[str, threading.Event] = {}
         self._claims_lock = threading.Lock()
 
     # --- public -----------------------------------------------------------------------------------------
-
-    @property
-    def metrics(self) -> ConsumerMetrics:
-        """The counters so far."""
-        return self._recorder.snapshot()
 
     @property
     def stopping(self) -> bool:
@@ -162,6 +134,9 @@ class SqsConsumer:
         ``install_signal_handlers=True`` makes SIGINT and SIGTERM stop the consumer gracefully (main thread
         only); a second signal gets the previous behaviour (exit at once). A receive error that a retry cannot
         fix (no such queue, access denied) raises :class:`ConsumerError`; others are retried with a pause.
+
+        An exception that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) raised while a
+        message is handled stops the consumer: what is in flight is acknowledged, then ``run`` raises it.
         """
         return self._run(self.settings.wait_time_seconds, max_messages, False, install_signal_handlers)
 
@@ -224,7 +199,7 @@ class SqsConsumer:
                 if messages is None:
                     continue  # a retryable error; paused already
                 if self._stopping.is_set():
-                    self._release(messages, "the consumer is stopping")
+                    self._release(messages, _STOPPING)
                     break
                 if not messages:
                     if until_empty:
@@ -250,7 +225,7 @@ class SqsConsumer:
             yield pool
 
     def _receive(self, count: int, wait: int) -> list[Mapping[str, Any]] | None:
-        request = receive_request(
+        request = core.receive_request(
             self.settings.queue_url,
             max_messages=count,
             wait_time_seconds=wait,
@@ -261,14 +236,8 @@ class SqsConsumer:
             try:
                 response = self.client.receive_message(**request)
             except Exception as exc:
-                retryable, what = api_error(exc)
-                if not retryable:
-                    raise ConsumerError(f"receiving from {self.settings.queue_url} failed: {what}") from exc
-                pause = _RETRY_PAUSES[min(failures, len(_RETRY_PAUSES) - 1)]
+                pause = receive_failed(self.settings.queue_url, exc, failures)
                 failures += 1
-                logger.warning(
-                    "receiving from %s failed (%s); retrying in %.0f s", request["QueueUrl"], what, pause
-                )
                 if self._stopping.wait(pause):
                     return None
                 continue
@@ -279,71 +248,63 @@ class SqsConsumer:
     def _handle_batch(
         self, messages: Sequence[Mapping[str, Any]], pool: ThreadPoolExecutor | None
     ) -> list[MessageOutcome]:
+        """Handle a batch (in order for FIFO or without a pool) and acknowledge it; raise, once the batch is
+        acknowledged, what stopped the consumer (an exception that is not an ``Exception``), if anything."""
         received_at = time.monotonic()
         with self._leases_lock:
             for message in messages:
                 handle = message.get("ReceiptHandle")
                 if isinstance(handle, str):
                     self._leases.add(handle, str(message.get("MessageId", "")), received_at)
-        finished: list[tuple[MessageOutcome, float]] = []
-        if self.fifo:
-            failed_groups: set[str] = set()
-            for message in messages:
-                item = sqs_message_item(message, verifier=self.verifier)
-                if fifo_blocked(item, failed_groups):
-                    outcome = release_outcome(item, "an earlier message of its FIFO group did not succeed")
-                else:
-                    outcome = self._process(item)
-                if not outcome.ok and isinstance(item.meta.get("message_group_id"), str):
-                    failed_groups.add(item.meta["message_group_id"])
-                finished.append((outcome, time.monotonic() - received_at))
-        elif pool is None:
-            for message in messages:
-                outcome = self._process(sqs_message_item(message, verifier=self.verifier))
-                finished.append((outcome, time.monotonic() - received_at))
-        else:
+        gate = core.FifoGate() if self.fifo else None
+        stopped_by: list[BaseException] = []
 
-            def one(message: Mapping[str, Any]) -> tuple[MessageOutcome, float]:
-                outcome = self._process(sqs_message_item(message, verifier=self.verifier))
-                return outcome, time.monotonic() - received_at
+        def one(message: Mapping[str, Any]) -> tuple[MessageOutcome, float] | None:
+            if stopped_by:  # not started: given back
+                return core.released([message], _STOPPING)[0], time.monotonic() - received_at
+            try:
+                outcome = self._drive(self._policy.handle(message, gate))
+            except BaseException as exc:  # the flow lets only these out: stop, leave this message as it is
+                stopped_by.append(exc)
+                self.stop()
+                return None
+            return outcome, time.monotonic() - received_at
 
-            finished = list(pool.map(one, messages))
+        ran = map(one, messages) if pool is None else pool.map(one, messages)
+        finished = [done for done in ran if done is not None]
         outcomes = [outcome for outcome, _ in finished]
         self._acknowledge(outcomes)
         with self._leases_lock:
-            for outcome in outcomes:
-                self._leases.remove(outcome.receipt_handle)
+            for message in messages:
+                self._leases.remove(message.get("ReceiptHandle"))
         self._recorder.finished(finished)
-        if self.on_metrics is not None:
-            try:
-                self.on_metrics(self._recorder.snapshot())
-            except Exception:
-                logger.exception("the on_metrics callback failed")
+        self._recorder.report(self.on_metrics)
+        if stopped_by:
+            raise stopped_by[0]
         return outcomes
 
-    def _process(self, item: SourceItem) -> MessageOutcome:
-        """Dispatch one item (unless its event was already handled) and decide what to do with its message."""
-        backoff = self.settings.backoff
-        store = self.idempotency
-        key = key_for(item, store)
-        if key is None or store is None:
-            return decide(item, self.router.dispatch_item(item), backoff=backoff)
-        with self._claim(key):
+    # --- the effects of the per-message flow --------------------------------------------------------------
+
+    def _drive(self, flow: core.Flow[T]) -> T:
+        driver = core.Driver(flow)
+        while driver.effect is not None:
             try:
-                if store.seen(key):
-                    logger.debug("message %s repeats an event already handled; deleting it", item.item_id)
-                    return decide(item, None, backoff=backoff, key=key)
+                value = self._perform(driver.effect)
             except Exception as exc:
-                logger.exception("the idempotency store failed; message %s is left for a retry", item.item_id)
-                return failed_outcome(item, f"idempotency store: {exc!r}", backoff=backoff, key=key)
-            result = self.router.dispatch_item(item)
-            if result.ok:
-                try:
-                    store.mark(key)
-                except Exception:
-                    # The handlers succeeded; deleting is still right. Only a later repeat may run them again.
-                    logger.exception("marking event of message %s as handled failed", item.item_id)
-            return decide(item, result, backoff=backoff, key=key)
+                driver.throw(exc)
+            else:
+                driver.send(value)
+        return driver.result
+
+    def _perform(self, effect: core.Effect) -> Any:
+        if isinstance(effect, core.Dispatch):
+            return self.router.dispatch_item(effect.item)
+        if isinstance(effect, core.Verify):
+            return sqs_message_item(effect.message, verifier=self.verifier)
+        if isinstance(effect, core.Claim):
+            with self._claim(effect.key):
+                return self._drive(effect.flow)
+        return getattr(self.idempotency, effect.method)(effect.key)
 
     @contextmanager
     def _claim(self, key: str) -> Iterator[None]:
@@ -365,59 +326,29 @@ class SqsConsumer:
     # --- acknowledgements -------------------------------------------------------------------------------
 
     def _acknowledge(self, outcomes: Sequence[MessageOutcome]) -> None:
-        for request in delete_requests(self.settings.queue_url, outcomes):
-            total = len(request["Entries"])
+        deletes, changes = core.acknowledgement(self.settings.queue_url, outcomes)
+        for request in deletes:
             try:
                 response = self.client.delete_message_batch(**request)
             except Exception as exc:
-                logger.error("deleting %d message(s) failed (%s); they will be delivered again", total, exc)
-                self._recorder.add(delete_errors=total)
-                continue
-            failures = batch_failures(request, response)
-            for _, reason in failures:
-                logger.warning("SQS refused to delete a message (%s); it will be delivered again", reason)
-            self._recorder.add(deleted=total - len(failures), delete_errors=len(failures))
-        changes = [
-            (o.receipt_handle, o.visibility_timeout or 0)
-            for o in outcomes
-            if o.action is Action.CHANGE_VISIBILITY and o.receipt_handle
-        ]
-        for outcome in outcomes:
-            if not outcome.ok:
-                logger.warning(
-                    "message %s %s; visible again in %s s: %s",
-                    outcome.message_id,
-                    outcome.status.value,
-                    outcome.visibility_timeout,
-                    outcome.reason,
-                )
-        self._requeued_until = requeue_deadline(changes, time.monotonic(), self._requeued_until)
+                response = exc
+            self._recorder.add(**core.deletion_counts(request, response))
+        self._requeued_until = core.requeue_deadline(changes, time.monotonic(), self._requeued_until)
         self._change_visibility(changes, "setting the retry delay of")
 
     def _change_visibility(self, changes: Sequence[tuple[str, int]], what: str) -> list[tuple[str, int]]:
         """Send the changes; returns those SQS applied."""
         applied: list[tuple[str, int]] = []
-        for request in visibility_requests(self.settings.queue_url, changes):
-            entries = request["Entries"]
+        for request in core.visibility_requests(self.settings.queue_url, changes):
             try:
                 response = self.client.change_message_visibility_batch(**request)
             except Exception as exc:
-                logger.warning("%s %d message(s) failed: %s", what, len(entries), exc)
-                continue
-            failures = batch_failures(request, response)
-            for _, reason in failures:
-                logger.warning("%s a message failed: %s", what, reason)
-            failed = {index for index, _ in failures}
-            applied.extend(
-                (entry["ReceiptHandle"], entry["VisibilityTimeout"])
-                for index, entry in enumerate(entries)
-                if index not in failed
-            )
+                response = exc
+            applied.extend(core.visibility_applied(request, response, what))
         return applied
 
     def _release(self, messages: Sequence[Mapping[str, Any]], reason: str) -> None:
-        items = [sqs_message_item(m) for m in messages]
-        outcomes = [release_outcome(item, reason) for item in items]
+        outcomes = core.released(messages, reason)
         self._change_visibility([(o.receipt_handle, 0) for o in outcomes if o.receipt_handle], "releasing")
         self._recorder.finished((o, 0.0) for o in outcomes)
 

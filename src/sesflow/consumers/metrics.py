@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 
 from ._core import MessageOutcome, Status
 
 __all__ = ["ConsumerMetrics", "MetricsRecorder"]
+
+logger = logging.getLogger("sesflow.consumers")
 
 
 @attrs.frozen
@@ -89,6 +92,15 @@ class MetricsRecorder:
                 self._counts["latency_total"] += latency
                 if latency > self._counts["latency_max"]:
                     self._counts["latency_max"] = latency
+
+    def report(self, callback: Callable[[ConsumerMetrics], object] | None) -> None:
+        """Call ``callback`` (a consumer's ``on_metrics``) with a snapshot; what it raises is logged."""
+        if callback is None:
+            return
+        try:
+            callback(self.snapshot())
+        except Exception:
+            logger.exception("the on_metrics callback failed")
 
     def snapshot(self) -> ConsumerMetrics:
         with self._lock:
