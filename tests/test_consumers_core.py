@@ -19,6 +19,7 @@ from sesflow.consumers import (
     Status,
     idempotency_key,
 )
+from sesflow.consumers import _core as consumer_core
 from sesflow.consumers._core import (
     MAX_VISIBILITY_TIMEOUT,
     Claim,
@@ -41,6 +42,7 @@ from sesflow.consumers._core import (
     release_outcome,
     visibility_requests,
 )
+from sesflow.errors import ParseError
 from sesflow.events import EventFamily, parse_event
 from sesflow.routing import EventRouter
 from sesflow.sources import sqs_message_item
@@ -246,11 +248,30 @@ def test_what_is_not_an_exception_goes_through_the_flow() -> None:
         )  # type: ignore[arg-type]
 
 
-def test_a_record_without_a_computable_key_goes_to_the_dead_letter_hook() -> None:
-    dead: list[Any] = []
-    router = EventRouter(on_invalid=dead.append)
+def test_a_deeply_nested_unknown_record_still_gets_a_key() -> None:
+    router = EventRouter()
     text = json.dumps({**make_record("Open"), "eventType": "Frobnicate", "deep": "DEEP"})
     body = text.replace('"DEEP"', "[" * 1000 + "]" * 1000)  # an unknown type is keyed on its whole record
+    policy = MessagePolicy(backoff=Backoff(initial=3), verifies=False, idempotent=True)
+    effects: list[str] = []
+    outcome = drive(policy.handle(message(body)), answers(router), effects)
+    assert effects[:2] == ["Claim", "Store.seen"]
+    assert (outcome.status, outcome.action) == (Status.HANDLED, Action.DELETE)
+    assert outcome.key is not None
+    assert outcome.key.startswith("ses1:")
+
+
+def test_a_record_without_a_computable_key_goes_to_the_dead_letter_hook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_key(record: object) -> str:
+        # No JSON body makes the real key fail any more; this stands for a future bug or another key.
+        raise ParseError("the key cannot be written down", raw=None)
+
+    monkeypatch.setattr(consumer_core, "idempotency_key", no_key)
+    dead: list[Any] = []
+    router = EventRouter(on_invalid=dead.append)
+    body = json.dumps(make_record("Open"))
     policy = MessagePolicy(backoff=Backoff(initial=3), verifies=False, idempotent=True)
     effects: list[str] = []
     outcome = drive(policy.handle(message(body)), answers(router), effects)
