@@ -28,6 +28,7 @@ from sesflow.consumers._core import (
     Effect,
     FifoGate,
     Leases,
+    MarkHandled,
     MessageOutcome,
     MessagePolicy,
     Store,
@@ -193,6 +194,8 @@ def answers(
             return router.dispatch_item(effect.item)
         if isinstance(effect, Verify):
             return sqs_message_item(effect.message)
+        if isinstance(effect, MarkHandled):
+            return None
         return seen if effect == Store("seen", effect.key) else None
 
     return answer
@@ -206,7 +209,7 @@ def test_the_flow_asks_for_each_step_in_order_and_decides() -> None:
     bounce = make_record("Bounce", message_id="b")
     effects: list[str] = []
     outcome = drive(policy.handle(message(json.dumps(bounce))), answers(router), effects)
-    assert effects == ["Verify", "Claim", "Store.seen", "Dispatch", "Store.mark"]
+    assert effects == ["Verify", "Claim", "Store.seen", "Dispatch", "Store.mark", "MarkHandled"]
     assert (outcome.status, outcome.action, handled) == (Status.HANDLED, Action.DELETE, ["b"])
     assert outcome.key == idempotency_key(parse_event(bounce))
 
@@ -227,6 +230,7 @@ def test_the_flow_asks_for_each_step_in_order_and_decides() -> None:
         ("Store.seen", Status.FAILED, "idempotency store: OSError"),
         ("Dispatch", Status.FAILED, "unexpected error: OSError"),
         ("Store.mark", Status.HANDLED, ""),  # the handlers succeeded: the message is done
+        ("MarkHandled", Status.HANDLED, ""),  # likewise: only the replay guard missed it
     ],
 )
 def test_no_exception_from_an_effect_escapes_the_flow(fail: str, status: Status, reason: str) -> None:

@@ -20,7 +20,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,11 @@ from sesflow.errors import ParseError, SnsVerificationError
 from sesflow.events import SesEvent, parse_event
 from sesflow.routing import DispatchResult, EventRouter
 from sesflow.sources import SourceItem
+from sesflow.sources.sns_verify import MemoryReplayGuard, SnsVerifier
 from sesflow.testing import make_record
 
 from ._consumer_support import TestQueue, sns_body
+from ._sns_signing import CERT_URL, Clock, new_key, notification, self_signed_pem, sign
 
 BACKOFF = Backoff(initial=60)  # a failed message stays invisible for the rest of the test
 COUNTERS = ("received", "handled", "duplicates", "failed", "invalid", "released", "deleted", "retried")
@@ -469,3 +471,54 @@ def test_both_consumers_meet_each_fault_the_same_way(
     assert sync.raised == case.raised
     # Nothing is lost: whatever was not deleted is still on the queue (invisible until its retry).
     assert sync.queue == (0, case.counters["received"] - case.counters.get("deleted", 0))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_replay_guard_skips_an_sns_message_already_handled_and_keeps_a_failed_one(
+    moto_server: str, mode: str
+) -> None:
+    key = new_key()
+    sent = datetime.now(UTC)
+    pem = self_signed_pem(key, not_before=sent - timedelta(days=1), not_after=sent + timedelta(days=30))
+    verifier = SnsVerifier(
+        clock=Clock(sent), fetcher={CERT_URL: pem}.__getitem__, replay_guard=MemoryReplayGuard()
+    )
+
+    def envelope(index: int) -> str:
+        record = json.dumps(make_record("Bounce", message_id=f"ses-{index}"))
+        return json.dumps(sign(notification(when=sent, message=record, message_id=f"sns-{index}"), key, "2"))
+
+    handled: list[str] = []
+    failing = {"ses-1"}
+    router = EventRouter()
+
+    @router.on_bounce
+    def handle(event: SesEvent) -> None:
+        handled.append(event.message_id)
+        if event.message_id in failing:
+            raise RuntimeError("down for now")
+
+    def run(bodies: list[str]) -> TestQueue:
+        queue = TestQueue(moto_server)
+        queue.send(bodies)
+        options: dict[str, Any] = {
+            "endpoint_url": queue.endpoint,
+            "region_name": "us-east-1",
+            "wait_time_seconds": 0,
+            "backoff": Backoff(initial=0),
+            "verifier": verifier,
+        }
+        if mode == "sync":
+            SqsConsumer(queue.url, router, **options).run_until_empty(wait_time_seconds=0, max_messages=2)
+        else:
+            worker = AsyncSqsConsumer(queue.url, router, receivers=1, **options)
+            asyncio.run(asyncio.wait_for(worker.run_until_empty(wait_time_seconds=0, max_messages=2), 30))
+        return queue
+
+    run([envelope(0), envelope(1)])  # 0 is handled; 1 fails, so the guard must not remember it
+    assert sorted(handled) == ["ses-0", "ses-1"]
+    failing.clear()
+    handled.clear()
+    replayed = run([envelope(0), envelope(1)])  # 0 again is a replay; 1's redelivery still verifies
+    assert handled == ["ses-1"]
+    assert replayed.counts() == (0, 0)  # the replay was deleted as a duplicate, not left as invalid

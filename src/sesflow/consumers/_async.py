@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import MissingExtra
 from ..routing import EventRouter
-from ..sources import MessageVerifier, sqs_message_item_async
+from ..sources import MessageVerifier, mark_handled, sqs_message_item_async
 from . import _core as core
 from ._common import (
     STOP_SIGNALS,
@@ -443,6 +443,9 @@ class AsyncSqsConsumer(ConsumerBase):
             return await self.router.dispatch_item_async(effect.item)
         if isinstance(effect, core.Verify):
             return await sqs_message_item_async(effect.message, verifier=self.verifier)
+        if isinstance(effect, core.MarkHandled):
+            # As the async webhooks do: a replay guard's methods are plain calls (see ReplayGuard).
+            return mark_handled(self.verifier, effect.item)
         if isinstance(effect, core.Claim):
             key = effect.key
             while (held := self._claims.get(key)) is not None:

@@ -39,7 +39,7 @@ import attrs
 
 from ..errors import ParseError, SesflowError
 from ..routing import DispatchResult
-from ..sources import SourceItem, sqs_message_item
+from ..sources import SourceItem, is_replay, sqs_message_item
 from .idempotency import idempotency_key
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "MessagePolicy",
     "Status",
     "Store",
+    "MarkHandled",
     "Verify",
     "acknowledgement",
     "batch_failures",
@@ -293,7 +294,16 @@ class Claim:
     flow: Generator[Any, Any, Any] = attrs.field(eq=False, repr=False)
 
 
-Effect: TypeAlias = "Verify | Store | Dispatch | Claim"
+@attrs.frozen
+class MarkHandled:
+    """Tell the verifier's replay guard that ``item``, a verified SNS message, was handled for good
+    (:func:`sesflow.sources.mark_handled`); the answer is None. Only ever asked after success: a redelivery
+    after a failure carries the same ``MessageId`` and must still verify."""
+
+    item: SourceItem = attrs.field(repr=False)
+
+
+Effect: TypeAlias = "Verify | Store | Dispatch | Claim | MarkHandled"
 Flow: TypeAlias = Generator[Effect, Any, T]
 
 
@@ -391,6 +401,10 @@ class MessagePolicy:
         return verified, None
 
     def _process(self, item: SourceItem) -> Flow[MessageOutcome]:
+        if is_replay(item):
+            # Genuine, and the replay guard remembers it as handled: a duplicate, not bad input.
+            logger.debug("message %s repeats an SNS message already handled; deleting it", item.item_id)
+            return decide(item, None, backoff=self.backoff)
         key: str | None = None
         if self.idempotent and item.record is not None:
             try:
@@ -399,9 +413,19 @@ class MessagePolicy:
                 item = _unkeyable(item, exc)
         if key is None:
             result: DispatchResult = yield Dispatch(item)
+            yield from self._remember(item, result)
             return decide(item, result, backoff=self.backoff)
         outcome: MessageOutcome = yield Claim(key, self._claimed(item, key))
         return outcome
+
+    def _remember(self, item: SourceItem, result: DispatchResult) -> Flow[None]:
+        """After a success, and only then, the verifier's replay guard learns the SNS message was handled."""
+        if self.verifies and result.ok:
+            try:
+                yield MarkHandled(item)
+            except Exception:
+                # The handlers succeeded; deleting is still right. Only replay protection is weaker.
+                logger.exception("telling the replay guard that message %s was handled failed", item.item_id)
 
     def _claimed(self, item: SourceItem, key: str) -> Flow[MessageOutcome]:
         backoff = self.backoff
@@ -421,6 +445,7 @@ class MessagePolicy:
             except Exception:
                 # The handlers succeeded; deleting is still right. Only a later repeat may run them again.
                 logger.exception("marking event of message %s as handled failed", item.item_id)
+        yield from self._remember(item, result)
         return decide(item, result, backoff=backoff, key=key)
 
 

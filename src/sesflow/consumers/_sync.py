@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..routing import EventRouter
-from ..sources import MessageVerifier, sqs_message_item
+from ..sources import MessageVerifier, mark_handled, sqs_message_item
 from . import _core as core
 from ._common import (
     ConsumerBase,
@@ -304,6 +304,8 @@ class SqsConsumer(ConsumerBase):
         if isinstance(effect, core.Claim):
             with self._claim(effect.key):
                 return self._drive(effect.flow)
+        if isinstance(effect, core.MarkHandled):
+            return mark_handled(self.verifier, effect.item)
         return getattr(self.idempotency, effect.method)(effect.key)
 
     @contextmanager
