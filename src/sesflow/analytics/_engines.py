@@ -423,6 +423,7 @@ def run_python(
     skip_bad_records: bool,
 ) -> EngineResult:
     files = lake.files(time_range, arrival_lag=arrival_lag)
+    lake_layout(files, lake.location)  # one layout per lake, as the DuckDB engine reads it
     bad = 0
 
     def events() -> Iterable[SesEvent]:

@@ -166,6 +166,8 @@ def leftovers(names: Iterable[str], manifest: Manifest) -> list[str]:
 class _Destination(Protocol):
     location: str
 
+    def prepare(self) -> None: ...
+
     def names(self, day: date) -> list[str]: ...
 
     def read(self, day: date, name: str) -> bytes | None: ...
@@ -194,6 +196,9 @@ class _LocalDestination:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.location = str(root)
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)  # an empty lake is still a lake: it reads as empty
 
     def _folder(self, day: date) -> Path:
         return self.root / partition_path(day)
@@ -238,6 +243,9 @@ class _S3Destination:
         self.bucket = bucket
         self.prefix = prefix
         self.location = f"s3://{bucket}/{prefix}"
+
+    def prepare(self) -> None:  # S3 has no folders to make
+        return None
 
     def _key(self, day: date, name: str) -> str:
         return f"{self.prefix}{partition_path(day)}/{name}"
@@ -366,6 +374,7 @@ def compact_lake(
     parquet = [f.name for f in files if f.layout == "parquet"]
     if parquet:
         raise LakeError(f"the source {lake.location} already holds Parquet objects (such as {parquet[0]})")
+    target.prepare()
 
     seen = compacted = already = records = 0
     written: list[str] = []
