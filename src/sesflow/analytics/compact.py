@@ -431,6 +431,9 @@ def compact_lake(
                         skip_bad_records=skip_bad_records,
                         memory_limit=memory_limit,
                     )
+                except LakeError:
+                    staged.unlink(missing_ok=True)
+                    raise
                 except duckdb.Error as exc:
                     staged.unlink(missing_ok=True)
                     hint = "" if skip_bad_records else " (skip_bad_records / --skip-bad-records reads past)"

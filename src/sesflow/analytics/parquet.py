@@ -172,8 +172,14 @@ def ndjson_to_parquet(
     memory_limit: str | None = None,
 ) -> int:
     """Convert NDJSON ``files`` (gzip or not, told apart by content) into one Parquet file at ``target`` in
-    the layout Firehose writes; returns the number of rows. DuckDB's errors propagate (``duckdb.Error``)."""
+    the layout Firehose writes; returns the number of rows.
+
+    A line that is not JSON fails the conversion (DuckDB's ``duckdb.Error``), and so does a JSON line that is
+    not an SES record (neither ``eventType`` nor ``notificationType``: :class:`~sesflow.analytics.LakeError`),
+    unless ``skip_bad_records``, which leaves both out.
+    """
     from ._engines import duckdb_view_sql
+    from .lake import LakeError
 
     con = _connect(memory_limit)
     try:
@@ -191,7 +197,26 @@ def ndjson_to_parquet(
             f"TO {_literal(target)} ({_copy_options(compression)})"
         )
         (rows,) = con.execute(sql).fetchone()
-        return int(rows)
+        # Two columns of the file just written: cheap to read back, and they tell a record from anything else.
+        (strays,) = con.execute(
+            f"SELECT count(*) FROM read_parquet({_literal(target)}) "  # noqa: S608
+            "WHERE eventtype IS NULL AND notificationtype IS NULL"
+        ).fetchone()
+        if strays and not skip_bad_records:
+            names = ", ".join(os.fspath(f) for f in files)
+            raise LakeError(
+                f"{strays} line(s) of {names} are not SES records (no eventType or notificationType): "
+                "skip_bad_records / --skip-bad-records leaves them out"
+            )
+        if strays:  # rare: write the file again without them
+            kept = Path(os.fspath(target) + ".kept")
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({_literal(target)}) "  # noqa: S608
+                "WHERE eventtype IS NOT NULL OR notificationtype IS NOT NULL) "
+                f"TO {_literal(kept)} ({_copy_options(compression)})"
+            )
+            os.replace(kept, target)
+        return int(rows) - int(strays)
     finally:
         con.close()
 

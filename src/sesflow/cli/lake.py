@@ -94,7 +94,10 @@ def run_lake(args: argparse.Namespace) -> int:
 
     def progress(batch: Any) -> None:
         if out is not None:
-            out.print(f"  {batch['day']}  {batch['sources']:>5} objects  {batch['records']:>10,} records")
+            out.print(
+                f"  {batch['day']}  {batch['sources']:>5} objects  {batch['records']:>10,} records",
+                soft_wrap=True,
+            )
 
     result = compact_lake(
         args.source,
@@ -112,17 +115,24 @@ def run_lake(args: argparse.Namespace) -> int:
         return 0
     assert out is not None
     for name in result.removed:
-        out.print(f"[yellow]removed {name}[/yellow] (left by an interrupted run; its objects were redone)")
+        out.print(
+            f"[yellow]removed {name}[/yellow] (left by an interrupted run; its objects were redone)",
+            soft_wrap=True,
+        )
     for name in result.changed:
-        out.print(f"[yellow]left alone {name}[/yellow]: its size changed since it was compacted")
+        out.print(
+            f"[yellow]left alone {name}[/yellow]: its size changed since it was compacted", soft_wrap=True
+        )
     if result.sources_compacted:
         out.print(
             f"Compacted {result.sources_compacted:,} of {result.sources_seen:,} objects "
             f"({result.records:,} records) into {len(result.files_written)} Parquet files under "
-            f"{result.destination} in {result.seconds:.1f}s ({result.records_per_second:,.0f} records/s)"
+            f"{result.destination} in {result.seconds:.1f}s ({result.records_per_second:,.0f} records/s)",
+            soft_wrap=True,
         )
     else:
         out.print(
-            f"Nothing to do: the {result.sources_seen:,} objects of {result.source} are already compacted."
+            f"Nothing to do: the {result.sources_seen:,} objects of {result.source} are already compacted.",
+            soft_wrap=True,
         )
     return 0
