@@ -441,6 +441,22 @@ def render_text(
     return "\n".join(lines + floor_lines(results, floors or {}) + verdicts(results, compaction))
 
 
+def contention_note(results: Results) -> list[str]:
+    """A paragraph when DuckDB's wall time exceeded its CPU time: a two-thread process that waited for CPUs
+    other work held, whose wall-time ratio then says more about the machine than about the engines."""
+    waited = [
+        fmt for fmt, runs in results.items() if runs["duckdb"]["seconds"] > runs["duckdb"]["cpu_seconds"]
+    ]
+    if not waited:
+        return []
+    return [
+        f"In this run DuckDB's wall time exceeded its CPU time on the {', '.join(waited)} lake"
+        + ("s" if len(waited) > 1 else "")
+        + ": its threads waited for CPUs that other work held. Compare the CPU-time ratios there.",
+        "",
+    ]
+
+
 def _ratio(results: Results, fmt: str, engine: str) -> str:
     """The Python loop's time over this run's: against the same lake, or (Parquet) the plain NDJSON lake."""
     if engine != "duckdb":
@@ -518,6 +534,7 @@ def render_markdown(
             else ""
         ),
         "",
+        *contention_note(results),
         *(
             [
                 "Compacting the gzip lake into the Parquet layout (`compact_lake`, in a fresh process, "

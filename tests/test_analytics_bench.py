@@ -142,3 +142,10 @@ def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path
     assert "over the gzip NDJSON lake (target >= 50x): met; in CPU time 30.0x" in section
     assert "DuckDB peak memory on the Parquet lake 250 MiB (target < 1,024 MiB): met" in section
     assert "500 records/s, 2.0 s wall, 3.0 s CPU, peak RSS 200 MiB, 3 files" in section
+    assert "wall time exceeded its CPU time" not in section  # every fake run used more CPU than wall time
+    results["plain"]["duckdb"] = {**fake, "seconds": 3.0, "import_seconds": 0.07}
+    assert bench.contention_note(results) == [
+        "In this run DuckDB's wall time exceeded its CPU time on the plain lake: its threads waited for CPUs "
+        "that other work held. Compare the CPU-time ratios there.",
+        "",
+    ]
