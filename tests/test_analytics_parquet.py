@@ -39,7 +39,7 @@ from sesflow.analytics.parquet import (
 from sesflow.testing import sample_records
 from sesflow.testing.strategies import ses_records
 
-from ._analytics import EXPECTED_GROUPS, LATENCIES, TOTAL_COUNTS, write_known_lake
+from ._analytics import EXPECTED_GROUPS, LATENCIES, TOTAL_COUNTS, comparable, counts, write_known_lake
 from ._hypothesis import PROFILE
 
 RANGE = {"since": date(2026, 3, 1), "until": date(2026, 3, 5)}
@@ -53,12 +53,6 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     ndjson = write_known_lake(root / "ndjson", compress=True)
     compact_lake(ndjson, root / "parquet", max_batch_bytes=1)
     return ndjson, root / "parquet"
-
-
-def counts(metrics: Metrics) -> dict[str, Any]:
-    return {
-        k: v for k, v in metrics.to_dict().items() if not k.startswith("latency") and not k.endswith("rate")
-    }
 
 
 def same(a: Report, b: Report) -> bool:
@@ -218,15 +212,5 @@ def test_duckdb_on_parquet_agrees_with_python_on_ndjson(
     compact_lake(root / "ndjson", root / "parquet", max_batch_bytes=2048)
     duck = build_report(root / "parquet", by=by)
     py = build_report(root / "ndjson", by=by, engine="python")
-
-    def comparable(report: Report) -> Any:
-        def one(m: Metrics) -> dict[str, Any]:
-            return {k: (pytest.approx(v) if isinstance(v, float) else v) for k, v in m.to_dict().items()}
-
-        return (
-            one(report.total),
-            [(g.key, one(g.metrics)) for g in report.groups],
-            [(g.key, one(g.metrics)) for g in report.daily],
-        )
 
     assert comparable(duck) == comparable(py)

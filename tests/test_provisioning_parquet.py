@@ -30,6 +30,7 @@ from sesflow.provisioning import (
 )
 
 from ._hive_types import compatible, expected_type, parse_ddl, parse_type
+from ._local_ses_support import unique
 
 ROLE = "arn:aws:iam::123456789012:role/orders-events-firehose"
 
@@ -305,20 +306,8 @@ def test_the_glue_policy_names_one_table() -> None:
 # --- moto in server mode ------------------------------------------------------------------------------------
 
 
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def provisioner(moto_server: str) -> Provisioner:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return Provisioner(session, endpoint_url=moto_server, ses_api="v1")
-
-
 def test_the_parquet_pipeline_on_moto(provisioner: Provisioner) -> None:
-    cs, bucket, database = _name("cs"), _name("lake"), f"db_{uuid.uuid4().hex[:8]}"
+    cs, bucket, database = unique("cs"), unique("lake"), f"db_{uuid.uuid4().hex[:8]}"
     first = provisioner.ensure_firehose_s3_pipeline(
         cs, bucket, destination_name=cs, lake="parquet", glue_database=database
     )
@@ -362,7 +351,7 @@ def test_the_parquet_pipeline_on_moto(provisioner: Provisioner) -> None:
 
 
 def test_an_ndjson_stream_is_switched_to_parquet_in_place(provisioner: Provisioner) -> None:
-    cs, bucket = _name("cs"), _name("lake")
+    cs, bucket = unique("cs"), unique("lake")
     before = provisioner.ensure_firehose_s3_pipeline(cs, bucket, destination_name=cs)
     assert before.delivery_stream.details["format"] == "ndjson"
     after = provisioner.ensure_firehose_s3_pipeline(cs, bucket, destination_name=cs, lake="parquet")
@@ -381,7 +370,7 @@ def test_an_ndjson_stream_is_switched_to_parquet_in_place(provisioner: Provision
 
 
 def test_a_table_that_lacks_a_column_is_updated(provisioner: Provisioner) -> None:
-    database, bucket = f"db_{uuid.uuid4().hex[:8]}", _name("lake")
+    database, bucket = f"db_{uuid.uuid4().hex[:8]}", unique("lake")
     provisioner.ensure_glue_database(database)
     older = glue_table_input("events", f"s3://{bucket}/parquet/")
     older["StorageDescriptor"]["Columns"] = older["StorageDescriptor"]["Columns"][

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from .lake import PARQUET_SUFFIX, Lake, LakeError, LakeFile, TimeRange, partition_path
+from .lake import PARQUET_SUFFIX, Lake, LakeError, LakeFile, TimeRange, partition_path, split_s3_location
 from .parquet import Compression, ndjson_to_parquet
 
 __all__ = ["MANIFEST_NAME", "OUTPUT_PREFIX", "CompactionResult", "compact_lake"]
@@ -295,13 +295,7 @@ class _S3Destination:
 def _destination(location: str | os.PathLike[str], s3_client: Any) -> _Destination:
     text = os.fspath(location)
     if text.startswith("s3://"):
-        bucket, _, prefix = text[5:].partition("/")
-        if not bucket:
-            raise LakeError(f"no bucket in {text!r}: write s3://BUCKET/PREFIX/")
-        if s3_client is None:
-            raise LakeError(f"writing to {text} needs an S3 client: pass s3_client=boto3.client('s3')")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        bucket, prefix = split_s3_location(text, s3_client, "writing to")
         return _S3Destination(s3_client, bucket, prefix)
     root = Path(text).expanduser().resolve()
     if root.exists() and not root.is_dir():

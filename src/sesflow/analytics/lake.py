@@ -163,13 +163,7 @@ class Lake:
         text = os.fspath(location)
         self.s3_client = s3_client
         if text.startswith("s3://"):
-            bucket, _, prefix = text[5:].partition("/")
-            if not bucket:
-                raise LakeError(f"no bucket in {text!r}: write s3://BUCKET/PREFIX/")
-            if s3_client is None:
-                raise LakeError(f"reading {text} needs an S3 client: pass s3_client=boto3.client('s3')")
-            if prefix and not prefix.endswith("/"):
-                prefix += "/"
+            bucket, prefix = split_s3_location(text, s3_client, "reading")
             self.bucket: str | None = bucket
             self.prefix = self._s3_root(prefix)
             self.root: Path | None = None
@@ -364,6 +358,20 @@ class Lake:
     def bucket_str(self) -> str:
         assert self.bucket is not None
         return self.bucket
+
+
+def split_s3_location(text: str, s3_client: Any, action: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (the prefix empty or ending in ``/``); a location
+    without a bucket, or no client to reach it with, raises :class:`LakeError` (``action``: ``"reading"``...).
+    """
+    bucket, _, prefix = text[5:].partition("/")
+    if not bucket:
+        raise LakeError(f"no bucket in {text!r}: write s3://BUCKET/PREFIX/")
+    if s3_client is None:
+        raise LakeError(f"{action} {text} needs an S3 client: pass s3_client=boto3.client('s3')")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return bucket, prefix
 
 
 def _has_partitions(entries: Any) -> bool:
