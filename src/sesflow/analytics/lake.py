@@ -28,6 +28,7 @@ from ..errors import SesflowError, SourceError
 from ..events import SesEvent
 from ..sources import SourceItem, Transport, iter_ndjson, iter_s3_object
 from ..sources._common import error_item, parsed_item
+from .schema import Layout
 
 __all__ = [
     "DEFAULT_ARRIVAL_LAG",
@@ -111,12 +112,12 @@ class LakeFile:
     size: int
 
     @property
-    def layout(self) -> str:
+    def layout(self) -> Layout:
         """``"parquet"`` for a ``.parquet`` object, else ``"ndjson"`` (gzip or not)."""
         return "parquet" if self.name.endswith(PARQUET_SUFFIX) else "ndjson"
 
 
-def lake_layout(files: list[LakeFile], location: str = "the lake") -> str | None:
+def lake_layout(files: list[LakeFile], location: str = "the lake") -> Layout | None:
     """``"ndjson"`` or ``"parquet"``: the layout of ``files`` (None when there are none).
 
     A lake holding both is refused with :class:`LakeError`: report on each layout separately.

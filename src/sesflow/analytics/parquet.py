@@ -25,16 +25,15 @@ from .schema import Array, Field, MapOf, Scalar, SchemaType, Struct, duckdb_colu
 
 __all__ = [
     "COMPRESSIONS",
-    "PARQUET_SUFFIX",
     "Compression",
     "glue_schema",
-    "is_parquet_name",
+    "iter_parquet_rows",
+    "ndjson_to_parquet",
     "parquet_select",
     "record_from_row",
+    "rows_to_parquet",
 ]
 
-PARQUET_SUFFIX = ".parquet"
-"""The extension Firehose gives the objects it converts to Parquet (``sesflow lake compact`` too)."""
 
 Compression = Literal["snappy", "gzip", "zstd", "uncompressed"]
 COMPRESSIONS: tuple[Compression, ...] = ("snappy", "gzip", "zstd", "uncompressed")
@@ -42,11 +41,6 @@ COMPRESSIONS: tuple[Compression, ...] = ("snappy", "gzip", "zstd", "uncompressed
 DuckDB also read ZSTD, which makes smaller files."""
 
 _ROWS_PER_FETCH = 2048
-
-
-def is_parquet_name(name: str) -> bool:
-    """Whether an object of the lake is Parquet, by its name (Firehose adds ``.parquet``)."""
-    return name.endswith(PARQUET_SUFFIX)
 
 
 def glue_schema(schema: Struct | None = None) -> Struct:

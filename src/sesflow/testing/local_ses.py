@@ -648,6 +648,10 @@ class LocalSes:
             for record in records
         ]
         compression = str(serializer["ParquetSerDe"].get("Compression", "SNAPPY")).lower()
+        if compression not in ("snappy", "gzip", "uncompressed"):
+            raise LocalSesError(
+                f"delivery stream {stream_name!r} asks for Parquet compression {compression!r}"
+            )
         try:
             with tempfile.TemporaryDirectory(prefix="sesflow-local-ses-") as folder:
                 path = Path(folder) / "object.parquet"
