@@ -24,10 +24,9 @@ from typing import Any
 
 import attrs
 
-from ..errors import SesflowError, SourceError
-from ..events import SesEvent
+from ..errors import ParseError, SesflowError, SourceError
+from ..events import SesEvent, parse_event
 from ..sources import SourceItem, Transport, iter_ndjson, iter_s3_object
-from ..sources._common import error_item, parsed_item
 from .schema import Layout
 
 __all__ = [
@@ -319,15 +318,20 @@ class Lake:
                 for row in iter_parquet_rows(path):
                     row_number += 1
                     record = record_from_row(row)
-                    meta = {"object": name, "row": row_number}
-                    yield parsed_item(Transport.FILE, f"{name}:{row_number}", record, record, meta=meta)
+                    item_id, meta = f"{name}:{row_number}", {"object": name, "row": row_number}
+                    try:
+                        parsed = parse_event(record)
+                    except ParseError as exc:
+                        yield SourceItem(Transport.FILE, item_id, record, error=exc, meta=meta)
+                    else:
+                        yield SourceItem(Transport.FILE, item_id, record, record=parsed, meta=meta)
             except duckdb.Error as exc:  # the object cannot be read past here: say so, as an item
                 reason = f"cannot read the Parquet object {name} after row {row_number}: {exc}"
-                yield error_item(
+                yield SourceItem(
                     Transport.FILE,
                     f"{name}:{row_number + 1}",
                     None,
-                    SourceError(reason, raw=None),
+                    error=SourceError(reason, raw=None),
                     meta={"object": name, "row": row_number + 1},
                 )
 

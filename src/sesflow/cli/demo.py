@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ..errors import MissingExtra
 from ..testing._moto import embedded_moto
 from ._console import UsageError, console, require_rich
 from ._render import detail, style
@@ -162,9 +163,10 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.json:
         require_rich()
     if getattr(args, "lake", None):
-        from ..analytics._engines import require_duckdb
-
-        require_duckdb()  # before anything starts: MissingExtra names the extra
+        try:  # before anything starts: say which extra is missing
+            import duckdb  # noqa: F401
+        except ImportError as exc:
+            raise MissingExtra("sesflow demo --lake", "analytics", "duckdb") from exc
     show = _Show(not args.json, not args.quiet)
     with embedded_moto("sesflow demo") as endpoint:
         show.step(f"A local AWS (moto) is listening at [bold]{endpoint}[/bold]")
