@@ -1,11 +1,13 @@
 """Report benchmark: the full report over a lake of SES events, DuckDB against a plain Python loop.
 
 A lake of ``--events`` records (1,000,000 by default) is generated once, the way Firehose would have filed it
-(``year=/month=/day=`` folders, 30 days, realistic lifecycles), in both of Firehose's formats: gzip NDJSON,
-and plain NDJSON (Firehose's default), cached in ``bench/.cache/`` (not in git). The full report (totals, the
-breakdown by configuration set, the daily series, latency percentiles) is built from each by DuckDB reading
-the files (``build_report(engine="duckdb")``) and by Python parsing every record with ``sesflow.parse_event``
-and counting with ``collections.Counter`` and sets (``engine="python"``).
+(``year=/month=/day=`` folders, 30 days, realistic lifecycles), in both of Firehose's JSON formats: gzip
+NDJSON, and plain NDJSON (Firehose's default), cached in ``bench/.cache/`` (not in git). Each run also
+compacts the gzip lake into the Parquet layout (``sesflow lake compact``, timed: its throughput is reported).
+The full report (totals, the breakdown by configuration set, the daily series, latency percentiles) is built
+from each NDJSON lake by DuckDB reading the files (``build_report(engine="duckdb")``) and by Python parsing
+every record with ``sesflow.parse_event`` and counting with ``collections.Counter`` and sets
+(``engine="python"``), and from the Parquet lake by DuckDB.
 
 Before anything is timed, both reports must equal each other and the counts the generator knows by
 construction. Each timed run is a fresh process: its wall time, its CPU time (all threads) and its peak
@@ -38,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sesflow.analytics import LakeWriter, build_report
+from sesflow.analytics import LakeWriter, build_report, compact_lake
 from sesflow.testing import make_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,6 +58,7 @@ DAYS = 30
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BY = "configuration-set"
 SPEED_TARGET = 10.0
+PARQUET_SPEED_TARGET = 50.0  # the DuckDB report over the Parquet lake, against the Python loop over NDJSON
 MEMORY_TARGET_MIB = 1024
 FORMAT_VERSION = 1  # bump when the generator changes, so cached lakes are rebuilt
 
@@ -185,15 +188,43 @@ def recorded_events(gz_root: Path) -> int:
 
 
 def lake_size(root: Path) -> tuple[int, int]:
-    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
     return len(files), sum(p.stat().st_size for p in files)
+
+
+def parquet_path(gz_root: Path) -> Path:
+    return gz_root.parent / "parquet"
+
+
+def compact_once(gz_root: Path, target: Path) -> dict[str, Any]:
+    """In this (fresh) process: compact the gzip lake into the Parquet layout at ``target`` (emptied
+    first)."""
+    if target.exists():
+        shutil.rmtree(target)
+    import duckdb  # noqa: F401 - imported before the timer, as for the reports
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    result = compact_lake(gz_root, target)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "engine": "compact",
+        "seconds": result.seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu,
+        "maxrss_mib": peak_rss_mib(),
+        "records": result.records,
+        "files": len(result.files_written),
+    }
 
 
 # --- correctness --------------------------------------------------------------------------------------------
 
 
-def check(root: Path, expected: Counter[str], plain: Path | None = None) -> list[str]:
-    """Problems found: the two engines' reports must agree with each other and with the generator."""
+def check(
+    root: Path, expected: Counter[str], plain: Path | None = None, parquet: Path | None = None
+) -> list[str]:
+    """Problems found: the two engines' reports must agree with each other and with the generator, and the
+    Parquet lake must give exactly the report of the NDJSON lake."""
     duck = build_report(root, by=BY, engine="duckdb")
     py = build_report(root, by=BY, engine="python")
     problems = []
@@ -211,6 +242,10 @@ def check(root: Path, expected: Counter[str], plain: Path | None = None) -> list
             problems.append(f"the engines disagree on the {part}")
     if plain is not None and _comparable(build_report(plain, by=BY).total) != _comparable(duck.total):
         problems.append("the plain copy of the lake does not give the gzip lake's report")
+    if parquet is not None:
+        columnar = build_report(parquet, by=BY)
+        if (columnar.total, columnar.groups, columnar.daily) != (duck.total, duck.groups, duck.daily):
+            problems.append("the Parquet lake does not give exactly the NDJSON lake's report")
     return problems
 
 
@@ -297,11 +332,13 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(root: Path, engine: str, *, trace: bool = False) -> dict[str, Any]:
-    """:func:`run_once` in a fresh Python process."""
+def measure(root: Path, engine: str, *, trace: bool = False, target: Path | None = None) -> dict[str, Any]:
+    """:func:`run_once` (or :func:`read_lines_once`, :func:`compact_once`) in a fresh Python process."""
     command = [sys.executable, __file__, "--measure", engine, "--lake", str(root)]
     if trace:
         command.append("--trace")
+    if target is not None:
+        command += ["--target", str(target)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -319,9 +356,11 @@ def import_seconds(results: Results) -> float:
     return min(runs["duckdb"]["import_seconds"] for runs in results.values())
 
 
-def verdicts(results: Results) -> list[str]:
+def verdicts(results: Results, compaction: dict[str, Any] | None = None) -> list[str]:
     lines = []
     for fmt, runs in results.items():
+        if "python" not in runs:
+            continue
         duck, py = runs["duckdb"], runs["python"]
         speedup = py["seconds"] / duck["seconds"]
         cpu = py["cpu_seconds"] / duck["cpu_seconds"]
@@ -330,11 +369,37 @@ def verdicts(results: Results) -> list[str]:
             + ("met" if speedup >= SPEED_TARGET else "NOT met")
             + f"; in CPU time {cpu:.1f}x"
         )
+    if "parquet" in results:
+        duck = results["parquet"]["duckdb"]
+        for fmt in ("plain", "gzip"):
+            if fmt not in results:
+                continue
+            py = results[fmt]["python"]
+            speedup = py["seconds"] / duck["seconds"]
+            lines.append(
+                f"Parquet: DuckDB is {speedup:.1f}x faster than the Python loop over the {fmt} NDJSON lake "
+                f"(target >= {PARQUET_SPEED_TARGET:.0f}x): "
+                + ("met" if speedup >= PARQUET_SPEED_TARGET else "NOT met")
+                + f"; in CPU time {py['cpu_seconds'] / duck['cpu_seconds']:.1f}x"
+            )
     peak = max(runs["duckdb"]["maxrss_mib"] for runs in results.values())
     lines.append(
         f"DuckDB peak memory {peak:,.0f} MiB (target < {MEMORY_TARGET_MIB:,} MiB): "
         + ("met" if peak < MEMORY_TARGET_MIB else "NOT met")
     )
+    if "parquet" in results:
+        parquet = results["parquet"]["duckdb"]["maxrss_mib"]
+        lines.append(
+            f"DuckDB peak memory on the Parquet lake {parquet:,.0f} MiB "
+            f"(target < {MEMORY_TARGET_MIB:,} MiB): " + ("met" if parquet < MEMORY_TARGET_MIB else "NOT met")
+        )
+    if compaction is not None:
+        lines.append(
+            "compaction (gzip NDJSON to Parquet): "
+            f"{compaction['records'] / compaction['seconds']:,.0f} records/s "
+            f"({compaction['seconds']:.1f}s wall, {compaction['cpu_seconds']:.1f}s CPU, "
+            f"peak {compaction['maxrss_mib']:,.0f} MiB)"
+        )
     return lines
 
 
@@ -342,7 +407,7 @@ def floor_lines(results: Results, floors: dict[str, dict[str, Any]]) -> list[str
     """How close the DuckDB report is to only reading the files, per lake."""
     out = []
     for fmt, floor in floors.items():
-        duck, py = results[fmt]["duckdb"], results[fmt]["python"]
+        duck, py = results[fmt]["duckdb"], results[fmt]["python"]  # NDJSON lakes only
         out.append(
             f"{fmt}: reading the lines alone takes {floor['seconds']:.2f}s "
             f"({floor['cpu_seconds']:.2f}s CPU), {floor['seconds'] / duck['seconds']:.0%} of the report; "
@@ -358,6 +423,7 @@ def render_text(
     results: Results,
     trace: dict[str, Any],
     floors: dict[str, dict[str, Any]] | None = None,
+    compaction: dict[str, Any] | None = None,
 ) -> str:
     lines = [f"lake: {events:,} records; {machine()}; load average {os.getloadavg()[0]:.1f}"]
     for fmt, runs in results.items():
@@ -372,7 +438,32 @@ def render_text(
         f"Python loop, peak Python allocations (tracemalloc): {trace['tracemalloc_peak_mib']:,.0f} MiB; "
         f"import duckdb (not in the times): {import_seconds(results):.2f}s"
     )
-    return "\n".join(lines + floor_lines(results, floors or {}) + verdicts(results))
+    return "\n".join(lines + floor_lines(results, floors or {}) + verdicts(results, compaction))
+
+
+def contention_note(results: Results) -> list[str]:
+    """A paragraph when DuckDB's wall time exceeded its CPU time: a two-thread process that waited for CPUs
+    other work held, whose wall-time ratio then says more about the machine than about the engines."""
+    waited = [
+        fmt for fmt, runs in results.items() if runs["duckdb"]["seconds"] > runs["duckdb"]["cpu_seconds"]
+    ]
+    if not waited:
+        return []
+    return [
+        f"In this run DuckDB's wall time exceeded its CPU time on the {', '.join(waited)} lake"
+        + ("s" if len(waited) > 1 else "")
+        + ": its threads waited for CPUs that other work held. Compare the CPU-time ratios there.",
+        "",
+    ]
+
+
+def _ratio(results: Results, fmt: str, engine: str) -> str:
+    """The Python loop's time over this run's: against the same lake, or (Parquet) the plain NDJSON lake."""
+    if engine != "duckdb":
+        return "1x"
+    py = results[fmt]["python"] if "python" in results[fmt] else results["plain"]["python"]
+    duck = results[fmt]["duckdb"]
+    return f"{py['seconds'] / duck['seconds']:.1f}x / {py['cpu_seconds'] / duck['cpu_seconds']:.1f}x"
 
 
 def render_markdown(
@@ -383,32 +474,39 @@ def render_markdown(
     reps: int,
     python_reps: int,
     floors: dict[str, dict[str, Any]] | None = None,
+    compaction: dict[str, Any] | None = None,
 ) -> str:
     rows = []
     for fmt, runs in results.items():
         files, size = sizes[fmt]
-        duck, py = runs["duckdb"], runs["python"]
         for engine, r in runs.items():
             label = "**DuckDB**" if engine == "duckdb" else "Python loop"
-            ratio = f"{py['seconds'] / duck['seconds']:.1f}x / {py['cpu_seconds'] / duck['cpu_seconds']:.1f}x"
             rows.append(
                 f"| {fmt}, {files} files, {size / 2**20:,.0f} MiB | {label} | {r['seconds']:.2f} | "
                 f"{r['cpu_seconds']:.2f} | {events / r['seconds']:,.0f} | {r['maxrss_mib']:,.0f} | "
-                + (ratio if engine == "duckdb" else "1x")
-                + " |"
+                f"{_ratio(results, fmt, engine)} |"
             )
+    parquet = "parquet" in results
     lines = [
         SECTION_TITLE,
         "",
         "`bench/report.py` builds the full report (totals, breakdown by configuration set, daily series, "
         "delivery latency percentiles) over one generated lake, two ways: DuckDB reading the NDJSON files "
         '(`build_report(engine="duckdb")`), and Python parsing every record with `sesflow.parse_event` and '
-        'counting with `collections.Counter` and sets (`engine="python"`). Before timing, both reports must '
-        "equal each other and the counts the generator knows by construction.",
+        'counting with `collections.Counter` and sets (`engine="python"`)'
+        + (
+            "; and DuckDB again over the same lake compacted to the Parquet layout (`sesflow lake compact`, "
+            "the files Firehose's record format conversion writes). "
+            if parquet
+            else ". "
+        )
+        + "Before timing, the reports must equal each other and the counts the generator knows by "
+        "construction.",
         "",
         f"- Lake: {events:,} SES records of 30 days, filed as Firehose does (`year=/month=/day=` folders), "
-        "once gzip-compressed and once plain (Firehose's default); realistic lifecycles (send, delivery or "
-        "bounce, "
+        "once gzip-compressed and once plain (Firehose's default)"
+        + (", and compacted to Parquet (Snappy)" if parquet else "")
+        + "; realistic lifecycles (send, delivery or bounce, "
         "delays, opens, clicks, complaints, unsubscribes), five headers per record, about 1 KiB each.",
         f"- Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the run ended (other work "
         "shared the machine: compare the ratios, and the CPU times, which that does not change).",
@@ -428,8 +526,26 @@ def render_markdown(
         *rows,
         "",
         "DuckDB reads the files on every core; the Python loop uses one. The CPU-time ratio is what the "
-        "comparison is on one core; the wall-time ratio grows with the cores DuckDB is given.",
+        "comparison is on one core; the wall-time ratio grows with the cores DuckDB is given."
+        + (
+            " The Parquet row's ratio is against the Python loop over the plain NDJSON lake (the faster of "
+            "the two loops)."
+            if parquet
+            else ""
+        ),
         "",
+        *contention_note(results),
+        *(
+            [
+                "Compacting the gzip lake into the Parquet layout (`compact_lake`, in a fresh process, "
+                f"once): {compaction['records'] / compaction['seconds']:,.0f} records/s, "
+                f"{compaction['seconds']:.1f} s wall, {compaction['cpu_seconds']:.1f} s CPU, peak RSS "
+                f"{compaction['maxrss_mib']:,.0f} MiB, {compaction['files']} files (one per day).",
+                "",
+            ]
+            if compaction is not None
+            else []
+        ),
         *(
             [
                 "How much of that is only reading the files: DuckDB counting the lines of the same files "
@@ -448,7 +564,7 @@ def render_markdown(
         ),
         "Targets:",
         "",
-        *(f"- {line}" for line in verdicts(results)),
+        *(f"- {line}" for line in verdicts(results, compaction)),
         "",
         "Reproduce (the first run generates the lake into `bench/.cache/`, which takes a few minutes):",
         "",
@@ -469,45 +585,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="DuckDB runs per lake, best kept (default 3)")
     parser.add_argument("--python-reps", type=int, default=1, help="Python loop runs per lake (default 1)")
     parser.add_argument("--write", action="store_true", help=f"record the results in {DOCS_PAGE.name}")
-    parser.add_argument("--measure", choices=["duckdb", "python", "lines"], help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=["duckdb", "python", "lines", "compact"], help=argparse.SUPPRESS)
     parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.measure:  # a child process: one timed run
-        once = (
-            read_lines_once(args.lake)
-            if args.measure == "lines"
-            else run_once(args.lake, args.measure, args.trace)
-        )
+        if args.measure == "lines":
+            once = read_lines_once(args.lake)
+        elif args.measure == "compact":
+            once = compact_once(args.lake, args.target)
+        else:
+            once = run_once(args.lake, args.measure, args.trace)
         print(json.dumps(once))
         return 0
 
     gz_root, expected = ensure_lake(args.events)
     plain_root = ensure_plain_copy(gz_root)
     events = recorded_events(gz_root)
-    problems = check(gz_root, expected, plain_root)
+    parquet_root = parquet_path(gz_root)
+    print("compacting the gzip lake into the Parquet layout (timed) ...", file=sys.stderr)
+    compaction = measure(gz_root, "compact", target=parquet_root)
+    problems = check(gz_root, expected, plain_root, parquet_root)
     if problems:
         print("the reports are wrong; nothing was timed:", *problems, sep="\n  ", file=sys.stderr)
         return 1
     print(
-        f"checked: both engines give the {len(expected)} generated totals, on both formats", file=sys.stderr
+        f"checked: both engines give the {len(expected)} generated totals, on both formats; the Parquet lake "
+        "gives the same report",
+        file=sys.stderr,
     )
 
     lakes = {"gzip": gz_root, "plain": plain_root}
     sizes = {fmt: lake_size(root) for fmt, root in lakes.items()}
+    sizes["parquet"] = lake_size(parquet_root)
     results: Results = {}
     for fmt, root in lakes.items():
         results[fmt] = {
             "duckdb": best([measure(root, "duckdb") for _ in range(args.reps)]),
             "python": best([measure(root, "python") for _ in range(args.python_reps)]),
         }
+    results["parquet"] = {"duckdb": best([measure(parquet_root, "duckdb") for _ in range(args.reps)])}
     floors = {fmt: best([measure(root, "lines") for _ in range(args.reps)]) for fmt, root in lakes.items()}
     trace = measure(gz_root, "python", trace=True)
-    print(render_text(events, sizes, results, trace, floors))
+    print(render_text(events, sizes, results, trace, floors, compaction))
     if args.write:
         page = DOCS_PAGE.read_text(encoding="utf-8") if DOCS_PAGE.exists() else "# Benchmarks\n"
-        section = render_markdown(events, sizes, results, trace, args.reps, args.python_reps, floors)
+        section = render_markdown(
+            events, sizes, results, trace, args.reps, args.python_reps, floors, compaction
+        )
         DOCS_PAGE.write_text(replace_section(page, section), encoding="utf-8")
         print(f"wrote the {SECTION_TITLE[3:]} section of {DOCS_PAGE}")
     return 0

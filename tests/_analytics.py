@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sesflow.analytics import LakeWriter
+from sesflow.analytics import LakeWriter, Metrics, Report
 from sesflow.testing import make_record
 
 DAY1 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -242,3 +242,25 @@ EXPECTED_GROUPS: dict[str, dict[str | None, dict[str, Any]]] = {
 # Delivery latencies in the range, in ms: day 1 1000..8000; day 2 three messages x two recipients at 500;
 # day 5 9000. Sorted: [500]*6 + [1000..8000] + [9000] (15 values).
 LATENCIES = sorted([500] * 6 + [1000 * i for i in range(1, 9)] + [9000])
+
+
+def counts(metrics: Metrics) -> dict[str, Any]:
+    """The counts of ``metrics`` (no latencies, no rates): what the construction above states exactly."""
+    return {
+        k: v for k, v in metrics.to_dict().items() if not k.startswith("latency") and not k.endswith("rate")
+    }
+
+
+def comparable(report: Report) -> Any:
+    """A report's totals, groups and days, its floats compared approximately (the engines' percentiles may
+    differ in the last digits)."""
+    import pytest
+
+    def one(m: Metrics) -> dict[str, Any]:
+        return {k: (pytest.approx(v) if isinstance(v, float) else v) for k, v in m.to_dict().items()}
+
+    return (
+        one(report.total),
+        [(g.key, one(g.metrics)) for g in report.groups],
+        [(g.key, one(g.metrics)) for g in report.daily],
+    )

@@ -48,3 +48,17 @@ def django_project(tmp_path_factory: pytest.TempPathFactory) -> None:
     from ._django_support import setup_django
 
     setup_django(tmp_path_factory.mktemp("django") / "db.sqlite3")
+
+
+@pytest.fixture
+def provisioner(moto_server: str) -> Any:
+    """A :class:`~sesflow.provisioning.Provisioner` on the session's moto server (SES v1: moto has no v2
+    event destinations)."""
+    import boto3
+
+    from sesflow.provisioning import Provisioner
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return Provisioner(session, endpoint_url=moto_server, ses_api="v1")

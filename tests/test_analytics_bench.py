@@ -69,6 +69,23 @@ def test_reading_the_lines_counts_every_record(bench: ModuleType, lakes: tuple[P
         assert run["seconds"] > 0
 
 
+def test_the_parquet_lake_is_compacted_and_checked(
+    bench: ModuleType, lakes: tuple[Path, Path, object], tmp_path: Path
+) -> None:
+    gz_root, plain_root, expected = lakes
+    target = bench.parquet_path(gz_root)
+    run = bench.compact_once(gz_root, target)
+    assert run["records"] == bench.recorded_events(gz_root)
+    assert run["files"] == len(list(target.rglob("*.parquet"))) > 1
+    assert set(run) == {"engine", "seconds", "cpu_seconds", "maxrss_mib", "records", "files"}
+    assert bench.check(gz_root, expected, plain_root, target) == []
+    assert bench.run_once(target, "duckdb", trace=False)["sent"] == expected["sent"]  # type: ignore[index]
+    next(target.rglob("*.parquet")).unlink()  # a lake that lost a file no longer gives the same report
+    assert bench.check(gz_root, expected, None, target) == [
+        "the Parquet lake does not give exactly the NDJSON lake's report"
+    ]
+
+
 def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path, Path, object]) -> None:
     gz_root, _, expected = lakes
     run = bench.run_once(gz_root, "duckdb", trace=False)
@@ -109,3 +126,26 @@ def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path
     assert "## Later\n\nkept\n" in updated
     assert updated.count("## Analytics") == 1
     assert bench.replace_section("# Benchmarks\n", section).endswith(section)
+
+    parquet_run = {**fake, "seconds": 0.2, "cpu_seconds": 0.4, "maxrss_mib": 250.0, "import_seconds": 0.08}
+    results["parquet"] = {"duckdb": parquet_run}
+    sizes["parquet"] = (3, 2**20)
+    compaction = {"seconds": 2.0, "cpu_seconds": 3.0, "maxrss_mib": 200.0, "records": 1000, "files": 3}
+    section = bench.render_markdown(
+        1000, sizes, results, {"tracemalloc_peak_mib": 12.0}, 3, 1, floors, compaction
+    )
+    assert "| parquet, 3 files, 1 MiB | **DuckDB** | 0.20 | 0.40 | 5,000 | 250 | 40.0x / 20.0x |" in section
+    assert (
+        "Parquet: DuckDB is 40.0x faster than the Python loop over the plain NDJSON lake (target >= 50x): "
+        "NOT met; in CPU time 20.0x" in section
+    )
+    assert "over the gzip NDJSON lake (target >= 50x): met; in CPU time 30.0x" in section
+    assert "DuckDB peak memory on the Parquet lake 250 MiB (target < 1,024 MiB): met" in section
+    assert "500 records/s, 2.0 s wall, 3.0 s CPU, peak RSS 200 MiB, 3 files" in section
+    assert "wall time exceeded its CPU time" not in section  # every fake run used more CPU than wall time
+    results["plain"]["duckdb"] = {**fake, "seconds": 3.0, "import_seconds": 0.07}
+    assert bench.contention_note(results) == [
+        "In this run DuckDB's wall time exceeded its CPU time on the plain lake: its threads waited for CPUs "
+        "that other work held. Compare the CPU-time ratios there.",
+        "",
+    ]

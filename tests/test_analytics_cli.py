@@ -96,6 +96,19 @@ def test_athena_prints_the_ddl_and_the_query(capsys: pytest.CaptureFixture[str])
     assert "from_iso8601_timestamp('2026-03-01T00:00:00.000Z')" in out
 
 
+def test_athena_for_the_parquet_table(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert sesflow("report", "local-folder", "--athena", "--lake", "parquet") == 0
+    out = capsys.readouterr().out
+    assert "STORED AS PARQUET\nLOCATION 's3://BUCKET/parquet/'" in out
+    assert "`eventtype` string" in out
+    assert "FROM ses_events" in out  # the same report query as for the NDJSON table
+    from sesflow.analytics import compact_lake
+
+    compact_lake(lake, tmp_path / "parquet")
+    assert sesflow("report", str(tmp_path / "parquet"), *RANGE, "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["total"]["sent"] == TOTAL_COUNTS["sent"]
+
+
 def test_days(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(UTC)
     with LakeWriter(tmp_path) as writer:

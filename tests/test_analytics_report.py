@@ -26,7 +26,6 @@ from sesflow.analytics import (
     LakeError,
     LakeWriter,
     Metrics,
-    Report,
     Thresholds,
     TimeRange,
     build_report,
@@ -44,6 +43,8 @@ from ._analytics import (
     EXPECTED_GROUPS,
     LATENCIES,
     TOTAL_COUNTS,
+    comparable,
+    counts,
     known_records,
     write_known_lake,
 )
@@ -61,12 +62,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def gz_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_known_lake(tmp_path_factory.mktemp("known-gz"), compress=True)
-
-
-def counts(metrics: Metrics) -> dict[str, Any]:
-    return {
-        k: v for k, v in metrics.to_dict().items() if not k.startswith("latency") and not k.endswith("rate")
-    }
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -479,16 +474,6 @@ def test_duckdb_and_python_agree(
     since, until = (None, None) if bounds is None else (bounds[0], bounds[0] + timedelta(days=bounds[1]))
     duck = build_report(root, since=since, until=until, by=by)
     py = build_report(root, since=since, until=until, by=by, engine="python")
-
-    def comparable(report: Report) -> Any:
-        def one(m: Metrics) -> dict[str, Any]:
-            return {k: (pytest.approx(v) if isinstance(v, float) else v) for k, v in m.to_dict().items()}
-
-        return (
-            one(report.total),
-            [(g.key, one(g.metrics)) for g in report.groups],
-            [(g.key, one(g.metrics)) for g in report.daily],
-        )
 
     assert comparable(duck) == comparable(py)
     assert sum(g.metrics.sent for g in duck.daily) == duck.total.sent  # days add up to the total

@@ -37,7 +37,9 @@ def local(moto_server: str) -> Any:
 # ------------------------------------------------------------------ help and usage
 
 
-@pytest.mark.parametrize("command", ["demo", "setup", "send", "tail", "parse", "report", "smtp-password"])
+@pytest.mark.parametrize(
+    "command", ["demo", "setup", "send", "tail", "parse", "report", "lake", "smtp-password"]
+)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main([command, "--help"])
@@ -62,6 +64,24 @@ def test_an_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
         (
             ["--pipeline", "firehose-s3"],
             {"s3-bucket", "iam-role", "firehose-stream", "event-destination:firehose"},
+        ),
+        (
+            [
+                "--pipeline",
+                "firehose-s3",
+                "--lake",
+                "parquet",
+                "--glue-database",
+                unique("db").replace("-", "_"),
+            ],
+            {
+                "s3-bucket",
+                "glue-database",
+                "glue-table",
+                "iam-role",
+                "firehose-stream",
+                "event-destination:firehose",
+            },
         ),
     ],
 )
@@ -141,12 +161,36 @@ def test_setup_dry_run_calls_nothing_and_prints_the_policies(capsys: pytest.Capt
     [
         (["--pipeline", "firehose-s3"], "needs --bucket"),
         (["--pipeline", "eventbridge", "--ses-api", "v1"], "only in the SES v2 API"),
+        (["--lake", "parquet"], "add --pipeline firehose-s3"),
     ],
 )
 def test_setup_usage_errors(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, "setup", "-c", "orders", *extra, *AWS)
     assert status == 2
     assert message in err
+
+
+def test_setup_dry_run_of_a_parquet_lake_prints_the_glue_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "setup",
+        "-c",
+        "orders",
+        "--pipeline",
+        "firehose-s3",
+        "--bucket",
+        "lake-bucket",
+        "--lake",
+        "parquet",
+    ]
+    status, out, _ = run(capsys, *argv, "--dry-run", "--glue-table", "ses_lake", *AWS, "--json")
+    assert status == 0
+    plan = json.loads(out)
+    tables = [r for r in plan["resources"] if r["kind"] == "glue-table"]
+    assert [(t["name"], t["parent"]) for t in tables] == [("ses_lake", "sesflow")]
+    glue = plan["policies"]["Firehose role: read the Glue table"]["Statement"][0]
+    assert glue["Resource"][-1] == "arn:aws:glue:us-east-1:123456789012:table/sesflow/ses_lake"
+    write = plan["policies"]["Firehose role: write to the bucket"]["Statement"][1]
+    assert write["Resource"] == ["arn:aws:s3:::lake-bucket/parquet/*", "arn:aws:s3:::lake-bucket/errors/*"]
 
 
 def test_setup_with_v2_on_moto_fails_with_a_hint(

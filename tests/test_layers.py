@@ -20,10 +20,11 @@ LAYERS: dict[str, int] = {
     "sending": 3,
     "routing": 4,
     "consumers": 5,
-    "provisioning": 5,
     "analytics": 5,
-    "testing": 5,
-    # Django's worker command runs SqsConsumer, so the integrations stand on the consumers.
+    # Provisioning builds the Glue table from the analytics schema, LocalSes writes the lake's Parquet, and
+    # Django's worker command runs SqsConsumer: these stand on the consumers and analytics.
+    "provisioning": 6,
+    "testing": 6,
     "integrations": 6,
     "__init__": 7,
     "cli": 8,

@@ -24,14 +24,6 @@ def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def provisioner(moto_server: str) -> Provisioner:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return Provisioner(session, endpoint_url=moto_server, ses_api="v1")
-
-
 def test_sns_sqs_pipeline_is_built_and_idempotent(provisioner: Provisioner) -> None:
     cs = _name("cs")
     first = provisioner.ensure_sns_sqs_pipeline(

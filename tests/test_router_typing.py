@@ -114,8 +114,7 @@ def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path, request: pyt
         expected[end - 5] = f'"{cls}" has no attribute "no_such_field"  [attr-defined]'
         expected[end - 3] = f'Revealed type is "def (event: sesflow.events.models.{cls})"'
         expected[end - 2] = (
-            f'Revealed type is "def (event: sesflow.events.models.{cls}) -> '
-            'typing.Coroutine[Any, Any, None]"'
+            f'Revealed type is "def (event: sesflow.events.models.{cls}) -> typing.Coroutine[Any, Any, None]"'
         )
         expected[end - 1] = "[type-var]"  # the decorator line of the wrong handler
     source = tmp_path / "shortcuts.py"

@@ -29,9 +29,9 @@ from ..events import (
     SubscriptionStatus,
     format_timestamp,
 )
-from .lake import Lake, LakeError, TimeRange
+from .lake import Lake, LakeError, TimeRange, lake_layout
 from .metrics import Metrics
-from .queries import DUCKDB, PERCENTILES, TOTALS, Dimension, quote, report_sql
+from .queries import DUCKDB, PERCENTILES, TOTALS, Dialect, Dimension, quote, report_sql
 from .schema import Array, Field, Scalar, Struct, duckdb_columns, table_schema
 
 __all__ = [
@@ -118,9 +118,15 @@ def _is_gzip(path: Path) -> bool:
 
 
 def duckdb_view_sql(
-    files: Sequence[Path], columns: dict[str, str], *, ignore_errors: bool = False, name: str = "ses_events"
+    files: Sequence[Path],
+    columns: dict[str, str],
+    *,
+    ignore_errors: bool = False,
+    name: str = "ses_events",
+    hive: bool = True,
 ) -> str:
-    """``CREATE TEMP VIEW <name>`` over NDJSON ``files``: the given column types and the partition columns.
+    """``CREATE TEMP VIEW <name>`` over NDJSON ``files``: the given column types and (``hive``) the partition
+    columns.
 
     gzip is recognised by content, not name (Firehose adds ``.gz``; a copied file may not have it).
     """
@@ -128,7 +134,9 @@ def duckdb_view_sql(
     for path in files:
         groups["gzip" if _is_gzip(path) else "none"].append(str(path))
     spec = "{" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in columns.items()) + "}"
-    hive = "{'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'}"
+    partitions = "hive_partitioning = false"
+    if hive:
+        partitions = f"hive_partitioning = true, hive_types = {_HIVE_TYPES}"
     selects = []
     for compression, paths in groups.items():
         if not paths:
@@ -136,10 +144,32 @@ def duckdb_view_sql(
         listing = "[" + ", ".join(quote(p) for p in paths) + "]"
         selects.append(  # every path and type is an SQL literal made by quote()
             f"SELECT * FROM read_json({listing}, format = 'newline_delimited', columns = {spec}, "  # noqa: S608
-            f"compression = '{compression}', hive_partitioning = true, hive_types = {hive}, "
+            f"compression = '{compression}', {partitions}, "
             f"ignore_errors = {'true' if ignore_errors else 'false'})"
         )
     return f"CREATE OR REPLACE TEMP VIEW {name} AS\n" + "\nUNION ALL\n".join(selects)
+
+
+_HIVE_TYPES = "{'year': 'VARCHAR', 'month': 'VARCHAR', 'day': 'VARCHAR'}"
+
+
+def parquet_view_sql(files: Sequence[Path], *, name: str = "ses_events") -> str:
+    """``CREATE TEMP VIEW <name>`` over Parquet ``files`` of the lake, with the partition columns.
+
+    Columns are matched by name across files (``union_by_name``), so files written before the table gained a
+    column read it as NULL.
+    """
+    listing = "[" + ", ".join(quote(str(p)) for p in files) + "]"
+    return (
+        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet({listing}, "  # noqa: S608
+        f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, union_by_name = true)"
+    )
+
+
+# The Parquet layout keeps mail.tags a map (as Firehose writes it): the first value of a tag is read from it.
+_DUCKDB_PARQUET = attrs.evolve(
+    DUCKDB, first_tag=lambda tags, name: f"map_extract({tags}, {quote(name)})[1][1]"
+)
 
 
 def _empty() -> EngineResult:
@@ -159,6 +189,7 @@ def run_duckdb(
 ) -> EngineResult:
     duckdb = require_duckdb()
     files = lake.files(time_range, arrival_lag=arrival_lag)
+    layout = lake_layout(files, lake.location)
     if not files:
         return _empty()
     temporary = (
@@ -174,16 +205,23 @@ def run_duckdb(
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")  # the library never prints
             con.execute("SET preserve_insertion_order = false")
-            columns = duckdb_columns(report_schema(dimension))
-            con.execute(duckdb_view_sql(paths, columns, ignore_errors=skip_bad_records))
-            sql = report_sql(dimension, time_range=time_range, dialect=DUCKDB, arrival_lag=arrival_lag)
+            dialect: Dialect = DUCKDB
+            if layout == "parquet":
+                con.execute(parquet_view_sql(paths))
+                dialect = _DUCKDB_PARQUET
+            else:
+                columns = duckdb_columns(report_schema(dimension))
+                con.execute(duckdb_view_sql(paths, columns, ignore_errors=skip_bad_records))
+            sql = report_sql(dimension, time_range=time_range, dialect=dialect, arrival_lag=arrival_lag)
             cursor = con.execute(sql)
             names = [column[0] for column in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as exc:
             message = _SPACES.sub(" ", str(exc)).strip()
             hint = (
-                "" if skip_bad_records else " (skip_bad_records / --skip-bad-records reads past bad records)"
+                ""
+                if skip_bad_records or layout == "parquet"
+                else " (skip_bad_records / --skip-bad-records reads past bad records)"
             )
             raise LakeError(f"DuckDB could not read the lake {lake.location}: {message}{hint}") from exc
         finally:
@@ -385,6 +423,7 @@ def run_python(
     skip_bad_records: bool,
 ) -> EngineResult:
     files = lake.files(time_range, arrival_lag=arrival_lag)
+    lake_layout(files, lake.location)  # one layout per lake, as the DuckDB engine reads it
     bad = 0
 
     def events() -> Iterable[SesEvent]:

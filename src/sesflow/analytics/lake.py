@@ -1,4 +1,5 @@
-"""The event lake: SES records as Firehose lands them, ``year=YYYY/month=MM/day=DD/`` folders of NDJSON.
+"""The event lake: SES records as Firehose lands them, ``year=YYYY/month=MM/day=DD/`` folders of NDJSON
+(Firehose's default) or Parquet (record format conversion, or ``sesflow lake compact``).
 
 A :class:`Lake` is a local folder or an ``s3://bucket/prefix``. Reading is pruned by date before anything is
 opened: only the day folders that can hold events of the requested :class:`TimeRange` are listed, and only
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,11 +24,21 @@ from typing import Any
 
 import attrs
 
-from ..errors import SesflowError
-from ..events import SesEvent
-from ..sources import SourceItem, iter_ndjson, iter_s3_object
+from ..errors import ParseError, SesflowError, SourceError
+from ..events import SesEvent, parse_event
+from ..sources import SourceItem, Transport, iter_ndjson, iter_s3_object
+from .schema import Layout
 
-__all__ = ["DEFAULT_ARRIVAL_LAG", "Lake", "LakeError", "LakeFile", "TimeRange", "partition_path"]
+__all__ = [
+    "DEFAULT_ARRIVAL_LAG",
+    "PARQUET_SUFFIX",
+    "Lake",
+    "LakeError",
+    "LakeFile",
+    "TimeRange",
+    "lake_layout",
+    "partition_path",
+]
 
 log = logging.getLogger("sesflow.analytics")
 
@@ -86,6 +98,10 @@ def partition_path(day: date) -> str:
     return f"year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
 
 
+PARQUET_SUFFIX = ".parquet"
+"""The extension of Parquet objects: Firehose adds it when it converts records (and compaction uses it)."""
+
+
 @attrs.frozen
 class LakeFile:
     """One object of the lake: its local path or S3 key, the day folder it is in, and its size."""
@@ -93,6 +109,26 @@ class LakeFile:
     name: str
     day: date
     size: int
+
+    @property
+    def layout(self) -> Layout:
+        """``"parquet"`` for a ``.parquet`` object, else ``"ndjson"`` (gzip or not)."""
+        return "parquet" if self.name.endswith(PARQUET_SUFFIX) else "ndjson"
+
+
+def lake_layout(files: list[LakeFile], location: str = "the lake") -> Layout | None:
+    """``"ndjson"`` or ``"parquet"``: the layout of ``files`` (None when there are none).
+
+    A lake holding both is refused with :class:`LakeError`: report on each layout separately.
+    """
+    layouts = {f.layout for f in files}
+    if len(layouts) > 1:
+        example = next(f.name for f in files if f.layout == "parquet")
+        raise LakeError(
+            f"{location} holds both NDJSON and Parquet objects (such as {example}): keep the layouts in "
+            "separate folders (sesflow lake compact SRC DST writes the Parquet layout to its own folder)"
+        )
+    return layouts.pop() if layouts else None
 
 
 def _keep(level: str, parts: tuple[int, ...], first: date | None, last: date | None) -> bool:
@@ -127,13 +163,7 @@ class Lake:
         text = os.fspath(location)
         self.s3_client = s3_client
         if text.startswith("s3://"):
-            bucket, _, prefix = text[5:].partition("/")
-            if not bucket:
-                raise LakeError(f"no bucket in {text!r}: write s3://BUCKET/PREFIX/")
-            if s3_client is None:
-                raise LakeError(f"reading {text} needs an S3 client: pass s3_client=boto3.client('s3')")
-            if prefix and not prefix.endswith("/"):
-                prefix += "/"
+            bucket, prefix = split_s3_location(text, s3_client, "reading")
             self.bucket: str | None = bucket
             self.prefix = self._s3_root(prefix)
             self.root: Path | None = None
@@ -262,16 +292,48 @@ class Lake:
         """
         wanted = time_range or TimeRange()
         for entry in files if files is not None else self.files(wanted, arrival_lag=arrival_lag):
-            items = (
-                iter_s3_object(self.s3_client, self.bucket_str, entry.name)
-                if self.is_s3
-                else iter_ndjson(entry.name)
-            )
+            if entry.layout == "parquet":
+                items = self._parquet_items(entry)
+            elif self.is_s3:
+                items = iter_s3_object(self.s3_client, self.bucket_str, entry.name)
+            else:
+                items = iter_ndjson(entry.name)
             for item in items:
                 record = item.record
                 if isinstance(record, SesEvent) and not wanted.contains(record.timestamp):
                     continue
                 yield item
+
+    def _parquet_items(self, entry: LakeFile) -> Iterator[SourceItem]:
+        """The records of one Parquet object (read with DuckDB, rows turned back into SES records)."""
+        from ._engines import require_duckdb
+        from .parquet import iter_parquet_rows, record_from_row
+
+        duckdb = require_duckdb()
+        name = f"s3://{self.bucket}/{entry.name}" if self.is_s3 else entry.name
+        with tempfile.TemporaryDirectory(prefix="sesflow-parquet-") as folder:
+            path = self.local_copies([entry], folder)[0]
+            row_number = 0
+            try:
+                for row in iter_parquet_rows(path):
+                    row_number += 1
+                    record = record_from_row(row)
+                    item_id, meta = f"{name}:{row_number}", {"object": name, "row": row_number}
+                    try:
+                        parsed = parse_event(record)
+                    except ParseError as exc:
+                        yield SourceItem(Transport.FILE, item_id, record, error=exc, meta=meta)
+                    else:
+                        yield SourceItem(Transport.FILE, item_id, record, record=parsed, meta=meta)
+            except duckdb.Error as exc:  # the object cannot be read past here: say so, as an item
+                reason = f"cannot read the Parquet object {name} after row {row_number}: {exc}"
+                yield SourceItem(
+                    Transport.FILE,
+                    f"{name}:{row_number + 1}",
+                    None,
+                    error=SourceError(reason, raw=None),
+                    meta={"object": name, "row": row_number + 1},
+                )
 
     def local_copies(self, files: list[LakeFile], cache_dir: str | os.PathLike[str] | None) -> list[Path]:
         """Local paths of ``files``: themselves for a local lake; for S3, copies in ``cache_dir``.
@@ -301,6 +363,20 @@ class Lake:
     def bucket_str(self) -> str:
         assert self.bucket is not None
         return self.bucket
+
+
+def split_s3_location(text: str, s3_client: Any, action: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix`` (the prefix empty or ending in ``/``); a location
+    without a bucket, or no client to reach it with, raises :class:`LakeError` (``action``: ``"reading"``...).
+    """
+    bucket, _, prefix = text[5:].partition("/")
+    if not bucket:
+        raise LakeError(f"no bucket in {text!r}: write s3://BUCKET/PREFIX/")
+    if s3_client is None:
+        raise LakeError(f"{action} {text} needs an S3 client: pass s3_client=boto3.client('s3')")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return bucket, prefix
 
 
 def _has_partitions(entries: Any) -> bool:

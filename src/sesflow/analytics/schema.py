@@ -5,8 +5,13 @@ The lake's table has one row per SES record and one column per top-level key of 
 (``bounce``, ``delivery``...). Nested objects are structs, lists are arrays and SES's tag maps are
 ``map<string, array<string>>``. Nothing here is written by hand: :func:`table_schema` walks the models'
 ``attrs`` fields and their ``metadata["ses"]`` keys, so the table cannot drift from what :func:`parse_event`
-understands. The same tree renders as Athena DDL (:func:`athena_ddl`) and as the column types DuckDB's JSON
-reader is given (:func:`duckdb_columns`), so the report's SQL sees the same table on both engines.
+understands. The same tree renders as Athena DDL (:func:`athena_ddl`, for the NDJSON lake and the Parquet
+lake), as the AWS Glue table Firehose's record format conversion reads its schema from
+(:func:`glue_table_input`), and as the column types DuckDB's JSON reader is given (:func:`duckdb_columns`),
+so the report's SQL sees the same table on every engine and layout.
+
+A field the models gain (such as the tenant, once the models carry it) becomes one more column or struct field
+everywhere at once: Athena and DuckDB read Parquet by name, so older files read it as NULL.
 """
 
 from __future__ import annotations
@@ -26,12 +31,18 @@ from ..events.enums import OpenEnum
 __all__ = [
     "Array",
     "Field",
+    "Layout",
     "MapOf",
     "Scalar",
     "SchemaType",
     "Struct",
     "athena_ddl",
     "duckdb_columns",
+    "glue_columns",
+    "glue_key_mappings",
+    "glue_name",
+    "glue_table_input",
+    "parse_glue_type",
     "table_schema",
 ]
 
@@ -171,6 +182,11 @@ def table_schema() -> Struct:
 
     A detail model with no fields (``send``, always ``{}`` in SES's records) has no column: the event type
     says everything it would.
+
+    The tenant (tenants land in the models separately): a field of ``Mail`` with an ``ses`` key appears here,
+    in the Glue table and in Parquet files with no change to this module; a new top-level key of the record
+    would be one more column beside ``mail`` below; while SES reports it as the ``ses:tenant-name`` tag it is
+    already in ``mail.tags`` (a ``tag:ses:tenant-name`` breakdown reads it).
     """
     columns = [Field(family.value, _STRING) for family in EventFamily]
     columns.append(Field("mail", model_struct(Mail)))
@@ -288,18 +304,36 @@ def athena_name(key: str) -> str:
     return name + "_" if name.lower() in TRINO_RESERVED or name == key else name
 
 
-def _athena_type(tp: SchemaType, timestamps: str, mappings: dict[str, str]) -> str:
+def _athena_type(tp: SchemaType, timestamps: str, mappings: dict[str, str], *, glue: bool = False) -> str:
+    """The Hive type of ``tp``: backquoted SES-cased names for the JSON table, Glue's lower-case names (no
+    quotes: every name is a plain identifier) for the Parquet table."""
     if isinstance(tp, Scalar):
         return timestamps if tp.name == "timestamp" else tp.name
     if isinstance(tp, Array):
-        return f"array<{_athena_type(tp.item, timestamps, mappings)}>"
+        return f"array<{_athena_type(tp.item, timestamps, mappings, glue=glue)}>"
     if isinstance(tp, MapOf):
-        key = _athena_type(tp.key, timestamps, mappings)
-        return f"map<{key},{_athena_type(tp.value, timestamps, mappings)}>"
+        key = _athena_type(tp.key, timestamps, mappings, glue=glue)
+        return f"map<{key},{_athena_type(tp.value, timestamps, mappings, glue=glue)}>"
     parts = []
-    for f in tp.fields:
-        parts.append(f"`{_mapped(f.key, mappings)}`:{_athena_type(f.type, timestamps, mappings)}")
+    for name, f in _struct_names(tp, mappings, glue=glue):
+        inner = _athena_type(f.type, timestamps, mappings, glue=glue)
+        parts.append(f"{name}:{inner}" if glue else f"`{name}`:{inner}")
     return f"struct<{','.join(parts)}>"
+
+
+def _struct_names(tp: Struct, mappings: dict[str, str], *, glue: bool) -> list[tuple[str, Field]]:
+    """Each field of ``tp`` with its table name; two keys that would share a name raise ``ValueError``."""
+    named: list[tuple[str, Field]] = []
+    seen: dict[str, str] = {}
+    for f in tp.fields:
+        name = _mapped(f.key, mappings)
+        if glue:
+            name = name.lower()
+        previous = seen.setdefault(name.lower(), f.key)
+        if previous != f.key:  # Hive, Glue and Athena compare names without case
+            raise ValueError(f"SES keys {previous!r} and {f.key!r} both become the table name {name!r}")
+        named.append((name, f))
+    return named
 
 
 def _mapped(key: str, mappings: dict[str, str]) -> str:
@@ -311,11 +345,54 @@ def _mapped(key: str, mappings: dict[str, str]) -> str:
     return name
 
 
+def glue_name(key: str) -> str:
+    """The name AWS Glue gives the column or struct field of SES key ``key``: :func:`athena_name`,
+    lower-cased (Glue and Hive keep names in lower case): ``"messageId"`` -> ``"messageid"``, ``"from"`` ->
+    ``"from_"``."""
+    return athena_name(key).lower()
+
+
+def _projection(location: str, years: tuple[int, int]) -> dict[str, str]:
+    """Athena partition projection properties for the ``year=/month=/day=`` partitions under ``location``."""
+    first, last = years
+    if first > last:
+        raise ValueError(f"projection_years must be (first, last) with first <= last, got {years!r}")
+    return {
+        "projection.enabled": "true",
+        "projection.year.type": "integer",
+        "projection.year.range": f"{first},{last}",
+        "projection.month.type": "integer",
+        "projection.month.range": "1,12",
+        "projection.month.digits": "2",
+        "projection.day.type": "integer",
+        "projection.day.range": "1,31",
+        "projection.day.digits": "2",
+        "storage.location.template": location + "year=${year}/month=${month}/day=${day}/",
+    }
+
+
+def _s3_location(location: str) -> str:
+    if not location.startswith("s3://"):
+        raise ValueError(f"location must be an s3:// URL of the events prefix, got {location!r}")
+    return location if location.endswith("/") else location + "/"
+
+
+Layout = Literal["ndjson", "parquet"]
+"""How a lake's objects are stored: Firehose's default newline-delimited JSON (gzip or not), or Parquet
+(Firehose record format conversion, or ``sesflow lake compact``)."""
+
+PARTITION_KEYS = ("year", "month", "day")
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+
 def athena_ddl(
     table: str = "ses_events",
     location: str = "s3://BUCKET/events/",
     *,
     database: str | None = None,
+    layout: Layout = "ndjson",
     partition_projection: bool = False,
     projection_years: tuple[int, int] = (2020, 2050),
     timestamps: Literal["string", "timestamp"] = "string",
@@ -325,60 +402,206 @@ def athena_ddl(
     """The ``CREATE EXTERNAL TABLE`` statement for a Firehose lake of SES events, generated from the models.
 
     ``location`` is the S3 prefix that holds the ``year=YYYY/month=MM/day=DD/`` partitions (Firehose's
-    ``events/`` prefix). Records are read with the OpenX JSON SerDe (NDJSON, gzip or not); a key Athena cannot
-    use as a name (a reserved word such as ``from``) becomes ``<key>_`` with a ``mapping.<name>`` SerDe
-    property, the way the model itself spells ``CommonHeaders.from_``. Partitions are ``year``, ``month`` and
-    ``day`` strings; without ``partition_projection`` load them with ``MSCK REPAIR TABLE <table>``, with it
-    Athena computes them from the query's predicates (``projection_years`` bounds the year).
+    ``events/`` prefix). ``layout="ndjson"`` (the default) reads Firehose's newline-delimited JSON (gzip or
+    not) with the OpenX JSON SerDe; a key Athena cannot use as a name (a reserved word such as ``from``)
+    becomes ``<key>_`` with a ``mapping.<name>`` SerDe property, the way the model itself spells
+    ``CommonHeaders.from_``. ``layout="parquet"`` is the table of the Parquet lake Firehose writes with record
+    format conversion (and ``sesflow lake compact``): the same columns under the lower-case names of
+    :func:`glue_table_input`, ``STORED AS PARQUET``. The report query (:func:`~sesflow.analytics.report_sql`)
+    reads either table.
+
+    Partitions are ``year``, ``month`` and ``day`` strings; without ``partition_projection`` load them with
+    ``MSCK REPAIR TABLE <table>``, with it Athena computes them from the query's predicates
+    (``projection_years`` bounds the year).
 
     ``timestamps="string"`` (the default) keeps SES's ISO 8601 text (``2024-01-15T10:20:30.123Z``): it is
     exact, it sorts in time order, ``from_iso8601_timestamp`` turns it into a timestamp in a query, and the
     report queries of :mod:`sesflow.analytics` expect it. ``"timestamp"`` declares Hive timestamps instead,
-    which leaves their parsing to the SerDe.
+    which leaves their parsing to the SerDe (JSON only: the Parquet files hold the text).
     """
-    if not location.startswith("s3://"):
-        raise ValueError(f"location must be an s3:// URL of the events prefix, got {location!r}")
-    if not location.endswith("/"):
-        location += "/"
+    location = _s3_location(location)
+    if layout not in ("ndjson", "parquet"):
+        raise ValueError(f"layout is 'ndjson' or 'parquet', not {layout!r}")
+    glue = layout == "parquet"
+    if glue and timestamps != "string":
+        raise ValueError("the Parquet table keeps SES's timestamps as text: use timestamps='string'")
     mappings: dict[str, str] = {}
     columns = [
-        f"  `{_mapped(f.key, mappings)}` {_athena_type(f.type, timestamps, mappings)}"
-        for f in table_schema().fields
+        f"  `{name}` {_athena_type(f.type, timestamps, mappings, glue=glue)}"
+        for name, f in _struct_names(table_schema(), mappings, glue=glue)
     ]
     name = f"`{database}`.`{table}`" if database else f"`{table}`"
-    serde = {"ignore.malformed.json": "true" if ignore_malformed_json else "false"}
-    serde.update({f"mapping.{column}": key for column, key in sorted(mappings.items())})
-    properties: dict[str, str] = {}
-    if partition_projection:
-        first, last = projection_years
-        properties = {
-            "projection.enabled": "true",
-            "projection.year.type": "integer",
-            "projection.year.range": f"{first},{last}",
-            "projection.month.type": "integer",
-            "projection.month.range": "1,12",
-            "projection.month.digits": "2",
-            "projection.day.type": "integer",
-            "projection.day.range": "1,31",
-            "projection.day.digits": "2",
-            "storage.location.template": location + "year=${year}/month=${month}/day=${day}/",
-        }
+    partitions = ", ".join(f"`{key}` string" for key in PARTITION_KEYS)
     lines = [
         f"CREATE EXTERNAL TABLE {'IF NOT EXISTS ' if if_not_exists else ''}{name} (",
         ",\n".join(columns),
         ")",
-        "PARTITIONED BY (`year` string, `month` string, `day` string)",
-        "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'",
-        "WITH SERDEPROPERTIES (",
-        ",\n".join(f"  '{k}' = '{v}'" for k, v in serde.items()),
-        ")",
-        "STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'",
-        "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
-        f"LOCATION '{location}'",
+        f"PARTITIONED BY ({partitions})",
     ]
+    properties = _projection(location, projection_years) if partition_projection else {}
+    if glue:
+        lines += ["STORED AS PARQUET", f"LOCATION '{location}'"]
+        properties = {"parquet.compression": "SNAPPY", **properties}
+    else:
+        serde = {"ignore.malformed.json": "true" if ignore_malformed_json else "false"}
+        serde.update({f"mapping.{column}": key for column, key in sorted(mappings.items())})
+        lines += [
+            "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'",
+            "WITH SERDEPROPERTIES (",
+            ",\n".join(f"  '{k}' = '{v}'" for k, v in serde.items()),
+            ")",
+            "STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'",
+            "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'",
+            f"LOCATION '{location}'",
+        ]
     if properties:
         lines += ["TBLPROPERTIES (", ",\n".join(f"  '{k}' = '{v}'" for k, v in properties.items()), ")"]
     return "\n".join(lines) + ";\n"
+
+
+# --- AWS Glue: the Parquet table ----------------------------------------------------------------------------
+
+
+def glue_columns(schema: Struct | None = None) -> list[dict[str, str]]:
+    """The Glue ``Columns`` of the lake's table (``[{"Name": "mail", "Type": "struct<...>"}, ...]``): every
+    column of :func:`table_schema` under its :func:`glue_name`, nested names lower-cased too, timestamps as
+    ``string``. Record format conversion writes Parquet files with exactly these names and types.
+    """
+    mappings: dict[str, str] = {}
+    return [
+        {"Name": name, "Type": _athena_type(f.type, "string", mappings, glue=True)}
+        for name, f in _struct_names(schema or table_schema(), mappings, glue=True)
+    ]
+
+
+def glue_key_mappings(schema: Struct | None = None) -> dict[str, str]:
+    """``{glue name: JSON key}`` for the names that are not the key lower-cased (``{"from_": "from"}``): the
+    OpenX JSON SerDe's ``ColumnToJsonKeyMappings`` for record format conversion. The keys are given
+    lower-cased, as the deserializer sees them once ``CaseInsensitive`` has lower-cased the JSON.
+    """
+    mappings: dict[str, str] = {}
+    _athena_type(schema or table_schema(), "string", mappings, glue=True)  # fails on names keys would share
+    return {name: key.lower() for name, key in sorted(mappings.items())}
+
+
+def glue_table_input(
+    table: str = "ses_events",
+    location: str = "s3://BUCKET/events/",
+    *,
+    partition_projection: bool = True,
+    projection_years: tuple[int, int] = (2020, 2050),
+    description: str | None = None,
+) -> dict[str, Any]:
+    """The ``TableInput`` of Glue ``CreateTable`` for the Parquet lake: :func:`glue_columns` stored as Parquet
+    (``ParquetHiveSerDe``) under ``location``, partitioned by ``year``, ``month`` and ``day`` strings, with
+    Athena partition projection by default (no partitions to load). Firehose's record format conversion
+    reads its schema from this table; Athena queries it as is.
+    """
+    location = _s3_location(location)
+    parameters = {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
+    if partition_projection:
+        parameters.update(_projection(location, projection_years))
+    table_input: dict[str, Any] = {
+        "Name": table,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": parameters,
+        "PartitionKeys": [{"Name": key, "Type": "string"} for key in PARTITION_KEYS],
+        "StorageDescriptor": {
+            "Columns": glue_columns(),
+            "Location": location,
+            "InputFormat": PARQUET_INPUT_FORMAT,
+            "OutputFormat": PARQUET_OUTPUT_FORMAT,
+            "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
+        },
+    }
+    if description:
+        table_input["Description"] = description
+    return table_input
+
+
+_TYPE_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[<>,:()]|[0-9]+)")
+_GLUE_SCALARS: dict[str, Literal["string", "bigint", "boolean", "double", "timestamp"]] = {
+    "string": "string",
+    "varchar": "string",
+    "char": "string",
+    "bigint": "bigint",
+    "int": "bigint",
+    "integer": "bigint",
+    "smallint": "bigint",
+    "tinyint": "bigint",
+    "boolean": "boolean",
+    "double": "double",
+    "float": "double",
+    "timestamp": "timestamp",
+}
+
+
+def parse_glue_type(text: str) -> SchemaType:
+    """The schema tree of a Hive/Glue type string (``struct<a:string,b:array<bigint>>``); struct fields are
+    keyed by their names as written. Integer types read as ``bigint``, ``float`` as ``double``,
+    ``varchar(n)``/``char(n)`` as ``string``; anything else raises ``ValueError`` naming it.
+    """
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(text):
+        match = _TYPE_TOKEN.match(text, pos)
+        if match is None:
+            if text[pos:].strip():
+                raise ValueError(f"cannot read the type {text!r} at {text[pos:]!r}")
+            break
+        tokens.append(match[1])
+        pos = match.end()
+    at = 0
+
+    def take(expected: str | None = None) -> str:
+        nonlocal at
+        if at >= len(tokens):
+            raise ValueError(f"the type {text!r} ends too early")
+        token = tokens[at]
+        at += 1
+        if expected is not None and token != expected:
+            raise ValueError(f"expected {expected!r} in the type {text!r}, found {token!r}")
+        return token
+
+    def one() -> SchemaType:
+        name = take().lower()
+        if name == "array":
+            take("<")
+            item = one()
+            take(">")
+            return Array(item)
+        if name == "map":
+            take("<")
+            key = one()
+            take(",")
+            value = one()
+            take(">")
+            return MapOf(key, value)
+        if name == "struct":
+            take("<")
+            fields: list[Field] = []
+            while True:
+                field = take()
+                take(":")
+                fields.append(Field(field, one()))
+                separator = take()
+                if separator == ">":
+                    return Struct(tuple(fields))
+                if separator != ",":
+                    raise ValueError(f"expected ',' or '>' in the type {text!r}, found {separator!r}")
+        scalar = _GLUE_SCALARS.get(name)
+        if scalar is None:
+            raise ValueError(f"no lake type for the Glue type {name!r} (in {text!r})")
+        if at < len(tokens) and tokens[at] == "(":  # varchar(255), char(10)
+            take("(")
+            take()
+            take(")")
+        return Scalar(scalar)
+
+    result = one()
+    if at != len(tokens):
+        raise ValueError(f"unexpected {tokens[at]!r} after the type in {text!r}")
+    return result
 
 
 # --- DuckDB -------------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The ``sesflow`` command (extra ``cli``). Only this package prints.
 
-Subcommands: ``demo``, ``setup``, ``send``, ``tail``, ``parse``, ``report``, ``smtp-password``. Exit status:
-0 when all went well, 1 when the data had failures (records that do not parse, sends refused, AWS errors),
-2 for usage errors (bad options, unreadable input, a missing extra), 130 when interrupted.
+Subcommands: ``demo``, ``setup``, ``send``, ``tail``, ``parse``, ``report``, ``lake``, ``smtp-password``.
+Exit status: 0 when all went well, 1 when the data had failures (records that do not parse, sends refused,
+AWS errors), 2 for usage errors (bad options, unreadable input, a missing extra), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = ["main"]
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     from .demo import add_demo_parser, run_demo
+    from .lake import add_lake_parser, run_lake
     from .parse import add_parse_parser, run_parse
     from .report import add_report_parser, run_report
     from .send import add_send_parser, run_send
@@ -44,6 +45,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
         ("tail", add_tail_parser, run_tail),
         ("parse", add_parse_parser, run_parse),
         ("report", add_report_parser, run_report),
+        ("lake", add_lake_parser, run_lake),
         ("smtp-password", add_smtp_password_parser, run_smtp_password),
     ):
         add(commands)

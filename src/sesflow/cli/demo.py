@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ..errors import MissingExtra
 from ..testing import embedded_moto
 from ._console import UsageError, console, require_rich
 from ._render import detail, style
@@ -27,13 +28,18 @@ Run the whole SES event flow locally: an embedded moto server on 127.0.0.1 stand
 configuration sets get an SNS topic and an SQS queue (with its dead-letter queue) each; mail goes to the SES
 mailbox simulator (success, bounce, ooto, complaint, suppressionlist, with +labels) and to newsletter readers;
 LocalSes publishes the events SES would; an SQS consumer routes them to handlers that count them; a summary
-table ends it. Needs moto[server] (pip install "sesflow[cli,testing]"). Nothing is left running."""
+table ends it. Needs moto[server] (pip install "sesflow[cli,testing]"). Nothing is left running.
+
+--lake parquet also gives each set a Firehose stream that converts its events to Parquet (with the Glue table
+generated from sesflow's models), and checks that the report built from that lake counts what the consumer
+counted (needs the analytics extra too)."""
 
 SENDER = "sesflow demo <demo@example.com>"
 SIMULATOR = "simulator.amazonses.com"
 TRANSACTIONAL = "demo-orders"
 NEWSLETTER = "demo-newsletter"
 COLUMNS = ("sent", "delivered", "bounced", "complained", "opened", "clicked")
+LAKE_BUCKET = "sesflow-demo-lake"
 _NEWSLETTER_HTML = """\
 <h1>Spring sale</h1>
 <p>Hello {name}, everything is 20% off this week.</p>
@@ -123,6 +129,11 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--click-rate", type=float, default=0.3, help="chance a reader clicks (default 0.3)")
     parser.add_argument("--quiet", action="store_true", help="do not print each event as it is handled")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON only")
+    parser.add_argument(
+        "--lake",
+        choices=["parquet"],
+        help="also land the events in a Parquet lake through Firehose and report from it (extra: analytics)",
+    )
     return parser
 
 
@@ -151,6 +162,11 @@ def run_demo(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} is a probability between 0 and 1")
     if not args.json:
         require_rich()
+    if getattr(args, "lake", None):
+        try:  # before anything starts: say which extra is missing
+            import duckdb  # noqa: F401
+        except ImportError as exc:
+            raise MissingExtra("sesflow demo --lake", "analytics", "duckdb") from exc
     show = _Show(not args.json, not args.quiet)
     with embedded_moto("sesflow demo") as endpoint:
         show.step(f"A local AWS (moto) is listening at [bold]{endpoint}[/bold]")
@@ -178,6 +194,16 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
             for cs in (TRANSACTIONAL, NEWSLETTER)
         }
         _show_pipelines(show, pipelines)
+        lake = getattr(args, "lake", None)
+        if lake:
+            for cs in (TRANSACTIONAL, NEWSLETTER):
+                provisioner.ensure_firehose_s3_pipeline(
+                    cs, LAKE_BUCKET, stream_name=f"{cs}-lake", destination_name=f"{cs}-to-lake", lake=lake
+                )
+            show.step(
+                f"Each set also publishes to Firehose, which converts to {lake.capitalize()} into "
+                f"[bold]s3://{LAKE_BUCKET}/{lake}/[/bold] (Glue table from sesflow's models)"
+            )
         local.client("ses").verify_domain_identity(Domain="example.com")
         show.step("Verified the sending domain [bold]example.com[/bold]")
 
@@ -258,10 +284,22 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
             for column in ("opened", "clicked")
             if e.event_type.value == ("Open" if column == "opened" else "Click")
         )
+        lake_outcome = _lake_report(local, lake) if lake else None
 
     expected = _expected(messages, drawn)
     summary = {cs: {column: counts[(cs, column)] for column in COLUMNS} for cs in (TRANSACTIONAL, NEWSLETTER)}
     ok = summary == expected and received == published and not failed and not unexpected
+    if lake_outcome is not None:
+        lake_outcome["matches"] = lake_outcome["report"] == summary
+        ok = ok and lake_outcome["matches"]
+        show.step(
+            f"The report from the {lake_outcome['objects']} objects of {lake_outcome['location']} "
+            + (
+                "[green]counts what the consumer counted[/green]"
+                if lake_outcome["matches"]
+                else "[red]differs[/red]"
+            )
+        )
     _show_summary(show, summary, expected, ok)
     return {
         "endpoint": endpoint,
@@ -272,8 +310,30 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
         "summary": summary,
         "expected": expected,
         "sent_to": [{"configuration_set": m.configuration_set, "to": m.to} for m in messages],
+        **({"lake": lake_outcome} if lake_outcome is not None else {}),
         "ok": ok,
     }
+
+
+def _lake_report(local: Any, layout: str) -> dict[str, Any]:
+    """The lake Firehose filled, reported on by configuration set in the summary's columns."""
+    from ..analytics import Lake, build_report
+
+    s3 = local.client("s3")
+    lake = Lake(f"s3://{LAKE_BUCKET}/{layout}/", s3_client=s3)
+    report = build_report(lake, by="configuration-set")
+    rows = {}
+    for group in report.groups:
+        m = group.metrics
+        rows[str(group.key)] = {
+            "sent": m.sent,
+            "delivered": m.delivered,
+            "bounced": m.hard_bounces + m.soft_bounces,
+            "complained": m.complaints,
+            "opened": m.opens_total,
+            "clicked": m.clicks_total,
+        }
+    return {"layout": layout, "location": lake.location, "objects": report.files_read, "report": rows}
 
 
 def _expected(messages: list[DemoMessage], drawn: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:

@@ -14,8 +14,9 @@ __all__ = ["add_report_parser", "run_report"]
 
 _DESCRIPTION = """\
 Count sends, deliveries, bounces, complaints, opens, clicks and unsubscribes in a lake of SES events laid out
-as Firehose writes it (year=YYYY/month=MM/day=DD/ folders of NDJSON, gzip or not), with bounce and complaint
-rates against the levels at which AWS reviews or pauses an account. PATH is a local folder or s3://bucket/prefix.
+as Firehose writes it (year=YYYY/month=MM/day=DD/ folders of NDJSON, gzip or not, or of Parquet), with bounce
+and complaint rates against the levels at which AWS reviews or pauses an account. PATH is a local folder or
+s3://bucket/prefix.
 Dates are UTC days: --since 2024-01-01 --until 2024-01-07 covers seven whole days."""
 
 
@@ -82,6 +83,12 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     athena.add_argument("--table", default="ses_events", help="Athena table name (default: ses_events)")
     athena.add_argument("--partition-projection", action="store_true", help="declare partition projection")
+    athena.add_argument(
+        "--lake",
+        choices=["ndjson", "parquet"],
+        default="ndjson",
+        help="the table of an NDJSON lake (default) or of the Parquet layout",
+    )
     return parser
 
 
@@ -112,10 +119,13 @@ def _run(args: argparse.Namespace) -> int:
     by = None if args.by.lower() in ("none", "total", "") else Dimension.parse(args.by)
     lag = timedelta(minutes=args.arrival_lag)
     if args.athena:
-        location = args.path if args.path.startswith("s3://") else "s3://BUCKET/events/"
+        default = "s3://BUCKET/parquet/" if args.lake == "parquet" else "s3://BUCKET/events/"
+        location = args.path if args.path.startswith("s3://") else default
         text = (
             "-- The table (run once; then MSCK REPAIR TABLE loads the partitions unless projection is on)\n"
-            + athena_ddl(args.table, location, partition_projection=args.partition_projection)
+            + athena_ddl(
+                args.table, location, layout=args.lake, partition_projection=args.partition_projection
+            )
             + "\n-- The report\n"
             + report_sql(
                 by, time_range=TimeRange.of(since, until), dialect="athena", table=args.table, arrival_lag=lag

@@ -16,7 +16,9 @@ Create what SES needs to publish a configuration set's events, and what the even
   sns-sqs      configuration set -> SNS topic -> SQS queue (with a dead-letter queue, the queue policy
                that lets only that topic send, and the topic policy that lets only SES publish for this set)
   firehose-s3  configuration set -> Firehose -> S3 bucket under events/year=YYYY/month=MM/day=DD/
-               (gzip NDJSON), with the role Firehose writes with and the role SES puts records with
+               (gzip NDJSON), with the role Firehose writes with and the role SES puts records with;
+               with --lake parquet, Firehose converts every record to Parquet under parquet/year=.../,
+               using a Glue table generated from sesflow's event models (Athena queries it as is)
   eventbridge  configuration set -> the default EventBridge bus (SES v2 API only)
 Every step looks before it creates: running the command again changes nothing and says "exists".
 --dry-run calls nothing and prints the plan and the least-privilege IAM policy documents instead.
@@ -118,6 +120,18 @@ def add_setup_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     firehose.add_argument("--stream-name", metavar="NAME", help="default: <configuration set>-events")
     firehose.add_argument(
+        "--lake",
+        choices=["ndjson", "parquet"],
+        default="ndjson",
+        help="what Firehose writes: gzip NDJSON (default) or Parquet with a Glue table",
+    )
+    firehose.add_argument(
+        "--glue-database", metavar="NAME", default="sesflow", help="Glue database (--lake parquet; sesflow)"
+    )
+    firehose.add_argument(
+        "--glue-table", metavar="NAME", help="Glue table (--lake parquet; default: <set>_events)"
+    )
+    firehose.add_argument(
         "--firehose-destination-name",
         metavar="NAME",
         default="firehose-to-s3",
@@ -154,7 +168,15 @@ def _policies(provisioner: Any, args: argparse.Namespace, resources: dict[str, A
     firehose = resources.get("firehose-s3")
     if firehose is not None:
         out["Firehose role: trust"] = policies.firehose_trust_policy(account)
-        out["Firehose role: write to the bucket"] = policies.firehose_s3_policy(firehose.bucket.name)
+        if firehose.glue_table is not None:
+            out["Firehose role: write to the bucket"] = policies.firehose_s3_policy(
+                firehose.bucket.name, ("parquet/", "errors/")
+            )
+            out["Firehose role: read the Glue table"] = policies.firehose_glue_policy(
+                region, account, firehose.glue_table.parent or "", firehose.glue_table.name
+            )
+        else:
+            out["Firehose role: write to the bucket"] = policies.firehose_s3_policy(firehose.bucket.name)
         out["SES role: trust"] = policies.ses_trust_policy(account)
         out["SES role: put records"] = policies.ses_firehose_policy(firehose.delivery_stream.arn or "")
     return out
@@ -169,6 +191,10 @@ def run_setup(args: argparse.Namespace) -> int:
     pipelines = list(dict.fromkeys(args.pipeline or ["sns-sqs"]))
     if "firehose-s3" in pipelines and not args.bucket:
         raise UsageError("the firehose-s3 pipeline needs --bucket NAME")
+    if args.lake == "parquet" and "firehose-s3" not in pipelines:
+        raise UsageError(
+            "--lake parquet is an option of the firehose-s3 pipeline: add --pipeline firehose-s3"
+        )
     if "eventbridge" in pipelines and args.ses_api == "v1":
         raise UsageError("EventBridge destinations exist only in the SES v2 API: drop --ses-api v1")
     if not args.json:
@@ -205,6 +231,9 @@ def run_setup(args: argparse.Namespace) -> int:
                 stream_name=args.stream_name,
                 event_types=event_types,
                 destination_name=args.firehose_destination_name,
+                lake=args.lake,
+                glue_database=args.glue_database,
+                glue_table=args.glue_table,
             )
             resources.extend(built["firehose-s3"].resources)
         if "eventbridge" in pipelines:

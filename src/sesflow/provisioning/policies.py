@@ -13,8 +13,10 @@ from typing import Any
 __all__ = [
     "PolicyDocument",
     "configuration_set_arn",
+    "firehose_glue_policy",
     "firehose_s3_policy",
     "firehose_trust_policy",
+    "merge_policies",
     "sender_policy",
     "ses_eventbridge_policy",
     "ses_firehose_policy",
@@ -209,3 +211,32 @@ def ses_eventbridge_policy(event_bus_arn: str) -> PolicyDocument:
     return _doc(
         {"Sid": "PutSesEvents", "Effect": "Allow", "Action": "events:PutEvents", "Resource": event_bus_arn}
     )
+
+
+def firehose_glue_policy(
+    region: str, account_id: str, database: str, table: str, partition: str = "aws"
+) -> PolicyDocument:
+    """What Firehose needs to read the schema of one Glue table for record format conversion.
+
+    Firehose's documentation asks for ``glue:GetTable``, ``glue:GetTableVersion`` and
+    ``glue:GetTableVersions`` on the table; Glue authorises table reads against the catalog, the database and
+    the table, so the statement names all three (and nothing else).
+    """
+    base = f"arn:{partition}:glue:{region}:{account_id}"
+    return _doc(
+        {
+            "Sid": "ReadTheLakeSchema",
+            "Effect": "Allow",
+            "Action": ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            "Resource": [
+                f"{base}:catalog",
+                f"{base}:database/{database}",
+                f"{base}:table/{database}/{table}",
+            ],
+        }
+    )
+
+
+def merge_policies(*documents: PolicyDocument) -> PolicyDocument:
+    """One document holding the statements of ``documents`` in order (a role's single inline policy)."""
+    return _doc(*(statement for document in documents for statement in document["Statement"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,24 +17,33 @@ import attrs
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..analytics.schema import Layout, glue_key_mappings, glue_table_input
 from ..errors import SesflowError
 from ..events import EventType
 from . import policies
 
 __all__ = [
     "ALL_EVENT_TYPES",
+    "FIREHOSE_PARQUET_PREFIX",
     "FIREHOSE_PREFIX",
     "FirehosePipeline",
     "Provisioner",
     "ProvisioningError",
     "Resource",
     "SnsSqsPipeline",
+    "firehose_s3_destination",
+    "glue_table_name",
+    "parquet_conversion",
 ]
 
 log = logging.getLogger("sesflow.provisioning")
 
 ALL_EVENT_TYPES: tuple[EventType, ...] = tuple(EventType)
 FIREHOSE_PREFIX = "events/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+FIREHOSE_PARQUET_PREFIX = "parquet/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+"""Where a stream converting to Parquet writes: a prefix of its own, so the NDJSON lake under ``events/``
+(written before the switch, or by another stream) never mixes with it; ``sesflow lake compact`` can write
+the NDJSON lake's history into the same prefix."""
 FIREHOSE_ERROR_PREFIX = (
     "errors/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/!{firehose:error-output-type}/"
 )
@@ -120,7 +130,8 @@ class SnsSqsPipeline:
 
 @attrs.frozen
 class FirehosePipeline:
-    """Configuration set → Firehose delivery stream → S3 (``events/year=/month=/day=/``)."""
+    """Configuration set → Firehose delivery stream → S3 (``events/year=/month=/day=/``, or ``parquet/...``
+    with the Glue database and table the stream converts records with)."""
 
     configuration_set: Resource
     bucket: Resource
@@ -128,21 +139,100 @@ class FirehosePipeline:
     delivery_stream: Resource
     ses_role: Resource
     destination: Resource
+    glue_database: Resource | None = None
+    glue_table: Resource | None = None
+    lake: Layout = "ndjson"
 
     @property
     def resources(self) -> list[Resource]:
+        glue = [r for r in (self.glue_database, self.glue_table) if r is not None]
         return [
             self.configuration_set,
             self.bucket,
+            *glue,
             self.firehose_role,
             self.delivery_stream,
             self.ses_role,
             self.destination,
         ]
 
+    @property
+    def location(self) -> str:
+        """The S3 prefix of the lake's partitions (what ``sesflow report`` and Athena read)."""
+        prefix = FIREHOSE_PARQUET_PREFIX if self.lake == "parquet" else FIREHOSE_PREFIX
+        return f"s3://{self.bucket.name}/{prefix.split('/', 1)[0]}/"
+
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def glue_table_name(configuration_set: str) -> str:
+    """The default Glue table of a configuration set's lake: ``<set>_events`` in Athena's spelling (lower
+    case; letters, digits and underscores)."""
+    return re.sub(r"[^a-z0-9_]", "_", f"{configuration_set}_events".lower())
+
+
+def parquet_conversion(
+    database: str, table: str, role_arn: str, region: str, *, compression: str = "SNAPPY"
+) -> dict[str, Any]:
+    """The ``DataFormatConversionConfiguration`` that has Firehose write SES records as Parquet rows of the
+    Glue table ``database.table`` (:func:`~sesflow.analytics.glue_table_input`).
+
+    Records are read with the OpenX JSON SerDe: ``CaseInsensitive`` (its default) lower-cases the JSON keys so
+    SES's camelCase keys meet Glue's lower-case names at every depth, and ``ColumnToJsonKeyMappings`` maps the
+    renamed reserved words back (``from_`` -> ``from``). The table version is ``LATEST``, so a column added to
+    the table (a field the models gain) is picked up without touching the stream.
+    """
+    return {
+        "Enabled": True,
+        "SchemaConfiguration": {
+            "DatabaseName": database,
+            "TableName": table,
+            "RoleARN": role_arn,
+            "Region": region,
+            "VersionId": "LATEST",
+        },
+        "InputFormatConfiguration": {
+            "Deserializer": {
+                "OpenXJsonSerDe": {
+                    "CaseInsensitive": True,
+                    "ConvertDotsInJsonKeysToUnderscores": False,
+                    "ColumnToJsonKeyMappings": glue_key_mappings(),
+                }
+            }
+        },
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": compression}}},
+    }
+
+
+def firehose_s3_destination(
+    bucket: str,
+    role_arn: str,
+    *,
+    prefix: str = FIREHOSE_PREFIX,
+    conversion: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``ExtendedS3DestinationConfiguration`` of the lake's delivery stream.
+
+    NDJSON (no ``conversion``): gzip objects, buffered up to 64 MiB or 60 seconds. Parquet: Firehose refuses
+    S3 compression with format conversion (each Parquet page is compressed instead) and a buffer under 64
+    MiB, so it is 128 MiB (the largest, for the fewest, largest files) or 300 seconds.
+    """
+    config: dict[str, Any] = {
+        "RoleARN": role_arn,
+        "BucketARN": f"arn:aws:s3:::{bucket}",
+        "Prefix": prefix,
+        "ErrorOutputPrefix": FIREHOSE_ERROR_PREFIX,
+    }
+    if conversion is None:
+        config["BufferingHints"] = {"SizeInMBs": 64, "IntervalInSeconds": 60}
+        config["CompressionFormat"] = "GZIP"
+    else:
+        config["BufferingHints"] = {"SizeInMBs": 128, "IntervalInSeconds": 300}
+        config["CompressionFormat"] = "UNCOMPRESSED"
+        config["DataFormatConversionConfiguration"] = conversion
+    return config
 
 
 class Provisioner:
@@ -600,38 +690,92 @@ class Provisioner:
                 status = "updated"
         return Resource("iam-role", name, role["Arn"], status)
 
+    def ensure_glue_database(self, name: str) -> Resource:
+        """A Glue database (the catalog namespace of the lake's table)."""
+        arn = f"arn:aws:glue:{self.region}:{self.account_id}:database/{name}"
+        if self.dry_run:
+            return self._planned("glue-database", name, arn)
+        if self._find("glue", "get_database", ("EntityNotFoundException",), Name=name) is not None:
+            return Resource("glue-database", name, arn, "exists")
+        self._call("glue", "create_database", DatabaseInput={"Name": name})
+        return Resource("glue-database", name, arn, "created")
+
+    def ensure_glue_table(self, database: str, table_input: dict[str, Any]) -> Resource:
+        """A Glue table as ``table_input`` (Glue ``TableInput``) describes it: created, or updated in place
+        when its columns, partitions, storage or parameters differ (a field the models gained becomes a
+        column)."""
+        name = str(table_input["Name"])
+        arn = f"arn:aws:glue:{self.region}:{self.account_id}:table/{database}/{name}"
+        details = {"location": table_input["StorageDescriptor"]["Location"]}
+        if self.dry_run:
+            return self._planned("glue-table", name, arn, parent=database, **details)
+        found = self._find(
+            "glue", "get_table", ("EntityNotFoundException",), DatabaseName=database, Name=name
+        )
+        if found is None:
+            self._call("glue", "create_table", DatabaseName=database, TableInput=table_input)
+            return Resource("glue-table", name, arn, "created", database, details)
+        if _same_table(found["Table"], table_input):
+            return Resource("glue-table", name, arn, "exists", database, details)
+        self._call("glue", "update_table", DatabaseName=database, TableInput=table_input)
+        return Resource("glue-table", name, arn, "updated", database, details)
+
     def ensure_delivery_stream(
-        self, name: str, bucket: str, role_arn: str, *, prefix: str = FIREHOSE_PREFIX
+        self,
+        name: str,
+        bucket: str,
+        role_arn: str,
+        *,
+        prefix: str = FIREHOSE_PREFIX,
+        conversion: dict[str, Any] | None = None,
     ) -> Resource:
-        """A Firehose delivery stream into ``bucket`` under the date-partitioned ``prefix``."""
+        """A Firehose delivery stream into ``bucket`` under the date-partitioned ``prefix``.
+
+        ``conversion`` (:func:`parquet_conversion`) has it write Parquet. A stream that exists is left alone
+        when it writes the wanted format under the wanted prefix, and switched (``UpdateDestination``) when it
+        does not.
+        """
+        wanted = firehose_s3_destination(bucket, role_arn, prefix=prefix, conversion=conversion)
+        details = {"prefix": prefix, "format": "parquet" if conversion else "ndjson"}
         if self.dry_run:
             return self._planned(
                 "firehose-stream",
                 name,
                 f"arn:aws:firehose:{self.region}:{self.account_id}:deliverystream/{name}",
-                prefix=prefix,
+                **details,
             )
         found = self._find(
             "firehose", "describe_delivery_stream", ("ResourceNotFoundException",), DeliveryStreamName=name
         )
-        if found is not None:
-            arn = found["DeliveryStreamDescription"]["DeliveryStreamARN"]
-            return Resource("firehose-stream", name, arn, "exists", details={"prefix": prefix})
-        arn = self._call(
+        if found is None:
+            arn = self._call(
+                "firehose",
+                "create_delivery_stream",
+                DeliveryStreamName=name,
+                DeliveryStreamType="DirectPut",
+                ExtendedS3DestinationConfiguration=wanted,
+            )["DeliveryStreamARN"]
+            return Resource("firehose-stream", name, arn, "created", details=details)
+        description = found["DeliveryStreamDescription"]
+        arn = description["DeliveryStreamARN"]
+        destination = (description.get("Destinations") or [{}])[0]
+        current = destination.get("ExtendedS3DestinationDescription") or {}
+        converting = bool((current.get("DataFormatConversionConfiguration") or {}).get("Enabled", False))
+        if current.get("Prefix") == prefix and converting == (conversion is not None):
+            return Resource("firehose-stream", name, arn, "exists", details=details)
+        update = {k: v for k, v in wanted.items() if k not in ("RoleARN", "BucketARN")}
+        if conversion is None:
+            update["DataFormatConversionConfiguration"] = {"Enabled": False}
+        self._call(
             "firehose",
-            "create_delivery_stream",
+            "update_destination",
             DeliveryStreamName=name,
-            DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": role_arn,
-                "BucketARN": f"arn:aws:s3:::{bucket}",
-                "Prefix": prefix,
-                "ErrorOutputPrefix": FIREHOSE_ERROR_PREFIX,
-                "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
-                "CompressionFormat": "GZIP",
-            },
-        )["DeliveryStreamARN"]
-        return Resource("firehose-stream", name, arn, "created", details={"prefix": prefix})
+            CurrentDeliveryStreamVersionId=description["VersionId"],
+            DestinationId=destination["DestinationId"],
+            ExtendedS3DestinationUpdate=update,
+        )
+        log.info("switched delivery stream %s to %s under %s", name, details["format"], prefix)
+        return Resource("firehose-stream", name, arn, "updated", details=details)
 
     def ensure_firehose_s3_pipeline(
         self,
@@ -641,21 +785,52 @@ class Provisioner:
         stream_name: str | None = None,
         event_types: Iterable[EventType] = ALL_EVENT_TYPES,
         destination_name: str = "firehose-to-s3",
+        lake: Layout = "ndjson",
+        glue_database: str = "sesflow",
+        glue_table: str | None = None,
+        projection_years: tuple[int, int] = (2020, 2050),
     ) -> FirehosePipeline:
         """The articles' second pipeline: configuration set → Firehose → S3 ``events/year=/month=/day=/``.
 
         Creates the bucket, the role Firehose assumes to write to it, the delivery stream (gzip NDJSON), the
         role SES assumes to put records, and the event destination.
+
+        ``lake="parquet"`` has the stream convert every record to Parquet under ``parquet/year=/month=/day=/``
+        instead, with the schema of a Glue table generated from the models (``glue_database``.``glue_table``,
+        default ``<set>_events``; partition projection over ``projection_years``), which Athena queries as is.
+        The Firehose role may then also read that table, and nothing else in Glue.
         """
+        if lake not in ("ndjson", "parquet"):
+            raise ValueError(f"lake is 'ndjson' or 'parquet', not {lake!r}")
         stream_name = stream_name or f"{configuration_set}-events"
         cs = self.ensure_configuration_set(configuration_set)
         bucket_resource = self.ensure_bucket(bucket)
+        database = table = None
+        role_policy = policies.firehose_s3_policy(bucket)
+        prefix = FIREHOSE_PREFIX
+        if lake == "parquet":
+            prefix = FIREHOSE_PARQUET_PREFIX
+            table_name = glue_table or glue_table_name(configuration_set)
+            database = self.ensure_glue_database(glue_database)
+            location = f"s3://{bucket}/{prefix.split('/', 1)[0]}/"
+            table = self.ensure_glue_table(
+                glue_database,
+                glue_table_input(table_name, location, projection_years=projection_years),
+            )
+            role_policy = policies.merge_policies(
+                policies.firehose_s3_policy(bucket, ("parquet/", "errors/")),
+                policies.firehose_glue_policy(self.region, self.account_id, glue_database, table_name),
+            )
         firehose_role = self.ensure_role(
-            f"{stream_name}-firehose",
-            policies.firehose_trust_policy(self.account_id),
-            policies.firehose_s3_policy(bucket),
+            f"{stream_name}-firehose", policies.firehose_trust_policy(self.account_id), role_policy
         )
-        stream = self.ensure_delivery_stream(stream_name, bucket, firehose_role.arn or "")
+        conversion = None
+        if lake == "parquet":
+            assert table is not None
+            conversion = parquet_conversion(glue_database, table.name, firehose_role.arn or "", self.region)
+        stream = self.ensure_delivery_stream(
+            stream_name, bucket, firehose_role.arn or "", prefix=prefix, conversion=conversion
+        )
         ses_role = self.ensure_role(
             f"{stream_name}-ses",
             policies.ses_trust_policy(self.account_id),
@@ -668,7 +843,9 @@ class Provisioner:
             name=destination_name,
             event_types=event_types,
         )
-        return FirehosePipeline(cs, bucket_resource, firehose_role, stream, ses_role, destination)
+        return FirehosePipeline(
+            cs, bucket_resource, firehose_role, stream, ses_role, destination, database, table, lake
+        )
 
     # --- teardown -----------------------------------------------------------------------------------------
 
@@ -728,6 +905,10 @@ class Provisioner:
             self._call("iam", "delete_role", RoleName=r.name)
         elif r.kind == "firehose-stream":
             self._call("firehose", "delete_delivery_stream", DeliveryStreamName=r.name)
+        elif r.kind == "glue-table":
+            self._call("glue", "delete_table", DatabaseName=r.parent, Name=r.name)
+        elif r.kind == "glue-database":
+            self._call("glue", "delete_database", Name=r.name)
         else:  # pragma: no cover - every kind this module creates is handled above
             raise ValueError(f"cannot tear down a resource of kind {r.kind!r}")
 
@@ -778,6 +959,21 @@ def _same_destination(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
         elif have != value:
             return False
     return True
+
+
+def _same_table(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether the Glue table ``current`` (GetTable) already is what ``wanted`` (TableInput) describes."""
+    have, want = current.get("StorageDescriptor") or {}, wanted["StorageDescriptor"]
+    for key in ("Columns", "Location", "InputFormat", "OutputFormat", "SerdeInfo"):
+        if key == "SerdeInfo":
+            if (have.get(key) or {}).get("SerializationLibrary") != want[key]["SerializationLibrary"]:
+                return False
+        elif have.get(key) != want[key]:
+            return False
+    parameters = current.get("Parameters") or {}
+    if any(parameters.get(k) != v for k, v in wanted["Parameters"].items()):
+        return False
+    return bool(current.get("PartitionKeys") == wanted["PartitionKeys"])
 
 
 def _same_attribute(current: str | None, wanted: str) -> bool:

@@ -86,6 +86,7 @@ def _mark_handled(
         if result.ok:
             mark_handled(verifier, item)
 
+
 FirehoseTransform: TypeAlias = Callable[[ParsedRecord, bytes], "bytes | str | Mapping[str, Any] | None"]
 """``transform(record, data)`` for a Firehose record whose handlers succeeded: what to deliver instead of
 ``data`` (the record's decoded bytes): bytes or str as they are, a mapping as one JSON line; None drops it."""

@@ -36,6 +36,7 @@ __all__ = [
     "Simulator",
     "TemplateSource",
     "firehose_key",
+    "firehose_row",
     "messages_from_request",
     "render_template",
     "simulator_outcome",
@@ -1036,8 +1037,81 @@ def expand_prefix(prefix: str, at: datetime, rng: random.Random) -> str:
     return expanded
 
 
-def firehose_key(prefix: str, stream_name: str, at: datetime, rng: random.Random, *, gzip: bool) -> str:
+def firehose_key(
+    prefix: str, stream_name: str, at: datetime, rng: random.Random, *, gzip: bool, parquet: bool = False
+) -> str:
     """The S3 key Firehose gives an object: expanded prefix, then
-    ``<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>`` (``.gz`` when compressed)."""
+    ``<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>`` (``.gz`` when compressed, ``.parquet`` when converted)."""
     name = f"{stream_name}-1-{at:%Y-%m-%d-%H-%M-%S}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
-    return expand_prefix(prefix, at, rng) + name + (".gz" if gzip else "")
+    suffix = ".parquet" if parquet else ".gz" if gzip else ""
+    return expand_prefix(prefix, at, rng) + name + suffix
+
+
+def _scalar(value: Any, kind: str) -> Any:
+    """A JSON value as a column of Hive type ``kind`` reads it (None when it cannot)."""
+    if kind in ("string", "timestamp"):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return json.dumps(value, separators=(",", ":"))  # numbers as written; objects as their JSON text
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        return {"true": True, "false": False}.get(str(value).lower())
+    try:
+        number = float(value) if kind == "double" else int(value)
+    except (TypeError, ValueError):
+        return None
+    return None if isinstance(value, bool) else number
+
+
+def firehose_row(
+    record: Mapping[str, Any],
+    schema: Any,
+    *,
+    case_insensitive: bool = True,
+    mappings: Mapping[str, str] | None = None,
+    lower_map_keys: bool | None = None,
+) -> dict[str, Any]:
+    """The row Firehose's record format conversion makes of a JSON ``record`` for a Glue table, as LocalSes
+    emulates it: ``schema`` is the table's columns as a :class:`~sesflow.analytics.schema.Struct` keyed by
+    the Glue names.
+
+    With the OpenX JSON SerDe and ``CaseInsensitive`` (its default) every JSON key is lower-cased before it is
+    matched, map keys included (``lower_map_keys`` defaults to ``case_insensitive``); ``mappings`` is its
+    ``ColumnToJsonKeyMappings`` (a struct field named by a key of it reads the JSON key it maps to). Keys the
+    table does not name are dropped; a value that is not an array where the table has one becomes a
+    one-element array; a value that does not fit its type becomes NULL.
+    """
+    from ..analytics.schema import Array, MapOf, Scalar, Struct
+
+    names = dict(mappings or {})
+    lower_keys = case_insensitive if lower_map_keys is None else lower_map_keys
+
+    def convert(value: Any, tp: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(tp, Struct):
+            if not isinstance(value, Mapping):
+                return None
+            keyed = {str(k).lower(): v for k, v in value.items()} if case_insensitive else dict(value)
+            out = {}
+            for f in tp.fields:
+                key = names.get(f.key, f.key)
+                out[f.key] = convert(keyed.get(key.lower() if case_insensitive else key), f.type)
+            return out
+        if isinstance(tp, Array):
+            items = value if isinstance(value, list) else [value]
+            return [convert(item, tp.item) for item in items]
+        if isinstance(tp, MapOf):
+            if not isinstance(value, Mapping):
+                return None
+            return {
+                (str(k).lower() if lower_keys else str(k)): convert(v, tp.value) for k, v in value.items()
+            }
+        assert isinstance(tp, Scalar)
+        return _scalar(value, tp.name)
+
+    row = convert(record, schema)
+    return row if isinstance(row, dict) else {}

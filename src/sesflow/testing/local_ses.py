@@ -21,10 +21,12 @@ import gzip
 import json
 import logging
 import random
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
@@ -45,6 +47,7 @@ from ._local_core import (
     SentMessage,
     Simulator,
     firehose_key,
+    firehose_row,
     messages_from_request,
     simulator_outcome,
 )
@@ -579,15 +582,86 @@ class LocalSes:
             raise LocalSesError(
                 f"delivery stream {stream_name!r} does not write to S3: LocalSes can only fill S3"
             )
+        conversion = s3.get("DataFormatConversionConfiguration") or {}
+        parquet = bool(conversion) and conversion.get("Enabled", True) is not False
         compressed = str(s3.get("CompressionFormat", "UNCOMPRESSED")).upper() == "GZIP"
-        body = b"".join(json.dumps(record).encode("utf-8") + b"\n" for _, record in records)
+        if parquet:
+            body = self._parquet_object(stream_name, conversion, [record for _, record in records])
+        else:
+            body = b"".join(json.dumps(record).encode("utf-8") + b"\n" for _, record in records)
+            body = gzip.compress(body, mtime=0) if compressed else body
         with self._lock:
             key = firehose_key(
-                str(s3.get("Prefix", "")), stream_name, self._clock(), self._rng, gzip=compressed
+                str(s3.get("Prefix", "")),
+                stream_name,
+                self._clock(),
+                self._rng,
+                gzip=compressed and not parquet,
+                parquet=parquet,
             )
-        self._internal("s3").put_object(
-            Bucket=bucket, Key=key, Body=gzip.compress(body, mtime=0) if compressed else body
-        )
+        self._internal("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+    def _parquet_object(
+        self, stream_name: str, conversion: Mapping[str, Any], records: list[dict[str, Any]]
+    ) -> bytes:
+        """The Parquet object Firehose's record format conversion would write for ``records``: rows of the
+        Glue table the stream names (read from the server), deserialized as its configuration says."""
+        from ..analytics.parquet import rows_to_parquet
+        from ..analytics.schema import Field, Struct, parse_glue_type
+
+        where = conversion.get("SchemaConfiguration") or {}
+        database, table_name = where.get("DatabaseName"), where.get("TableName")
+        try:
+            table = self._internal("glue").get_table(DatabaseName=database, Name=table_name)["Table"]
+        except (ClientError, BotoCoreError) as exc:
+            raise LocalSesError(
+                f"delivery stream {stream_name!r} converts records with the Glue table "
+                f"{database}.{table_name}, which the server cannot give: {exc}"
+            ) from exc
+        serializer = (conversion.get("OutputFormatConfiguration") or {}).get("Serializer") or {}
+        if "ParquetSerDe" not in serializer:
+            raise LocalSesError(
+                f"delivery stream {stream_name!r} converts to ORC; LocalSes writes Parquet only"
+            )
+        deserializer = (conversion.get("InputFormatConfiguration") or {}).get("Deserializer") or {}
+        openx = deserializer.get("OpenXJsonSerDe")
+        columns = table.get("StorageDescriptor", {}).get("Columns") or []
+        try:
+            schema = Struct(tuple(Field(c["Name"].lower(), parse_glue_type(c["Type"])) for c in columns))
+        except ValueError as exc:
+            raise LocalSesError(
+                f"the Glue table {database}.{table_name} has a type LocalSes cannot write: {exc}"
+            ) from exc
+        if openx is not None:
+            case_insensitive = openx.get("CaseInsensitive", True) is not False
+            mappings = openx.get("ColumnToJsonKeyMappings") or {}
+            lower_map_keys = case_insensitive
+        else:  # the Hive JSON SerDe matches names without case and keeps map keys as written
+            case_insensitive, mappings, lower_map_keys = True, {}, False
+        rows = [
+            firehose_row(
+                record,
+                schema,
+                case_insensitive=case_insensitive,
+                mappings=mappings,
+                lower_map_keys=lower_map_keys,
+            )
+            for record in records
+        ]
+        compression = str(serializer["ParquetSerDe"].get("Compression", "SNAPPY")).lower()
+        if compression not in ("snappy", "gzip", "uncompressed"):
+            raise LocalSesError(
+                f"delivery stream {stream_name!r} asks for Parquet compression {compression!r}"
+            )
+        try:
+            with tempfile.TemporaryDirectory(prefix="sesflow-local-ses-") as folder:
+                path = Path(folder) / "object.parquet"
+                rows_to_parquet(rows, schema, path, compression=compression)  # type: ignore[arg-type]
+                return path.read_bytes()
+        except MissingExtra as exc:
+            raise MissingExtra(
+                "LocalSes writing Parquet (Firehose record format conversion)", "analytics", "duckdb"
+            ) from exc
 
     # ------------------------------------------------------------------ the hooks
 
