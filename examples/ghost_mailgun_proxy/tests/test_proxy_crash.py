@@ -31,31 +31,19 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
 
 import httpx
-import pytest
 
 import sesflow
-from sesflow.testing import LocalSes, embedded_moto
+from sesflow.testing import LocalSes
 
 from .fixtures import API_KEY, AUTH, Aws, ghost_fields, ghost_multipart, ghost_pages, member
 from .ses_front import SesFront
 
 MEMBERS = 200
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """A moto server of this test's own: what SES accepted is read from moto's whole state
-    (``/moto-api/data.json``), which other tests sharing a server can leave unreadable (moto answers 500
-    once an S3 object outlives its bucket)."""
-    with embedded_moto("the Ghost proxy's crash test", dummy_credentials=True) as endpoint:
-        yield endpoint
-
-
 EXAMPLES = Path(__file__).resolve().parents[2]
 SOURCE = Path(sesflow.__file__).resolve().parents[1]
 
