@@ -23,13 +23,12 @@ events API agrees with SES.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import urllib.request
+import urllib.parse
 from collections import Counter
 from collections.abc import Mapping
 from email.utils import parseaddr
@@ -91,14 +90,22 @@ class ProxyProcess:
 
 
 def ses_accepted(moto: str, domain: str) -> Counter[str]:
-    """What the moto server accepted from ``domain``, per recipient: its own record of raw messages."""
-    with urllib.request.urlopen(f"{moto}/moto-api/data.json", timeout=30) as answer:
-        data = json.load(answer)
+    """What the moto server accepted from ``domain``, per recipient: its own record of raw messages.
+
+    Read from moto's SES backend in this process (the test's server runs here) rather than through
+    ``/moto-api/data.json``, which serialises every service's state and fails once another test sharing the
+    server leaves an S3 object without its bucket.
+    """
+    from moto.ses.models import RawMessage, ses_backends
+
+    assert urllib.parse.urlsplit(moto).hostname == "127.0.0.1"  # an in-process ThreadedMotoServer
     out: Counter[str] = Counter()
-    for message in data["ses"]["RawMessage"]:
-        if parseaddr(message["source"])[1].endswith(f"@{domain}"):
-            # moto adds the To header's addresses to the given destinations: count each address once.
-            out.update({parseaddr(d)[1] for d in message["destinations"]})
+    for regions in ses_backends.values():
+        for backend in regions.values():
+            for message in backend.sent_messages:
+                if isinstance(message, RawMessage) and parseaddr(message.source)[1].endswith(f"@{domain}"):
+                    # moto adds the To header's addresses to the given destinations: count each address once.
+                    out.update({parseaddr(d)[1] for d in message.destinations})
     return out
 
 
