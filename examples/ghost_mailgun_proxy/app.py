@@ -111,8 +111,8 @@ def create_app(
     run_worker: bool = True,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The proxy as an ASGI app. ``ses_session``/``sqs_session`` are ``aioboto3.Session`` s (default ones
-    when omitted); ``run_worker=False`` leaves event consumption to another process (or to a test)."""
+    """The proxy as an ASGI app. ``ses_session``/``sqs_session`` are aiobotocore (or aioboto3) sessions
+    (default ones when omitted); ``run_worker=False`` leaves event consumption to another process (or a test)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -46,7 +46,8 @@ def build_router(store: Store) -> EventRouter:
 class EventWorker:
     """Consumes ``settings.queue_url`` into ``store`` until :meth:`stop`.
 
-    ``session`` is an ``aioboto3.Session`` (a default one when omitted; tests pass one bound to moto).
+    ``session`` is an aiobotocore (or aioboto3) session (a default one when omitted; tests pass one bound to
+    moto).
     """
 
     def __init__(self, store: Store, settings: Settings, *, session: Any = None) -> None:

@@ -1,4 +1,4 @@
-"""``AsyncSesClient``: the asyncio (aioboto3) transport over the sending core. Needs the ``async`` extra."""
+"""``AsyncSesClient``: the asyncio (aiobotocore) transport over the sending core. Needs the ``async`` extra."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import botocore.config
 
-from ..errors import MissingExtra
+from .._aio import client_context, new_session, session_problem
 from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
 from ._requests import Request, service_name
 from .client import _no_build_options, client_config, resolve_api
@@ -24,19 +24,12 @@ __all__ = ["AsyncSesClient"]
 T = TypeVar("T")
 
 
-def _aioboto3() -> Any:
-    try:
-        import aioboto3
-    except ImportError as exc:
-        raise MissingExtra("AsyncSesClient", "async", "aioboto3") from exc
-    return aioboto3
-
-
 class AsyncSesClient(CoreProperties):
-    """Send through SES with a configuration set always attached and checked (aioboto3, asyncio).
+    """Send through SES with a configuration set always attached and checked (aiobotocore, asyncio).
 
-    Takes the same options as :class:`SesClient` (``session=`` is an ``aioboto3.Session``, ``client=`` an
-    aiobotocore ``sesv2``/``ses`` client that is already open), plus ``max_concurrency``: how many API calls
+    Takes the same options as :class:`SesClient` (``session=`` is an aiobotocore ``AioSession`` or an
+    ``aioboto3.Session``, ``client=`` an aiobotocore ``sesv2``/``ses`` client that is already open, as an
+    aioboto3 session's ``client()`` opens it too), plus ``max_concurrency``: how many API calls
     may be in flight at once across all sends of this client. Open it before use and close it after::
 
         async with AsyncSesClient("my-config-set") as ses:
@@ -94,8 +87,12 @@ class AsyncSesClient(CoreProperties):
         self._client_context: Any = None
         self._session: Any = None
         self._client_kwargs: dict[str, Any] = {}
+        if session is not None:
+            problem = session_problem(session)
+            if problem is not None:
+                raise ValidationError("session", problem)
         if client is None:
-            self._session = session if session is not None else _aioboto3().Session()
+            self._session = session if session is not None else new_session("AsyncSesClient")
             self._client_kwargs = {
                 "region_name": region_name,
                 "endpoint_url": endpoint_url,
@@ -125,7 +122,7 @@ class AsyncSesClient(CoreProperties):
     async def open(self) -> AsyncSesClient:
         """Create the aiobotocore client (when this object builds it). ``async with`` calls this."""
         if self._client is None:
-            context = self._session.client(service_name(self._core.api), **self._client_kwargs)
+            context = client_context(self._session, service_name(self._core.api), **self._client_kwargs)
             self._client = await context.__aenter__()
             self._client_context = context
         return self
