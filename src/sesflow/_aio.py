@@ -1,7 +1,7 @@
-"""Async AWS clients for the asyncio twins (extra ``async``): aiobotocore, from its session or an aioboto3 one.
+"""Async AWS clients for the asyncio twins (extra ``async``): aiobotocore, from its or an aioboto3 session.
 
 The ``async`` extra depends on aiobotocore alone, whose releases follow botocore within weeks. Users who
-already have aioboto3 pass its ``Session``: it makes the same aiobotocore clients, so everything else is shared.
+already have aioboto3 pass its ``Session``: it makes the same aiobotocore clients, so the rest is shared.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ __all__ = ["load_aiobotocore", "new_session", "session_problem", "client_context
 
 
 def load_aiobotocore(feature: str) -> Any:
-    """The ``aiobotocore.session`` module; :class:`MissingExtra` naming ``feature`` when it is not installed."""
+    """The ``aiobotocore.session`` module; :class:`MissingExtra` naming ``feature`` when it is missing."""
     try:
         import aiobotocore.session
     except ImportError as exc:

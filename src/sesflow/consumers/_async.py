@@ -1,4 +1,4 @@
-"""``AsyncSqsConsumer``: an asyncio SQS worker over aiobotocore (extra ``async``; an aioboto3 session works too).
+"""``AsyncSqsConsumer``: an asyncio SQS worker over aiobotocore (extra ``async``; aioboto3 sessions work too).
 
 Several receives are in flight at once (``receivers``), each received message is handled in its own task, at
 most ``concurrency`` at a time, and acknowledgements from all of them are gathered into batch requests.

@@ -27,6 +27,8 @@ __all__ = [
     "MAX_TEMPLATE_SIZE",
     "RESERVED_HEADERS",
     "validate_configuration_set_name",
+    "validate_tenant_name",
+    "validate_endpoint_id",
     "validate_tags",
     "validate_tag",
     "validate_template_name",
@@ -56,6 +58,12 @@ MAX_TEMPLATE_SIZE: Final = 500 * 1024
 """Largest template (subject, text and html together, UTF-8 bytes)."""
 
 _CONFIGURATION_SET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# CreateTenant's TenantName: 1 to 64 letters, digits, '-' and '_' (CloudFormation's AWS::SES::Tenant pattern).
+_TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# EndpointId becomes the first label(s) of the global endpoint's host name: the endpoint rule set requires a
+# valid host label, dots allowed between labels.
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ENDPOINT_ID = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # RFC 5322 field name: printable US-ASCII except ':'.
@@ -79,6 +87,7 @@ RESERVED_HEADERS: Final = frozenset(
         "list-unsubscribe-post",
         "x-ses-configuration-set",
         "x-ses-message-tags",
+        "x-ses-tenant",
         "x-ses-source-arn",
         "x-ses-from-arn",
         "x-ses-return-path-arn",
@@ -99,6 +108,7 @@ _HEADER_FIELD_HINT: Final = {
     "list-unsubscribe-post": "list_unsubscribe",
     "x-ses-configuration-set": "configuration_set",
     "x-ses-message-tags": "tags",
+    "x-ses-tenant": "tenant",
 }
 
 
@@ -112,6 +122,30 @@ def validate_configuration_set_name(name: object, *, field: str = "configuration
             f"{name!r} is not a valid configuration set name: use 1 to 64 ASCII letters, digits, '_' or '-'",
         )
     return name
+
+
+def validate_tenant_name(name: object, *, field: str = "tenant") -> str:
+    """``name`` if it is a valid tenant name (1 to 64 ASCII letters, digits, ``_`` or ``-``), else raise."""
+    if not isinstance(name, str):
+        raise ValidationError(field, f"a tenant name is a str, not {type(name).__name__}")
+    if not _TENANT_NAME.fullmatch(name):
+        raise ValidationError(
+            field, f"{name!r} is not a valid tenant name: use 1 to 64 ASCII letters, digits, '_' or '-'"
+        )
+    return name
+
+
+def validate_endpoint_id(value: object, *, field: str = "endpoint_id") -> str:
+    """``value`` if it can be a global endpoint's id (``EndpointId``: host name labels), else raise."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"an endpoint id is a str, not {type(value).__name__}")
+    if len(value) > 253 or not _ENDPOINT_ID.fullmatch(value):
+        raise ValidationError(
+            field,
+            f"{value!r} is not a global endpoint id: give the EndpointId that CreateMultiRegionEndpoint "
+            "returned (letters, digits and '-', in dot-separated labels)",
+        )
+    return value
 
 
 def validate_tag(name: object, value: object, *, field: str = "tags") -> None:

@@ -32,7 +32,7 @@ import attrs
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import MissingExtra, SesflowError
+from ..errors import SesflowError
 from ..events import EventType, SesEvent, parse_event
 from ..sources.eventbridge import EVENTBRIDGE_DETAIL_TYPES
 from ._local_core import (
