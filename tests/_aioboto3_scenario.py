@@ -1,9 +1,9 @@
-"""A small scenario run by test_aioboto3_compat.py in its own interpreter, with aioboto3 15.5 first on sys.path.
+"""A scenario run by test_aioboto3_compat.py in its own interpreter, with aioboto3 15.5 first on sys.path.
 
-aioboto3 15.5 pins aiobotocore 2.25.1 and botocore 1.40.61, which cannot share an environment with the suite's
-current aiobotocore. This script is run with that older stack ahead of everything else on ``sys.path`` and
-sesflow from the work tree, against the suite's moto server (argv[1]) and a FakeSes it starts itself. It prints
-one JSON object with what happened; the test asserts on it.
+aioboto3 15.5 pins aiobotocore 2.25.1 and botocore 1.40.61, which cannot share an environment with the
+suite's current aiobotocore. This script runs with that older stack ahead of everything else on
+``sys.path`` and sesflow from the work tree, against the suite's moto server (argv[1]) and a FakeSes it
+starts itself. It prints one JSON object with what happened; the test asserts on it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ async def main(endpoint: str) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:8]
     configuration_set = f"compat-{suffix}"
     sync = boto3.session.Session(**CREDENTIALS)
-    sync.client("sesv2", endpoint_url=endpoint).create_configuration_set(ConfigurationSetName=configuration_set)
+    sync.client("sesv2", endpoint_url=endpoint).create_configuration_set(
+        ConfigurationSetName=configuration_set
+    )
     sync.client("ses", endpoint_url=endpoint).verify_email_identity(EmailAddress="shop@example.com")
     session = aioboto3.Session(**CREDENTIALS)
     out: dict[str, Any] = {
@@ -62,7 +64,9 @@ async def main(endpoint: str) -> dict[str, Any]:
     out["message_id"] = result.message_id
     out["configuration_set"] = result.configuration_set
 
-    queue_url = sync.client("sqs", endpoint_url=endpoint).create_queue(QueueName=f"compat-{suffix}")["QueueUrl"]
+    queue_url = sync.client("sqs", endpoint_url=endpoint).create_queue(QueueName=f"compat-{suffix}")[
+        "QueueUrl"
+    ]
     sync.client("sqs", endpoint_url=endpoint).send_message(
         QueueUrl=queue_url, MessageBody=envelope(make_record("Bounce", message_id=f"bounce-{suffix}"))
     )
@@ -70,7 +74,12 @@ async def main(endpoint: str) -> dict[str, Any]:
     router = EventRouter()
     router.on_bounce(lambda event: handled.append(event.message_id))
     consumer = AsyncSqsConsumer(
-        queue_url, router, session=session, endpoint_url=endpoint, region_name="us-east-1", wait_time_seconds=0
+        queue_url,
+        router,
+        session=session,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        wait_time_seconds=0,
     )
     await consumer.run_until_empty(wait_time_seconds=0)
     out["handled"] = handled

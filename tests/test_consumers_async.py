@@ -274,7 +274,7 @@ def test_without_aiobotocore_the_error_names_the_extra(monkeypatch: pytest.Monke
 def test_a_boto3_session_is_refused_with_what_to_give() -> None:
     import boto3
 
-    with pytest.raises(ConsumerError, match="aiobotocore session .* or an aioboto3.Session"):
+    with pytest.raises(ConsumerError, match=r"aiobotocore session .* or an aioboto3\.Session"):
         AsyncSqsConsumer(
             "https://sqs.us-east-1.amazonaws.com/123456789012/q", EventRouter(), session=boto3.Session()
         )

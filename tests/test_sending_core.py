@@ -205,7 +205,8 @@ def test_list_management_goes_with_every_kind_of_v2_send(changes: dict[str, Any]
     assert request.operation == "send_email"
     assert list(request.params["Content"]) == [content]
     assert request.params["ListManagementOptions"] == {"ContactListName": "newsletter", "TopicName": "weekly"}
-    without_topic, _, _, _ = core().prepare_send(email(list_management=ListManagement("newsletter"), **changes))
+    managed = email(list_management=ListManagement("newsletter"), **changes)
+    without_topic, _, _, _ = core().prepare_send(managed)
     assert without_topic.params["ListManagementOptions"] == {"ContactListName": "newsletter"}
     plain, _, _, _ = core().prepare_send(email(**changes))
     assert "ListManagementOptions" not in plain.params

@@ -364,7 +364,7 @@ def test_the_async_client_names_its_extra_when_aiobotocore_is_missing(
 
 
 def test_the_async_client_refuses_a_blocking_session_and_says_what_to_give() -> None:
-    with pytest.raises(ValidationError, match="aiobotocore session .* or an aioboto3.Session") as excinfo:
+    with pytest.raises(ValidationError, match=r"aiobotocore session .* or an aioboto3\.Session") as excinfo:
         AsyncSesClient("events", session=SESSION)
     assert excinfo.value.field == "session"
 

@@ -112,7 +112,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The proxy as an ASGI app. ``ses_session``/``sqs_session`` are aiobotocore (or aioboto3) sessions
-    (default ones when omitted); ``run_worker=False`` leaves event consumption to another process (or a test)."""
+    (default ones when omitted); ``run_worker=False`` leaves event consumption to another process or test."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -721,7 +721,8 @@ _V2_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
 _TENANT_OPERATIONS = frozenset(
     operation for _, _, operation in _V2_ROUTES if "Tenant" in operation or "ReputationEntity" in operation
 )
-_SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/")
+# SigV4's credential scope names the region; SigV4A's has none (its region set is a header).
+_SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/[^/]+/aws4_request")
 
 
 @attrs.frozen
