@@ -20,6 +20,9 @@ import boto3
 import botocore
 
 import sesflow
+
+# run as a script, this file's folder (tests/) is first on sys.path
+from _consumer_support import sns_body  # type: ignore[import-not-found]
 from sesflow import AsyncSesClient, Email, EventRouter
 from sesflow.consumers import AsyncSqsConsumer
 from sesflow.sending import ValidationError
@@ -27,18 +30,6 @@ from sesflow.sending.fake import FakeSes
 from sesflow.testing import make_record
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def envelope(record: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "Type": "Notification",
-            "MessageId": str(uuid.uuid4()),
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
-            "Message": json.dumps(record),
-            "Timestamp": "2026-01-01T12:00:00.000Z",
-        }
-    )
 
 
 async def main(endpoint: str) -> dict[str, Any]:
@@ -68,7 +59,7 @@ async def main(endpoint: str) -> dict[str, Any]:
         "QueueUrl"
     ]
     sync.client("sqs", endpoint_url=endpoint).send_message(
-        QueueUrl=queue_url, MessageBody=envelope(make_record("Bounce", message_id=f"bounce-{suffix}"))
+        QueueUrl=queue_url, MessageBody=sns_body(make_record("Bounce", message_id=f"bounce-{suffix}"))
     )
     handled: list[str] = []
     router = EventRouter()

@@ -15,17 +15,14 @@ import boto3
 import botocore.compat
 import botocore.session
 import pytest
-from aiobotocore.session import AioSession
 from botocore.validate import ParamValidator
 
 from sesflow.errors import MissingExtra
 from sesflow.sending import (
-    AsyncSesClient,
     BulkStatus,
     ConfigurationSetSendingPaused,
     Destination,
     Email,
-    RetryPolicy,
     SesClient,
     SesError,
     Template,
@@ -37,11 +34,8 @@ from sesflow.sending import (
 from sesflow.sending._requests import Request, unsupported_by_model
 from sesflow.sending.fake import FakeCall, FakeSes
 
-CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-SESSION = boto3.session.Session()
-ASYNC_SESSION = AioSession()
-FAST_RETRY = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002)
-SENDER = "Shop <news@shop.example.com>"
+from .test_sending_fake import CREDENTIALS, SENDER, SESSION, async_client, message, sync_client
+
 ACCOUNT = "123456789012"
 
 
@@ -49,36 +43,6 @@ ACCOUNT = "123456789012"
 def fake() -> Iterator[FakeSes]:
     with FakeSes(configuration_sets={"events"}, templates={"promo"}, tenants={"acme", "globex"}) as server:
         yield server
-
-
-def sync_client(fake: FakeSes, configuration_set: str | None = "events", **kwargs: Any) -> SesClient:
-    options: dict[str, Any] = {
-        "session": SESSION,
-        "endpoint_url": fake.endpoint_url,
-        "max_send_rate": None,
-        "retry": FAST_RETRY,
-        **CREDENTIALS,
-    }
-    options.update(kwargs)
-    return SesClient(configuration_set, **options)
-
-
-def async_client(fake: FakeSes, configuration_set: str | None = "events", **kwargs: Any) -> AsyncSesClient:
-    options: dict[str, Any] = {
-        "session": ASYNC_SESSION,
-        "endpoint_url": fake.endpoint_url,
-        "max_send_rate": None,
-        "retry": FAST_RETRY,
-        **CREDENTIALS,
-    }
-    options.update(kwargs)
-    return AsyncSesClient(configuration_set, **options)
-
-
-def message(**changes: Any) -> Email:
-    fields: dict[str, Any] = {"sender": SENDER, "to": "jane@example.com", "subject": "Hi", "text": "Hello"}
-    fields.update(changes)
-    return Email(**fields)
 
 
 def arn(kind: str, name: str) -> str:

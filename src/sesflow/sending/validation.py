@@ -112,27 +112,24 @@ _HEADER_FIELD_HINT: Final = {
 }
 
 
-def validate_configuration_set_name(name: object, *, field: str = "configuration_set") -> str:
-    """``name`` if it is a valid configuration set name (``^[A-Za-z0-9_-]{1,64}$``), else raise."""
+def _short_name(name: object, field: str, what: str, pattern: re.Pattern[str]) -> str:
     if not isinstance(name, str):
-        raise ValidationError(field, f"a configuration set name is a str, not {type(name).__name__}")
-    if not _CONFIGURATION_SET_NAME.fullmatch(name):
+        raise ValidationError(field, f"a {what} is a str, not {type(name).__name__}")
+    if not pattern.fullmatch(name):
         raise ValidationError(
-            field,
-            f"{name!r} is not a valid configuration set name: use 1 to 64 ASCII letters, digits, '_' or '-'",
+            field, f"{name!r} is not a valid {what}: use 1 to 64 ASCII letters, digits, '_' or '-'"
         )
     return name
+
+
+def validate_configuration_set_name(name: object, *, field: str = "configuration_set") -> str:
+    """``name`` if it is a valid configuration set name (``^[A-Za-z0-9_-]{1,64}$``), else raise."""
+    return _short_name(name, field, "configuration set name", _CONFIGURATION_SET_NAME)
 
 
 def validate_tenant_name(name: object, *, field: str = "tenant") -> str:
     """``name`` if it is a valid tenant name (1 to 64 ASCII letters, digits, ``_`` or ``-``), else raise."""
-    if not isinstance(name, str):
-        raise ValidationError(field, f"a tenant name is a str, not {type(name).__name__}")
-    if not _TENANT_NAME.fullmatch(name):
-        raise ValidationError(
-            field, f"{name!r} is not a valid tenant name: use 1 to 64 ASCII letters, digits, '_' or '-'"
-        )
-    return name
+    return _short_name(name, field, "tenant name", _TENANT_NAME)
 
 
 def validate_endpoint_id(value: object, *, field: str = "endpoint_id") -> str:
