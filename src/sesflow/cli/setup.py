@@ -252,7 +252,8 @@ def run_setup(args: argparse.Namespace) -> int:
                 ).resources
             )
     except ProvisioningError as exc:
-        if args.endpoint_url and args.ses_api == "v2" and "sesv2" in exc.action and "tenant" not in exc.action:
+        destinations = "sesv2" in exc.action and "tenant" not in exc.action  # not the tenant calls
+        if args.endpoint_url and args.ses_api == "v2" and destinations:
             raise ProvisioningError(
                 exc.action,
                 f"{exc} (a local emulator may lack the SES v2 API: try --ses-api v1)",
