@@ -52,7 +52,7 @@ from _docs_page import machine, replace_section, versions
 
 DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 # Whose versions the docs record.
-PACKAGES = ("sesflow", "boto3", "aioboto3", "moto")
+PACKAGES = ("sesflow", "boto3", "aiobotocore", "moto")
 SECTION_TITLE = "## Consuming"
 COMMAND = "python bench/consume.py --write"
 TYPES = ("Delivery", "Bounce", "Complaint", "Open", "Click", "Send", "DeliveryDelay")
@@ -262,11 +262,11 @@ class Async:
         self.loop.run_until_complete(self._open())
 
     async def _open(self) -> None:
-        import aioboto3
         from aiobotocore.config import AioConfig
+        from aiobotocore.session import AioSession
 
         config = AioConfig(max_pool_connections=self.receivers * 2 + 8)
-        self._client_context = aioboto3.Session().client(
+        self._client_context = AioSession().create_client(
             "sqs", endpoint_url=self.queue.endpoint, region_name="us-east-1", config=config
         )
         client = add_round_trip_async(await self._client_context.__aenter__())

@@ -6,7 +6,7 @@ speaking the sesv2 REST-JSON protocol) after a fixed delay (20 ms by default, a 
 * ``boto3 loop``: ``sesv2.send_email`` one message at a time, the way most code sends;
 * ``SesClient.send``: the same loop through sesflow's sync client (validation, configuration set, tags), to
   measure its overhead over raw boto3;
-* ``aioboto3 gather``: raw aioboto3 calls under ``asyncio.gather`` with the same concurrency cap, for
+* ``aiobotocore gather``: raw aiobotocore calls under ``asyncio.gather`` with the same concurrency cap, for
   reference;
 * ``AsyncSesClient.send_many``: 2,000 messages, one ``SendEmail`` each, up to 50 calls in flight;
 * ``AsyncSesClient.send_bulk``: 2,000 destinations of one template, 50 per ``SendBulkEmail`` call.
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import boto3
 import botocore.config
+from aiobotocore.session import AioSession
 
 from sesflow.sending import AsyncSesClient, Destination, Email, SesClient, Template
 from sesflow.testing import FakeSes
@@ -48,7 +48,7 @@ from _docs_page import machine, replace_section, versions
 BENCH_DIR = Path(__file__).resolve().parent
 DOCS_PAGE = BENCH_DIR.parent / "docs" / "benchmarks.md"
 # Whose versions the docs record.
-PACKAGES = ("sesflow", "boto3", "botocore", "aioboto3", "aiobotocore", "aiohttp")
+PACKAGES = ("sesflow", "boto3", "botocore", "aiobotocore", "aiohttp")
 SECTION_TITLE = "## Sending"
 COMMAND = "python bench/send.py --write"
 
@@ -144,7 +144,7 @@ class Bench:
             CONFIGURATION_SET, session=session, endpoint_url=endpoint, max_send_rate=None, **CREDENTIALS
         )
         self.loop = asyncio.new_event_loop()
-        self.aio_session = aioboto3.Session()
+        self.aio_session = AioSession()
         self.async_client = AsyncSesClient(
             CONFIGURATION_SET,
             session=self.aio_session,
@@ -155,7 +155,7 @@ class Bench:
         )
         self.loop.run_until_complete(self.async_client.open())
         config = botocore.config.Config(max_pool_connections=concurrency, retries={"total_max_attempts": 1})
-        self._raw_async_context = self.aio_session.client(
+        self._raw_async_context = self.aio_session.create_client(
             "sesv2", endpoint_url=endpoint, config=config, **CREDENTIALS
         )
         self.raw_async = self.loop.run_until_complete(self._raw_async_context.__aenter__())
@@ -189,7 +189,7 @@ class Bench:
     def _timed_async(self, name: str, n: int, calls: int, work: Callable[[], Awaitable[list[str]]]) -> Run:
         return self._timed(name, n, calls, lambda: self.loop.run_until_complete(work()))
 
-    def aioboto3_gather(self, n: int) -> Run:
+    def aiobotocore_gather(self, n: int) -> Run:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(i: int) -> str:
@@ -200,7 +200,7 @@ class Bench:
         async def work() -> list[str]:
             return list(await asyncio.gather(*(one(i) for i in range(n))))
 
-        return self._timed_async("aioboto3 gather", n, n, work)
+        return self._timed_async("aiobotocore gather", n, n, work)
 
     def async_send_many(self, n: int) -> Run:
         async def work() -> list[str]:
@@ -240,7 +240,7 @@ def check_correctness(n_single: int = 5, n_concurrent: int = 60, n_bulk: int = 1
             plan: list[tuple[Callable[[int], Run], int, str]] = [
                 (bench.boto3_loop, n_single, "SendEmail"),
                 (bench.sesflow_sync, n_single, "SendEmail"),
-                (bench.aioboto3_gather, n_concurrent, "SendEmail"),
+                (bench.aiobotocore_gather, n_concurrent, "SendEmail"),
                 (bench.async_send_many, n_concurrent, "SendEmail"),
                 (bench.async_send_bulk, n_bulk, "SendBulkEmail"),
             ]
@@ -323,7 +323,7 @@ def measure(*, messages: int, sequential: int, delay: float, reps: int, concurre
             # Warm up: connections opened, models loaded, the configuration set checked and cached.
             bench.boto3_loop(3)
             bench.sesflow_sync(3)
-            bench.aioboto3_gather(concurrency)
+            bench.aiobotocore_gather(concurrency)
             bench.async_send_many(concurrency)
             bench.async_send_bulk(100)
             best: dict[str, Run] = {}
@@ -331,7 +331,7 @@ def measure(*, messages: int, sequential: int, delay: float, reps: int, concurre
                 for run in (
                     bench.boto3_loop(sequential),
                     bench.sesflow_sync(sequential),
-                    bench.aioboto3_gather(messages),
+                    bench.aiobotocore_gather(messages),
                     bench.async_send_many(messages),
                     bench.async_send_bulk(messages),
                 ):
@@ -351,7 +351,7 @@ def measure(*, messages: int, sequential: int, delay: float, reps: int, concurre
 ROWS = {
     "boto3 loop": "boto3 `sesv2.send_email`, one message at a time (the baseline)",
     "SesClient.send": "sesflow's sync client, one message at a time",
-    "aioboto3 gather": "raw aioboto3 `send_email` under `asyncio.gather`, same cap on calls in flight",
+    "aiobotocore gather": "raw aiobotocore `send_email` under `asyncio.gather`, same cap on calls in flight",
     "AsyncSesClient.send_many": "sesflow's async client, one `SendEmail` per message, calls in flight capped",
     "AsyncSesClient.send_bulk": "sesflow's async client, one template to every destination, 50 per call",
 }

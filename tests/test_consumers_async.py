@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sesflow.consumers import AsyncSqsConsumer, Backoff, SqliteIdempotencyStore
+from sesflow.consumers import AsyncSqsConsumer, Backoff, ConsumerError, SqliteIdempotencyStore
 from sesflow.errors import MissingExtra
 from sesflow.events import BounceEvent, SesEvent
 from sesflow.routing import EventRouter
@@ -250,13 +250,13 @@ async def test_verified_messages_are_handled_and_forged_ones_are_not(queue: Test
 
 
 async def test_a_given_client_is_used(queue: TestQueue) -> None:
-    import aioboto3
+    from aiobotocore.session import AioSession
 
     queue.send([sns_body(make_record("Bounce"))])
     handled: list[str] = []
     router = EventRouter()
     router.on_bounce(lambda e: handled.append(e.message_id))
-    async with aioboto3.Session().client(
+    async with AioSession().create_client(
         "sqs", endpoint_url=queue.endpoint, region_name="us-east-1"
     ) as client:
         worker = AsyncSqsConsumer(queue.url, router, client=client, wait_time_seconds=0)
@@ -265,10 +265,19 @@ async def test_a_given_client_is_used(queue: TestQueue) -> None:
     assert len(handled) == 1
 
 
-def test_without_aioboto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "aioboto3", None)
-    with pytest.raises(MissingExtra, match=r"sesflow\[async\]"):
+def test_without_aiobotocore_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiobotocore.session", None)  # what an absent package looks like
+    with pytest.raises(MissingExtra, match=r"aiobotocore.*sesflow\[async\]"):
         AsyncSqsConsumer("https://sqs.us-east-1.amazonaws.com/123456789012/q", EventRouter())
+
+
+def test_a_boto3_session_is_refused_with_what_to_give() -> None:
+    import boto3
+
+    with pytest.raises(ConsumerError, match=r"aiobotocore session .* or an aioboto3\.Session"):
+        AsyncSqsConsumer(
+            "https://sqs.us-east-1.amazonaws.com/123456789012/q", EventRouter(), session=boto3.Session()
+        )
 
 
 async def test_a_stop_before_run_is_honoured_and_the_next_run_works(queue: TestQueue) -> None:

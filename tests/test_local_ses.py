@@ -599,7 +599,7 @@ async def test_async_client_sends_are_observed(local: LocalSes) -> None:
     pipe = pipeline(local)
     async with AsyncSesClient(
         pipe.configuration_set.name,
-        session=local.aioboto3_session(),
+        session=local.async_session(),
         endpoint_url=local.endpoint_url,
         max_send_rate=None,
     ) as ses:

@@ -32,7 +32,7 @@ def test_the_report_states_targets_and_replaces_only_its_section(bench: ModuleTy
     best = {
         "boto3 loop": run("boto3 loop", 100, 100, 2.5),
         "SesClient.send": run("SesClient.send", 100, 100, 2.55),
-        "aioboto3 gather": run("aioboto3 gather", 2000, 2000, 2.0),
+        "aiobotocore gather": run("aiobotocore gather", 2000, 2000, 2.0),
         "AsyncSesClient.send_many": run("AsyncSesClient.send_many", 2000, 2000, 2.5),
         "AsyncSesClient.send_bulk": run("AsyncSesClient.send_bulk", 2000, 40, 0.5),
     }

@@ -162,7 +162,7 @@ def test_v2_simple_send_parameters() -> None:
         tags={"campaign": "spring"},
         feedback_address="bounces@example.com",
     )
-    request, chosen, tags = core(tags={"app": "shop", "campaign": "default"}).prepare_send(message)
+    request, chosen, tags, _ = core(tags={"app": "shop", "campaign": "default"}).prepare_send(message)
     assert (request.operation, chosen, dict(tags)) == (
         "send_email",
         "default-set",
@@ -201,13 +201,14 @@ def test_v2_simple_send_parameters() -> None:
 )
 def test_list_management_goes_with_every_kind_of_v2_send(changes: dict[str, Any], content: str) -> None:
     message = email(list_management=ListManagement("newsletter", topic="weekly"), **changes)
-    request, _, _ = core().prepare_send(message)
+    request, _, _, _ = core().prepare_send(message)
     assert request.operation == "send_email"
     assert list(request.params["Content"]) == [content]
     assert request.params["ListManagementOptions"] == {"ContactListName": "newsletter", "TopicName": "weekly"}
-    without_topic, _, _ = core().prepare_send(email(list_management=ListManagement("newsletter"), **changes))
+    managed = email(list_management=ListManagement("newsletter"), **changes)
+    without_topic, _, _, _ = core().prepare_send(managed)
     assert without_topic.params["ListManagementOptions"] == {"ContactListName": "newsletter"}
-    plain, _, _ = core().prepare_send(email(**changes))
+    plain, _, _, _ = core().prepare_send(email(**changes))
     assert "ListManagementOptions" not in plain.params
 
 
@@ -230,7 +231,7 @@ def test_list_management_is_refused_on_v1_and_with_own_unsubscribe_headers() -> 
 
 def test_v1_simple_send_parameters() -> None:
     message = email(feedback_address="bounces@example.com", tags={"a": "b"}, configuration_set="override")
-    request, chosen, _ = core(api="v1").prepare_send(message)
+    request, chosen, _, _ = core(api="v1").prepare_send(message)
     assert (request.operation, chosen) == ("send_email", "override")
     assert request.params == {
         "Source": "Shop <shop@example.com>",
@@ -253,7 +254,7 @@ def test_raw_send_carries_all_recipients_and_the_set_in_params_and_headers(api: 
         list_unsubscribe=ListUnsubscribe(url="https://example.com/u"),
         tags={"t": "1"},
     )
-    request, _, _ = core(api=api).prepare_send(message)
+    request, _, _, _ = core(api=api).prepare_send(message)
     if api == "v2":
         assert request.operation == "send_email"
         data = request.params["Content"]["Raw"]["Data"]
@@ -276,10 +277,10 @@ def test_raw_send_carries_all_recipients_and_the_set_in_params_and_headers(api: 
 
 def test_templated_send_parameters() -> None:
     stored = email(subject=None, text=None, template=Template("welcome", data={"name": "Jane"}))
-    v1, _, _ = core(api="v1").prepare_send(stored)
+    v1, _, _, _ = core(api="v1").prepare_send(stored)
     assert v1.operation == "send_templated_email"
     assert (v1.params["Template"], v1.params["TemplateData"]) == ("welcome", '{"name":"Jane"}')
-    v2, _, _ = core().prepare_send(
+    v2, _, _, _ = core().prepare_send(
         stored.replace(list_unsubscribe=ListUnsubscribe(url="https://example.com/u"))
     )
     assert v2.params["Content"] == {
@@ -293,7 +294,7 @@ def test_templated_send_parameters() -> None:
         }
     }
     inline = stored.replace(template=Template(subject="Hi {{name}}", text="Hello {{name}}"))
-    request, _, _ = core().prepare_send(inline)
+    request, _, _, _ = core().prepare_send(inline)
     assert request.params["Content"]["Template"] == {
         "TemplateContent": {"Subject": "Hi {{name}}", "Text": "Hello {{name}}"},
         "TemplateData": "{}",
@@ -315,7 +316,7 @@ def test_what_v1_cannot_carry_is_refused_before_sending() -> None:
 
 def test_v1_refuses_messages_over_10_mb_that_v2_takes() -> None:
     message = email(attachments=[Attachment("big.bin", bytes(8 * 1024 * 1024))])
-    request, _, _ = core().prepare_send(message)
+    request, _, _, _ = core().prepare_send(message)
     assert len(request.params["Content"]["Raw"]["Data"]) > 10 * 1024 * 1024
     with pytest.raises(ValidationError, match="v1 limit is 10,485,760"):
         core(api="v1").prepare_send(message)

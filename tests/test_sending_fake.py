@@ -2,7 +2,7 @@
 
 moto has no v2 ``SendBulkEmail`` or ``GetAccount``, never throttles, and accepts sends naming a configuration
 set that does not exist. ``FakeSes`` is a real HTTP server on 127.0.0.1 speaking SES's v2 REST-JSON and v1
-query/XML protocols for the sending operations, so boto3 and aioboto3 go through their real serializers,
+query/XML protocols for the sending operations, so boto3 and aiobotocore go through their real serializers,
 parsers and HTTP stacks, while the tests script throttling, per-destination bulk failures, paused accounts and
 dropped connections.
 """
@@ -16,9 +16,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import aioboto3
 import boto3
 import pytest
+from aiobotocore.session import AioSession
 
 from sesflow.sending import (
     AccessDenied,
@@ -43,7 +43,7 @@ from sesflow.testing.fake_ses import unflatten_query
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SESSION = boto3.session.Session()
-ASYNC_SESSION = aioboto3.Session()
+ASYNC_SESSION = AioSession()
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.005)
 SENDER = "Shop <news@shop.example.com>"
 
@@ -353,13 +353,21 @@ def test_unflatten_query_builds_nested_lists() -> None:
     }
 
 
-def test_the_async_client_names_its_extra_when_aioboto3_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_async_client_names_its_extra_when_aiobotocore_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from sesflow.errors import MissingExtra
 
-    monkeypatch.setitem(sys.modules, "aioboto3", None)  # what an absent package looks like to import
-    with pytest.raises(MissingExtra, match=r"sesflow\[async\]") as excinfo:
+    monkeypatch.setitem(sys.modules, "aiobotocore.session", None)  # what an absent package looks like
+    with pytest.raises(MissingExtra, match=r"aiobotocore.*sesflow\[async\]") as excinfo:
         AsyncSesClient("events")
     assert excinfo.value.extra == "async"
+
+
+def test_the_async_client_refuses_a_blocking_session_and_says_what_to_give() -> None:
+    with pytest.raises(ValidationError, match=r"aiobotocore session .* or an aioboto3\.Session") as excinfo:
+        AsyncSesClient("events", session=SESSION)
+    assert excinfo.value.field == "session"
 
 
 # ------------------------------------------------------------------ the account's suppression list

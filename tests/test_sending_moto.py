@@ -1,4 +1,4 @@
-"""SesClient and AsyncSesClient against moto in server mode (the real boto3 / aioboto3 stacks over HTTP).
+"""SesClient and AsyncSesClient against moto in server mode (the real boto3 / aiobotocore stacks over HTTP).
 
 What went over the wire is read on both ends: botocore hooks on the client record each operation with its
 parameters (``before-parameter-build``) and the HTTP body actually sent (``before-send``), and moto's own
@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import aioboto3
 import boto3
 import pytest
+from aiobotocore.session import AioSession
 
 from sesflow.sending import (
     AsyncSesClient,
@@ -38,7 +38,7 @@ from sesflow.sending import (
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # One session per kind for the module: sessions cache the loaded service models, so clients come cheap.
 SESSION = boto3.session.Session()
-ASYNC_SESSION = aioboto3.Session()
+ASYNC_SESSION = AioSession()
 SEND_OPERATIONS = {
     "SendEmail",
     "SendRawEmail",

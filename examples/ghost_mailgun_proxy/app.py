@@ -136,9 +136,9 @@ def create_app(
     run_worker: bool = True,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The proxy as an ASGI app. ``ses_session``/``sqs_session`` are ``aioboto3.Session`` s (default ones
-    when omitted); ``run_worker=False`` does not run the event worker (``app.state.proxy.worker``), so that
-    a test can drain the queue when it chooses."""
+    """The proxy as an ASGI app. ``ses_session``/``sqs_session`` are aiobotocore (or aioboto3) sessions
+    (default ones when omitted); ``run_worker=False`` does not run the event worker
+    (``app.state.proxy.worker``), so that a test can drain the queue when it chooses."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -87,9 +87,9 @@ def build_router(store: Store, on_settled: Callable[[str], None] | None = None) 
 class EventWorker:
     """Consumes ``settings.queue_url`` into ``store`` until :meth:`stop`.
 
-    ``session`` is an ``aioboto3.Session`` (a default one when omitted; tests pass one bound to moto).
-    :attr:`ready_at` says since when the worker has been caught up with its queue: the sender counts the
-    wait for a missing ``Send`` event from then.
+    ``session`` is an aiobotocore (or aioboto3) session (a default one when omitted; tests pass one bound to
+    moto). :attr:`ready_at` says since when the worker has been caught up with its queue: the sender counts
+    the wait for a missing ``Send`` event from then.
     """
 
     def __init__(

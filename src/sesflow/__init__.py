@@ -52,6 +52,9 @@ if TYPE_CHECKING:  # the rest, imported on first use (see __getattr__ below); my
     from .sending import SesError as SesError
     from .sending import Template as Template
     from .sending import TemplateNotFound as TemplateNotFound
+    from .sending import TenantNotAssociated as TenantNotAssociated
+    from .sending import TenantNotFound as TenantNotFound
+    from .sending import TenantSendingPaused as TenantSendingPaused
     from .sending import Throttled as Throttled
     from .sending import ValidationError as ValidationError
     from .sources import SnsVerifier as SnsVerifier

@@ -21,11 +21,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import attrs
 import boto3
 import httpx
 import pytest
+from aiobotocore.session import AioSession
 from fastapi import FastAPI
 
 from sesflow.provisioning import Provisioner
@@ -49,6 +49,7 @@ __all__ = [
     "post_batch",
     "serve",
     "settings_for",
+    "async_session",
     "sqs_session",
 ]
 
@@ -98,8 +99,16 @@ def aws(moto_server: str) -> Aws:
     )
 
 
-def sqs_session() -> Any:
-    return aioboto3.Session(**CREDENTIALS)
+def async_session() -> AioSession:
+    """An aiobotocore session with the test credentials (what the proxy's async clients are made from)."""
+    session = AioSession()
+    session.set_credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"])
+    session.set_config_variable("region", CREDENTIALS["region_name"])
+    return session
+
+
+def sqs_session() -> AioSession:
+    return async_session()
 
 
 def settings_for(aws: Aws, database: Path, **changes: Any) -> Settings:
@@ -256,9 +265,11 @@ class SentCapture:
             self.attach(session)
 
     def attach(self, session: Any) -> Any:
+        # a boto3 / aioboto3 session has .events; an aiobotocore session registers hooks itself
+        register = session.events.register if hasattr(session, "events") else session.register
         for event in ("sesv2.SendEmail", "ses.SendRawEmail"):
-            session.events.register(f"before-parameter-build.{event}", self._before)
-            session.events.register(f"after-call.{event}", self._after)
+            register(f"before-parameter-build.{event}", self._before)
+            register(f"after-call.{event}", self._after)
         return session
 
     def _before(self, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:

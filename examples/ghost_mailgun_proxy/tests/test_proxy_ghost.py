@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 import pytest
 
 from sesflow.events import EventFamily, EventType
@@ -31,10 +30,10 @@ from ..mailgun import parse_message_form
 from .fixtures import (
     API_KEY,
     AUTH,
-    CREDENTIALS,
     GHOST_EVENTS,
     Aws,
     SentCapture,
+    async_session,
     ghost_fields,
     ghost_pages,
     member,
@@ -111,7 +110,7 @@ async def test_a_newsletter_goes_out_per_recipient_and_comes_back_as_ghost_reads
 ) -> None:
     recipients = {address: member(address, name) for address, name in NAMES.items()}
     with LocalSes(aws.endpoint, seed=3, open_rate=1.0, outcomes=OUTCOMES, clock=lambda: SENT_AT) as local:
-        session = local.aioboto3_session()
+        session = local.async_session()
         capture = SentCapture(session)
         async with serve(settings_for(aws, tmp_path / "proxy.sqlite3"), ses_session=session) as served:
             response = await post_batch(served.http, aws.domain, ghost_fields(aws.domain, recipients))
@@ -241,7 +240,7 @@ async def test_suppressed_addresses_get_605_until_ghost_deletes_them(aws: Aws, t
     with LocalSes(aws.endpoint, seed=4, outcomes=outcomes, clock=lambda: SENT_AT) as local:
         settings = settings_for(aws, tmp_path / "proxy.sqlite3")
         capture = SentCapture()
-        async with serve(settings, ses_session=capture.attach(local.aioboto3_session())) as served:
+        async with serve(settings, ses_session=capture.attach(local.async_session())) as served:
             http, store = served.http, served.proxy.store
             assert (await post_batch(http, aws.domain, ghost_fields(aws.domain, first))).status_code == 200
             await served.proxy.sender.wait_idle()
@@ -353,7 +352,7 @@ async def test_a_restart_mid_batch(
     settings = settings_for(aws, tmp_path / "proxy.sqlite3", send_concurrency=1, **mode)
     now = [SENT_AT.timestamp()]
     with LocalSes(aws.endpoint, seed=6) as local:
-        session = local.aioboto3_session()
+        session = local.async_session()
         calls = 0
         held = asyncio.Event()
 
@@ -369,14 +368,14 @@ async def test_a_restart_mid_batch(
         # before-call: the request never leaves. after-call: SES accepted it and the proxy never sees the
         # answer; registered at LocalSes's level and after it, so LocalSes has published its events.
         hook = "before-call" if where == "before-request" else "after-call"
-        session.events.register(f"{hook}.sesv2", hold_the_third_send)
+        session.register(f"{hook}.sesv2", hold_the_third_send)
         async with serve(settings, ses_session=session, clock=lambda: now[0]) as served:
             response = await post_batch(served.http, aws.domain, ghost_fields(aws.domain, recipients))
             batch_id = response.json()["id"][1:-1]
             await asyncio.wait_for(held.wait(), timeout=10)
 
         caplog.clear()
-        async with serve(settings, ses_session=local.aioboto3_session(), clock=lambda: now[0]) as served:
+        async with serve(settings, ses_session=local.async_session(), clock=lambda: now[0]) as served:
             sender, store = served.proxy.sender, served.proxy.store
             assert sender.mode == expected_mode
             if mode:
@@ -435,7 +434,7 @@ async def test_open_tracking_follows_o_tracking_opens(aws: Aws, tmp_path: Path) 
     recipients = {"quiet@example.org": member("quiet@example.org", "Q")}
     options = {"o:tracking-opens": "no", "o:tracking-clicks": "no"}
     with LocalSes(aws.endpoint, seed=8, open_rate=1.0, click_rate=1.0) as local:
-        session = local.aioboto3_session()
+        session = local.async_session()
         capture = SentCapture(session)
         async with serve(settings_for(aws, tmp_path / "a.sqlite3"), ses_session=session) as served:
             await post_batch(served.http, aws.domain, ghost_fields(aws.domain, recipients, options=options))
@@ -466,7 +465,7 @@ async def test_test_mode_scheduling_and_a_full_batch_of_1000(aws: Aws, tmp_path:
     t0 = SENT_AT.timestamp()
     settings = settings_for(aws, tmp_path / "proxy.sqlite3")
     capture = SentCapture()
-    session = capture.attach(aioboto3.Session(**CREDENTIALS))
+    session = capture.attach(async_session())
     members = {f"m{n}@example.org": {"name": f"M{n}"} for n in range(1000)}
     async with serve(settings, ses_session=session, clock=lambda: t0) as served:
         http = served.http
@@ -507,9 +506,7 @@ async def test_events_built_from_records_with_the_real_message_ids(aws: Aws, tmp
     complaint, an identity notification without tags), published to SNS; and the filters Ghost uses."""
     recipients = {a: member(a, "Member") for a in ("a@example.org", "b@example.org")}
     fields = ghost_fields(aws.domain, recipients)
-    async with serve(
-        settings_for(aws, tmp_path / "proxy.sqlite3"), ses_session=aioboto3.Session(**CREDENTIALS)
-    ) as served:
+    async with serve(settings_for(aws, tmp_path / "proxy.sqlite3"), ses_session=async_session()) as served:
         http, store = served.http, served.proxy.store
         response = await post_batch(http, aws.domain, fields)
         batch_id = response.json()["id"][1:-1]
@@ -615,9 +612,7 @@ async def test_events_built_from_records_with_the_real_message_ids(aws: Aws, tmp
 
 
 async def test_basic_auth_is_required_everywhere(aws: Aws, tmp_path: Path) -> None:
-    async with serve(
-        settings_for(aws, tmp_path / "proxy.sqlite3"), ses_session=aioboto3.Session(**CREDENTIALS)
-    ) as served:
+    async with serve(settings_for(aws, tmp_path / "proxy.sqlite3"), ses_session=async_session()) as served:
         http = served.http
         fields = ghost_fields(aws.domain, {"a@example.org": {"name": "A"}})
 

@@ -33,7 +33,7 @@ async def test_over_real_http_with_the_worker_running(aws: Aws, tmp_path: Path) 
     with LocalSes(aws.endpoint, seed=11, open_rate=1.0) as local:
         app = create_app(
             settings_for(aws, tmp_path / "proxy.sqlite3"),
-            ses_session=local.aioboto3_session(),
+            ses_session=local.async_session(),
             sqs_session=sqs_session(),
         )
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))

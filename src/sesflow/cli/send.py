@@ -84,6 +84,9 @@ def add_send_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--api", choices=["v2", "v1"], default="v2", help="SES API (default: v2)")
     parser.add_argument(
+        "--tenant", metavar="NAME", help="send on behalf of this SES tenant (v2 API; checked to exist first)"
+    )
+    parser.add_argument(
         "--max-send-rate",
         type=_rate,
         default="account",
@@ -171,6 +174,7 @@ def run_send(args: argparse.Namespace) -> int:
         endpoint_url=args.endpoint_url,
         api=args.api,
         max_send_rate=args.max_send_rate,
+        tenant=args.tenant,
     )
     with client:
         if args.recipients:
@@ -195,15 +199,15 @@ def run_send(args: argparse.Namespace) -> int:
                 return 1
             raise
     if args.json:
-        print(
-            json.dumps(
-                {"ok": True, "message_id": result.message_id, "configuration_set": result.configuration_set}
-            )
-        )
+        answer = {"ok": True, "message_id": result.message_id, "configuration_set": result.configuration_set}
+        if result.tenant is not None:
+            answer["tenant"] = result.tenant
+        print(json.dumps(answer))
     else:
+        for_tenant = f" for tenant [bold]{result.tenant}[/bold]" if result.tenant else ""
         console().print(
             f"[green]Sent[/green] message [bold]{result.message_id}[/bold] "
-            f"with configuration set [bold]{result.configuration_set}[/bold]"
+            f"with configuration set [bold]{result.configuration_set}[/bold]{for_tenant}"
         )
     return 0
 

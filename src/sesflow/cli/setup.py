@@ -21,6 +21,8 @@ Create what SES needs to publish a configuration set's events, and what the even
                using a Glue table generated from sesflow's event models (Athena queries it as is)
   eventbridge  configuration set -> the default EventBridge bus (SES v2 API only)
 Every step looks before it creates: running the command again changes nothing and says "exists".
+--tenant NAME also makes an SES tenant that sends with this configuration set and the --identity
+identities (created, associated, given a reputation policy; SES v2 API).
 --dry-run calls nothing and prints the plan and the least-privilege IAM policy documents instead.
 Against a local emulator (--endpoint-url), such as moto, use --ses-api v1: moto has no v2 event
 destinations."""
@@ -92,6 +94,23 @@ def add_setup_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a verified identity (domain or address) the app sends as: adds the sender's IAM policy",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    tenant = parser.add_argument_group("tenant")
+    tenant.add_argument(
+        "--tenant",
+        metavar="NAME",
+        help="also ensure this tenant, with the configuration set and identities associated",
+    )
+    tenant.add_argument(
+        "--reputation-policy",
+        choices=["none", "standard", "strict"],
+        default="standard",
+        help="the tenant's reputation policy (default: standard)",
+    )
+    tenant.add_argument(
+        "--tenant-suppression",
+        choices=["TENANT", "ACCOUNT"],
+        help="the tenant's suppression list: its own (TENANT) or the account's (default: left as it is)",
+    )
     parser.add_argument(
         "--ses-api", choices=["v1", "v2"], default="v2", help="SES API for event destinations (default: v2)"
     )
@@ -152,7 +171,15 @@ def _policies(provisioner: Any, args: argparse.Namespace, resources: dict[str, A
     out: dict[str, Any] = {}
     if args.identity:
         out["sender (the application that sends)"] = policies.sender_policy(
-            region, account, identities=args.identity, configuration_sets=[args.configuration_set]
+            region,
+            account,
+            identities=args.identity,
+            configuration_sets=[args.configuration_set],
+            tenants=[args.tenant] if args.tenant else (),
+        )
+    if args.tenant:
+        out["tenant suppression (managing the tenant's list)"] = policies.tenant_suppression_policy(
+            region, account, [args.tenant]
         )
     sns_sqs = resources.get("sns-sqs")
     if sns_sqs is not None:
@@ -243,8 +270,19 @@ def run_setup(args: argparse.Namespace) -> int:
                     args.configuration_set, name=args.eventbridge_destination_name, event_types=event_types
                 )
             )
+        if args.tenant:
+            resources.extend(
+                provisioner.ensure_tenant(
+                    args.tenant,
+                    configuration_sets=[args.configuration_set],
+                    identities=args.identity,
+                    reputation_policy=args.reputation_policy,
+                    suppression_scope=args.tenant_suppression,
+                ).resources
+            )
     except ProvisioningError as exc:
-        if args.endpoint_url and args.ses_api == "v2" and "sesv2" in exc.action:
+        destinations = "sesv2" in exc.action and "tenant" not in exc.action  # not the tenant calls
+        if args.endpoint_url and args.ses_api == "v2" and destinations:
             raise ProvisioningError(
                 exc.action,
                 f"{exc} (a local emulator may lack the SES v2 API: try --ses-api v1)",

@@ -1,4 +1,4 @@
-"""``AsyncSqsConsumer``: an asyncio SQS worker over aioboto3 (extra ``async``).
+"""``AsyncSqsConsumer``: an asyncio SQS worker over aiobotocore (extra ``async``; aioboto3 sessions work too).
 
 Several receives are in flight at once (``receivers``), each received message is handled in its own task, at
 most ``concurrency`` at a time, and acknowledgements from all of them are gathered into batch requests.
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ..errors import MissingExtra
+from .._aio import client_context, load_aiobotocore, new_session, session_problem
 from ..routing import EventRouter
 from ..sources import MessageVerifier, mark_handled, sqs_message_item_async
 from . import _core as core
@@ -40,14 +40,6 @@ _STOPPING = "the consumer is stopping"
 
 class _Stopped(Exception):
     """The consumer was asked to stop while waiting."""
-
-
-def _load_aioboto3() -> Any:
-    try:
-        import aioboto3
-    except ImportError as exc:
-        raise MissingExtra("AsyncSqsConsumer", "async", "aioboto3") from exc
-    return aioboto3
 
 
 def _track(tasks: set[asyncio.Task[None]], coroutine: Coroutine[Any, Any, None]) -> None:
@@ -102,8 +94,8 @@ class AsyncSqsConsumer(ConsumerBase):
     Args:
         router: the handlers.
         client: an open aiobotocore SQS client (inside its ``async with``); otherwise :meth:`run` opens one
-            from ``session`` (an ``aioboto3.Session``, a default one when omitted) with ``region_name`` and
-            ``endpoint_url``, and closes it when it returns.
+            from ``session`` (an aiobotocore ``AioSession`` or an ``aioboto3.Session``; a default aiobotocore
+            session when omitted) with ``region_name`` and ``endpoint_url``, and closes it when it returns.
         receivers: how many receives are in flight at once.
         concurrency: how many messages are handled at once; a receive waits for free capacity, so no message
             sits received but unhandled while its visibility timeout runs.
@@ -140,7 +132,11 @@ class AsyncSqsConsumer(ConsumerBase):
             raise ConsumerError(f"ack_delay must not be negative, got {ack_delay}")
         settings = Settings(queue_url, wait_time_seconds, batch_size, visibility_timeout, backoff, heartbeat)
         if client is None and session is None:
-            _load_aioboto3()  # fail now, not at the first run, when the extra is missing
+            load_aiobotocore("AsyncSqsConsumer")  # fail now, not at the first run, when the extra is missing
+        if session is not None:
+            problem = session_problem(session)
+            if problem is not None:
+                raise ConsumerError(f"session: {problem}")
         super().__init__(settings, router, verifier, idempotency, on_metrics)
         self.receivers = receivers
         self.concurrency = concurrency
@@ -283,12 +279,12 @@ class AsyncSqsConsumer(ConsumerBase):
         if self._given_client is not None:
             yield self._given_client
             return
-        session = self._session if self._session is not None else _load_aioboto3().Session()
+        session = self._session if self._session is not None else new_session("AsyncSqsConsumer")
         from aiobotocore.config import AioConfig
 
         config = AioConfig(max_pool_connections=self.receivers * 2 + 8)
-        async with session.client(
-            "sqs", region_name=self._region_name, endpoint_url=self._endpoint_url, config=config
+        async with client_context(
+            session, "sqs", region_name=self._region_name, endpoint_url=self._endpoint_url, config=config
         ) as client:
             yield client
 

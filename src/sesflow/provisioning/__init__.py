@@ -1,6 +1,6 @@
 """Provisioning: configuration sets, event destinations, the SNS → SQS and Firehose → S3 pipelines (NDJSON, or
-Parquet with the Glue table Firehose converts records with), and least-privilege IAM policy documents.
-Idempotent: safe to run twice."""
+Parquet with the Glue table Firehose converts records with), tenants, and least-privilege IAM policy
+documents. Idempotent: safe to run twice."""
 
 from .._public import publish
 from . import policies
@@ -8,11 +8,13 @@ from .resources import (
     ALL_EVENT_TYPES,
     FIREHOSE_PARQUET_PREFIX,
     FIREHOSE_PREFIX,
+    REPUTATION_POLICIES,
     FirehosePipeline,
     Provisioner,
     ProvisioningError,
     Resource,
     SnsSqsPipeline,
+    TenantSetup,
     firehose_s3_destination,
     glue_table_name,
     parquet_conversion,
@@ -30,6 +32,8 @@ __all__ = [
     "firehose_s3_destination",
     "glue_table_name",
     "parquet_conversion",
+    "TenantSetup",
+    "REPUTATION_POLICIES",
     "policies",
 ]
 

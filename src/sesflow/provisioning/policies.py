@@ -23,6 +23,9 @@ __all__ = [
     "ses_sns_topic_policy",
     "ses_trust_policy",
     "sns_to_sqs_queue_policy",
+    "tenant_arn",
+    "reputation_policy_arn",
+    "tenant_suppression_policy",
     "worker_policy",
 ]
 
@@ -38,6 +41,17 @@ def configuration_set_arn(region: str, account_id: str, name: str, partition: st
     return f"arn:{partition}:ses:{region}:{account_id}:configuration-set/{name}"
 
 
+def tenant_arn(region: str, account_id: str, name: str, tenant_id: str = "*", partition: str = "aws") -> str:
+    """A tenant's ARN (``tenant/NAME/ID``); the default id ``*`` matches the tenant of that name, whatever
+    its id (AWS's Service Authorization Reference, SES v2 resource types)."""
+    return f"arn:{partition}:ses:{region}:{account_id}:tenant/{name}/{tenant_id}"
+
+
+def reputation_policy_arn(region: str, name: str, partition: str = "aws") -> str:
+    """The ARN of an SES-managed reputation policy: ``none``, ``standard`` or ``strict``."""
+    return f"arn:{partition}:ses:{region}:aws:reputation-policy/{name}"
+
+
 def sender_policy(
     region: str,
     account_id: str,
@@ -46,14 +60,17 @@ def sender_policy(
     configuration_sets: Sequence[str],
     templates: Sequence[str] = (),
     from_addresses: Sequence[str] = (),
+    tenants: Sequence[str] = (),
     partition: str = "aws",
 ) -> PolicyDocument:
     """What an application that sends through sesflow needs, and nothing more.
 
     ``identities`` are verified identities (``example.com`` or ``sender@example.com``) the app may send as;
     ``configuration_sets`` the sets it attaches (SES authorises a send against both). ``from_addresses``
-    optionally pins the From address with the ``ses:FromAddress`` condition. Reading the send quota has no
-    resource-level permission in AWS, so that one statement uses ``"*"``.
+    optionally pins the From address with the ``ses:FromAddress`` condition. ``tenants`` restricts sending
+    to those tenants with the ``ses:TenantName`` condition key (sends naming no tenant, and v1 sends, which
+    cannot name one, are then denied) and allows sesflow's tenant check (``ses:GetTenant`` on those tenants).
+    Reading the send quota has no resource-level permission in AWS, so that one statement uses ``"*"``.
     """
     if not identities:
         raise ValueError("sender_policy needs at least one identity (a domain or address the app sends as)")
@@ -75,10 +92,26 @@ def sender_policy(
         ],
         "Resource": resources,
     }
+    conditions: dict[str, list[str]] = {}
     if from_addresses:
-        send["Condition"] = {"StringEquals": {"ses:FromAddress": list(from_addresses)}}
+        conditions["ses:FromAddress"] = list(from_addresses)
+    if tenants:
+        conditions["ses:TenantName"] = list(tenants)
+    if conditions:
+        send["Condition"] = {"StringEquals": conditions}
+    extra: list[dict[str, Any]] = []
+    if tenants:
+        extra.append(
+            {
+                "Sid": "CheckTenants",
+                "Effect": "Allow",
+                "Action": ["ses:GetTenant"],
+                "Resource": [tenant_arn(region, account_id, t, partition=partition) for t in tenants],
+            }
+        )
     return _doc(
         send,
+        *extra,
         {
             "Sid": "CheckConfigurationSets",
             "Effect": "Allow",
@@ -91,6 +124,30 @@ def sender_policy(
             "Action": ["ses:GetAccount", "ses:GetSendQuota"],
             "Resource": "*",
         },
+    )
+
+
+def tenant_suppression_policy(
+    region: str, account_id: str, tenants: Sequence[str], partition: str = "aws"
+) -> PolicyDocument:
+    """What managing these tenants' suppression lists and preferences needs: the suppression list calls
+    with ``TenantName`` and ``PutTenantSuppressionAttributes``, on the tenants' ARNs (AWS's Service
+    Authorization Reference lists the tenant resource type for them)."""
+    if not tenants:
+        raise ValueError("tenant_suppression_policy needs at least one tenant name")
+    return _doc(
+        {
+            "Sid": "ManageTenantSuppression",
+            "Effect": "Allow",
+            "Action": [
+                "ses:GetTenant",
+                "ses:PutTenantSuppressionAttributes",
+                "ses:PutSuppressedDestination",
+                "ses:GetSuppressedDestination",
+                "ses:DeleteSuppressedDestination",
+            ],
+            "Resource": [tenant_arn(region, account_id, t, partition=partition) for t in tenants],
+        }
     )
 
 

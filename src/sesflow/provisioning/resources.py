@@ -34,6 +34,8 @@ __all__ = [
     "firehose_s3_destination",
     "glue_table_name",
     "parquet_conversion",
+    "TenantSetup",
+    "REPUTATION_POLICIES",
 ]
 
 log = logging.getLogger("sesflow.provisioning")
@@ -163,6 +165,26 @@ class FirehosePipeline:
         return f"s3://{self.bucket.name}/{prefix.split('/', 1)[0]}/"
 
 
+REPUTATION_POLICIES = ("none", "standard", "strict")
+"""SES's managed reputation policies for a tenant (``UpdateReputationEntityPolicy``)."""
+
+
+@attrs.frozen
+class TenantSetup:
+    """A tenant with its resources associated, its reputation policy and its suppression preferences."""
+
+    tenant: Resource
+    associations: tuple[Resource, ...]
+    reputation_policy: Resource | None
+    suppression: Resource | None
+
+    @property
+    def resources(self) -> list[Resource]:
+        out = [self.tenant, *self.associations]
+        out += [r for r in (self.reputation_policy, self.suppression) if r is not None]
+        return out
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -241,7 +263,8 @@ class Provisioner:
     ``session`` is a boto3 session (default: a new one); ``region`` and ``endpoint_url`` are passed to every
     client (``endpoint_url`` points at a local emulator such as moto). ``ses_api`` picks the SES API for event
     destinations: ``"v2"`` (default; all four destination kinds) or ``"v1"`` (SNS, Firehose and CloudWatch
-    only — EventBridge destinations exist only in v2).
+    only — EventBridge destinations exist only in v2). Tenants exist only in v2 and always use it.
+    ``account_id`` is the account in the ARNs it builds (default: asked of STS when first needed).
     """
 
     def __init__(
@@ -252,6 +275,7 @@ class Provisioner:
         endpoint_url: str | None = None,
         ses_api: str = "v2",
         dry_run: bool = False,
+        account_id: str | None = None,
     ) -> None:
         if ses_api not in ("v1", "v2"):
             raise ValueError("ses_api must be 'v1' or 'v2'")
@@ -261,7 +285,7 @@ class Provisioner:
         self.ses_api = ses_api
         self.dry_run = dry_run
         self._clients: dict[str, Any] = {}
-        self._account_id: str | None = None
+        self._account_id: str | None = account_id
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
@@ -847,21 +871,161 @@ class Provisioner:
             cs, bucket_resource, firehose_role, stream, ses_role, destination, database, table, lake
         )
 
+    # --- tenants ------------------------------------------------------------------------------------------
+
+    def ensure_tenant(
+        self,
+        name: str,
+        *,
+        configuration_sets: Sequence[str] = (),
+        identities: Sequence[str] = (),
+        templates: Sequence[str] = (),
+        reputation_policy: str | None = "standard",
+        suppression_scope: str | None = None,
+        suppressed_reasons: Sequence[str] = ("BOUNCE", "COMPLAINT"),
+        tags: dict[str, str] | None = None,
+    ) -> TenantSetup:
+        """A tenant called ``name`` that can send (SES v2).
+
+        Creates the tenant when missing (with ``tags``), associates each configuration set, identity
+        (``example.com`` or ``sender@example.com``) and template with it (``CreateTenantResourceAssociation``
+        by ARN; SES needs at least one identity and one configuration set before the tenant can send), sets
+        its ``reputation_policy`` (``none``, ``standard`` or ``strict``; None leaves it as it is) and, when
+        ``suppression_scope`` is given (``TENANT`` or ``ACCOUNT``), its suppression preferences. Each step
+        looks first and changes only what differs.
+        """
+        from ..sending._requests import suppression_reason
+        from ..sending.validation import validate_configuration_set_name, validate_tenant_name
+
+        validate_tenant_name(name, field="name")
+        for cs in configuration_sets:
+            validate_configuration_set_name(cs)
+        if reputation_policy is not None and reputation_policy not in REPUTATION_POLICIES:
+            raise ValueError(
+                f"reputation_policy is one of {REPUTATION_POLICIES} or None, not {reputation_policy!r}"
+            )
+        scope = None if suppression_scope is None else str(suppression_scope).upper()
+        if scope is not None and scope not in ("TENANT", "ACCOUNT"):
+            raise ValueError(f"suppression_scope is 'TENANT' or 'ACCOUNT', not {suppression_scope!r}")
+        reasons = sorted({suppression_reason(r) for r in suppressed_reasons})
+        wanted = [policies.configuration_set_arn(self.region, self.account_id, c) for c in configuration_sets]
+        base = f"arn:aws:ses:{self.region}:{self.account_id}"
+        wanted += [f"{base}:identity/{i}" for i in identities]
+        wanted += [f"{base}:template/{t}" for t in templates]
+        policy_arn = (
+            None
+            if reputation_policy is None
+            else policies.reputation_policy_arn(self.region, reputation_policy)
+        )
+        if self.dry_run:
+            tenant = self._planned("tenant", name, None, tags=dict(tags or {}))
+            associations = tuple(self._planned("tenant-resource", a, a, parent=name) for a in wanted)
+            policy = (
+                None if policy_arn is None else self._planned("tenant-reputation-policy", name, policy_arn)
+            )
+            suppression = (
+                None
+                if scope is None
+                else self._planned("tenant-suppression", name, None, scope=scope, reasons=reasons)
+            )
+            return TenantSetup(tenant, associations, policy, suppression)
+        found = self._find("sesv2", "get_tenant", ("NotFoundException",), TenantName=name)
+        if found is None:
+            params: dict[str, Any] = {"TenantName": name}
+            if tags:
+                params["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+            info = self._call("sesv2", "create_tenant", **params)
+            status = "created"
+            log.info("created tenant %s", name)
+        else:
+            info, status = found["Tenant"], "exists"
+        arn = str(info["TenantArn"])
+        tenant = Resource("tenant", name, arn, status, details={"tenant_id": info.get("TenantId")})
+        associated = {
+            r["ResourceArn"]
+            for r in self._pages("sesv2", "list_tenant_resources", "TenantResources", TenantName=name)
+        }
+        made: list[Resource] = []
+        for resource_arn in dict.fromkeys(wanted):
+            if resource_arn in associated:
+                made.append(Resource("tenant-resource", resource_arn, resource_arn, "exists", name))
+                continue
+            self._call(
+                "sesv2", "create_tenant_resource_association", TenantName=name, ResourceArn=resource_arn
+            )
+            made.append(Resource("tenant-resource", resource_arn, resource_arn, "created", name))
+        policy = None
+        if policy_arn is not None:
+            entity = self._call(
+                "sesv2",
+                "get_reputation_entity",
+                ReputationEntityType="RESOURCE",
+                ReputationEntityReference=arn,
+            ).get("ReputationEntity", {})
+            policy_status = "exists"
+            if entity.get("ReputationManagementPolicy") != policy_arn:
+                self._call(
+                    "sesv2",
+                    "update_reputation_entity_policy",
+                    ReputationEntityType="RESOURCE",
+                    ReputationEntityReference=arn,
+                    ReputationEntityPolicy=policy_arn,
+                )
+                policy_status = "updated"
+            policy = Resource("tenant-reputation-policy", name, policy_arn, policy_status, name)
+        suppression = None
+        if scope is not None:
+            current = info.get("SuppressionAttributes") or {}
+            same = (
+                current.get("SuppressionScope") == scope
+                and sorted(current.get("SuppressedReasons") or []) == reasons
+            )
+            if not same:
+                self._call(
+                    "sesv2",
+                    "put_tenant_suppression_attributes",
+                    TenantName=name,
+                    SuppressionScope=scope,
+                    SuppressedReasons=reasons,
+                )
+            details = {"scope": scope, "reasons": reasons}
+            suppression = Resource(
+                "tenant-suppression", name, None, "exists" if same else "updated", name, details
+            )
+        return TenantSetup(tenant, tuple(made), policy, suppression)
+
+    def _pages(self, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a ``NextToken``-paged list call (for operations botocore has no paginator for)."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            answer = self._call(service, operation, **params, **({"NextToken": token} if token else {}))
+            items += answer.get(key, [])
+            token = answer.get("NextToken")
+            if not token:
+                return items
+
     # --- teardown -----------------------------------------------------------------------------------------
 
     def teardown(self, resources: Iterable[Resource]) -> list[Resource]:
         """Delete what an earlier run *created* (not what it found), newest first; returns what it deleted.
 
-        An event destination inside a configuration set that is itself being deleted goes with its set.
+        An event destination inside a configuration set that is itself being deleted goes with its set, and a
+        tenant's resource associations with the tenant. Settings (a tenant's reputation policy and suppression
+        preferences) are not created, so there is nothing of theirs to delete.
         """
         created = [r for r in resources if r.status == "created"]
         doomed_sets = {r.name for r in created if r.kind == "configuration-set"}
+        doomed_tenants = {r.name for r in created if r.kind == "tenant"}
         deleted: list[Resource] = []
         for r in reversed(created):
             if self.dry_run:
                 deleted.append(r)
                 continue
             if r.kind.startswith("event-destination") and r.parent in doomed_sets:
+                deleted.append(r)
+                continue
+            if r.kind == "tenant-resource" and r.parent in doomed_tenants:
                 deleted.append(r)
                 continue
             self._delete(r)
@@ -909,6 +1073,10 @@ class Provisioner:
             self._call("glue", "delete_table", DatabaseName=r.parent, Name=r.name)
         elif r.kind == "glue-database":
             self._call("glue", "delete_database", Name=r.name)
+        elif r.kind == "tenant":
+            self._call("sesv2", "delete_tenant", TenantName=r.name)
+        elif r.kind == "tenant-resource":
+            self._call("sesv2", "delete_tenant_resource_association", TenantName=r.parent, ResourceArn=r.arn)
         else:  # pragma: no cover - every kind this module creates is handled above
             raise ValueError(f"cannot tear down a resource of kind {r.kind!r}")
 

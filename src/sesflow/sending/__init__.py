@@ -1,8 +1,8 @@
 """Sending through SES with a configuration set always attached and checked.
 
 Messages (:class:`Email` and its parts) are validated on construction; :class:`SesClient` (boto3) and
-:class:`AsyncSesClient` (aioboto3, extra ``async``) send them through the v2 (default) or v1 API over one pure
-core; ``sesflow.sending.smtp`` sends them over SMTP.
+:class:`AsyncSesClient` (aiobotocore, extra ``async``) send them through the v2 (default) or v1 API over one
+pure core; ``sesflow.sending.smtp`` sends them over SMTP.
 """
 
 from .._public import publish
@@ -28,6 +28,9 @@ from .errors import (
     SesApiError,
     SesError,
     TemplateNotFound,
+    TenantNotAssociated,
+    TenantNotFound,
+    TenantSendingPaused,
     Throttled,
     TransientFailure,
     ValidationError,
@@ -44,8 +47,10 @@ from .results import (
     SendQuota,
     SendResult,
     SuppressedAddress,
+    TenantInfo,
+    TenantSuppression,
 )
-from .validation import validate_configuration_set_name, validate_tags
+from .validation import validate_configuration_set_name, validate_tags, validate_tenant_name
 
 __all__ = [
     "SesClient",
@@ -57,6 +62,8 @@ __all__ = [
     "BulkProgress",
     "SendQuota",
     "SuppressedAddress",
+    "TenantInfo",
+    "TenantSuppression",
     "RetryPolicy",
     "TokenBucket",
     "Address",
@@ -69,6 +76,7 @@ __all__ = [
     "build_mime",
     "mime_bytes",
     "validate_configuration_set_name",
+    "validate_tenant_name",
     "validate_tags",
     "add_link_tags",
     "check_links",
@@ -83,10 +91,13 @@ __all__ = [
     "MessageRejected",
     "MailFromDomainNotVerified",
     "ConfigurationSetNotFound",
+    "TenantNotFound",
+    "TenantNotAssociated",
     "TemplateNotFound",
     "SendingPaused",
     "AccountSendingPaused",
     "ConfigurationSetSendingPaused",
+    "TenantSendingPaused",
     "AccountSuspended",
     "Throttled",
     "DailyQuotaExceeded",

@@ -33,28 +33,33 @@ import attrs
 from ._requests import (
     _BY_STATUS,
     Api,
+    Describing,
     Request,
+    Routing,
     bulk_request,
     describe_configuration_set_request,
     error_for_status,
     error_from_exception,
+    get_tenant_request,
     list_suppressed_request,
     parse_bulk_response,
     parse_quota_response,
     parse_send_response,
     parse_suppressed,
+    parse_tenant,
     quota_request,
     send_request,
     suppression_reason,
     suppression_request,
+    tenant_suppression_request,
 )
 from .errors import (
     ConfigurationSetNotFound,
     ConfigurationSetRequired,
     SendingError,
     SendOutcomeUnknown,
-    SesApiError,
     SesError,
+    TenantNotFound,
     ValidationError,
 )
 from .message import (
@@ -68,8 +73,22 @@ from .message import (
     _one_address,
 )
 from .ratelimit import RetryPolicy, TokenBucket, make_bucket
-from .results import BulkEntryResult, BulkProgress, BulkResult, BulkStatus, SendResult, SuppressedAddress
-from .validation import MAX_BULK_DESTINATIONS, validate_configuration_set_name, validate_tags
+from .results import (
+    BulkEntryResult,
+    BulkProgress,
+    BulkResult,
+    BulkStatus,
+    SendResult,
+    SuppressedAddress,
+    TenantInfo,
+)
+from .validation import (
+    MAX_BULK_DESTINATIONS,
+    validate_configuration_set_name,
+    validate_endpoint_id,
+    validate_tags,
+    validate_tenant_name,
+)
 
 __all__ = [
     "Sleep",
@@ -200,9 +219,11 @@ class _Abandoned(Exception):
 
 
 @attrs.frozen
-class _CachedSet:
+class _Cached:
+    """What the existence cache knows of one configuration set or tenant until ``expires``."""
+
     expires: float
-    missing: ConfigurationSetNotFound | None
+    missing: SesError | None
 
 
 class BulkRun:
@@ -219,8 +240,10 @@ class BulkRun:
         configuration_set: str | None,
         tags: Mapping[str, str],
         progress: ProgressCallback | None,
+        routing: Routing,
     ) -> None:
         self.template = template
+        self.routing = routing
         self.destinations = destinations
         self.sender = sender
         self.reply_to = reply_to
@@ -295,12 +318,16 @@ class BulkRun:
                 )
             entries.append(entry)
         return BulkResult(
-            entries=tuple(entries), configuration_set=self.configuration_set, tags=self.tags, calls=self.calls
+            entries=tuple(entries),
+            configuration_set=self.configuration_set,
+            tags=self.tags,
+            calls=self.calls,
+            tenant=self.routing.tenant,
         )
 
 
 class SendingCore:
-    """Configuration-set policy and cache, rate limit, retries and bulk bookkeeping for one client."""
+    """Configuration-set and tenant checks, rate limit, retries and bulk bookkeeping of one client."""
 
     def __init__(
         self,
@@ -313,6 +340,9 @@ class SendingCore:
         tags: Mapping[str, str] | None,
         max_send_rate: SendRate,
         retry: RetryPolicy | None,
+        tenant: str | None = None,
+        verify_tenant: bool = True,
+        endpoint_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -320,6 +350,17 @@ class SendingCore:
             raise ValidationError("api", f"api is 'v2' (sesv2, the default) or 'v1' (ses), not {api!r}")
         if configuration_set is not None:
             validate_configuration_set_name(configuration_set)
+        if tenant is not None:
+            validate_tenant_name(tenant)
+            _tenants_need_v2(api)
+        if endpoint_id is not None:
+            validate_endpoint_id(endpoint_id)
+            if api != "v2":
+                raise ValidationError(
+                    "endpoint_id",
+                    "global endpoints (EndpointId) are in SES's v2 API only: create the client with "
+                    "api='v2' (the default)",
+                )
         if not configuration_set_ttl > 0:
             raise ValidationError(
                 "configuration_set_ttl", "the cache lifetime is a positive number of seconds"
@@ -329,11 +370,14 @@ class SendingCore:
         self.allow_no_configuration_set = allow_no_configuration_set
         self.verify_configuration_set = verify_configuration_set
         self.configuration_set_ttl = float(configuration_set_ttl)
+        self.tenant = tenant
+        self.verify_tenant = verify_tenant
+        self.endpoint_id = endpoint_id
         self.tags = validate_tags(tags)
         self.retry = retry or RetryPolicy()
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._sets: dict[str, _CachedSet] = {}
+        self._known: dict[tuple[Describing, str], _Cached] = {}
         self._bucket: TokenBucket | None = None
         self._rate_pending = False
         if max_send_rate == "account":
@@ -353,14 +397,11 @@ class SendingCore:
 
     def cached_configuration_set(self, name: str) -> bool | None:
         """True / False when the cache knows whether ``name`` exists, None when it must be asked."""
-        entry = self._sets.get(name)
-        if entry is None or entry.expires <= self._clock():
-            return None
-        return entry.missing is None
+        return self._cached("configuration_set", name)
 
     def forget_configuration_set(self, name: str) -> None:
         """Drop what the cache knows about ``name``."""
-        self._sets.pop(name, None)
+        self._known.pop(("configuration_set", name), None)
 
     def ensure_configuration_set(self, name: str | None) -> Flow[None]:
         """Raise :class:`ConfigurationSetNotFound` unless ``name`` exists (asking SES once per ttl)."""
@@ -368,45 +409,129 @@ class SendingCore:
             return
         if self.cached_configuration_set(name) is True:
             return
-        yield Exclusive(f"configuration-set:{name}", self._check_configuration_set(name))
+        yield Exclusive(f"configuration-set:{name}", self._check("configuration_set", name))
 
     def check_configuration_set(self, name: str) -> Flow[None]:
         """Ask SES now (bypassing the cache) whether ``name`` exists; raise if it does not."""
         validate_configuration_set_name(name)
         self.forget_configuration_set(name)
-        yield Exclusive(f"configuration-set:{name}", self._check_configuration_set(name))
+        yield Exclusive(f"configuration-set:{name}", self._check("configuration_set", name))
 
-    def _check_configuration_set(self, name: str) -> Flow[None]:
-        entry = self._sets.get(name)
+    # ------------------------------------------------------------------ tenant
+
+    def choose_tenant(self, override: str | None) -> str | None:
+        """The tenant a send is for: its own, else the client's default (None: no tenant)."""
+        chosen = override if override is not None else self.tenant
+        if chosen is None:
+            return None
+        validate_tenant_name(chosen)
+        _tenants_need_v2(self.api)
+        return chosen
+
+    def cached_tenant(self, name: str) -> bool | None:
+        """True / False when the cache knows whether tenant ``name`` exists, None when it must be asked."""
+        return self._cached("tenant", name)
+
+    def forget_tenant(self, name: str) -> None:
+        """Drop what the cache knows about tenant ``name``."""
+        self._known.pop(("tenant", name), None)
+
+    def ensure_tenant(self, name: str | None) -> Flow[None]:
+        """Raise :class:`TenantNotFound` unless tenant ``name`` exists (asking SES once per ttl)."""
+        if name is None or not self.verify_tenant:
+            return
+        if self.cached_tenant(name) is True:
+            return
+        yield Exclusive(f"tenant:{name}", self._check("tenant", name))
+
+    def check_tenant(self, name: str) -> Flow[None]:
+        """Ask SES now (bypassing the cache) whether tenant ``name`` exists; raise if it does not."""
+        validate_tenant_name(name)
+        _tenants_need_v2(self.api)
+        self.forget_tenant(name)
+        yield Exclusive(f"tenant:{name}", self._check("tenant", name))
+
+    def get_tenant(self, name: str) -> Flow[TenantInfo]:
+        """What ``GetTenant`` says of tenant ``name`` (:class:`TenantNotFound` when there is none)."""
+        validate_tenant_name(name)
+        _tenants_need_v2(self.api)
+        try:
+            response, _ = yield from self._call(
+                get_tenant_request(name), None, describing="tenant", tenant=name
+            )
+        except TenantNotFound as exc:
+            self._remember("tenant", name, exc)
+            raise
+        self._remember("tenant", name, None)
+        return parse_tenant(response)
+
+    def set_tenant_suppression(self, name: str, scope: str, reasons: Sequence[str]) -> Flow[None]:
+        """Set tenant ``name``'s suppression list preferences (``PutTenantSuppressionAttributes``)."""
+        validate_tenant_name(name)
+        _tenants_need_v2(self.api)
+        request = tenant_suppression_request(name, scope, reasons)
+        yield from self._call(request, None, describing="tenant", tenant=name)
+
+    # ------------------------------------------------------------------ the existence cache (both kinds)
+
+    def _cached(self, kind: Describing, name: str) -> bool | None:
+        entry = self._known.get((kind, name))
         if entry is None or entry.expires <= self._clock():
-            missing: ConfigurationSetNotFound | None = None
+            return None
+        return entry.missing is None
+
+    def _remember(self, kind: Describing, name: str, missing: SesError | None) -> _Cached:
+        ttl = self.configuration_set_ttl
+        if missing is not None:
+            ttl = min(ttl, _NEGATIVE_TTL)
+        entry = _Cached(self._clock() + ttl, missing)
+        self._known[(kind, name)] = entry
+        return entry
+
+    def _check(self, kind: Describing, name: str) -> Flow[None]:
+        entry = self._known.get((kind, name))
+        if entry is None or entry.expires <= self._clock():
+            missing: SesError | None = None
+            if kind == "configuration_set":
+                request = describe_configuration_set_request(name, self.api)
+                missing_class: type[SesError] = ConfigurationSetNotFound
+                option, what = "verify_configuration_set", f"configuration set {name!r}"
+            else:
+                request = get_tenant_request(name)
+                missing_class = TenantNotFound
+                option, what = "verify_tenant", f"tenant {name!r}"
             try:
-                yield from self._call(
-                    describe_configuration_set_request(name, self.api), name, describing=True
-                )
-            except ConfigurationSetNotFound as exc:
+                if kind == "configuration_set":
+                    yield from self._call(request, name, describing=kind)
+                else:
+                    yield from self._call(request, None, describing=kind, tenant=name)
+            except (ConfigurationSetNotFound, TenantNotFound) as exc:
+                if not isinstance(exc, missing_class):
+                    raise
                 missing = exc
             except SesError as exc:
                 exc.add_note(
-                    f"sesflow was checking that configuration set {name!r} exists before sending; create the "
-                    "client with verify_configuration_set=False to skip that check"
+                    f"sesflow was checking that {what} exists before sending; create the client with "
+                    f"{option}=False to skip that check"
                 )
                 raise
-            ttl = (
-                self.configuration_set_ttl
-                if missing is None
-                else min(self.configuration_set_ttl, _NEGATIVE_TTL)
-            )
-            entry = _CachedSet(self._clock() + ttl, missing)
-            self._sets[name] = entry
-            log.debug("configuration set %r %s", name, "exists" if missing is None else "does not exist")
+            entry = self._remember(kind, name, missing)
+            log.debug("%s %s", what, "exists" if missing is None else "does not exist")
         if entry.missing is not None:
-            raise ConfigurationSetNotFound(
-                entry.missing.ses_message or f"Configuration set <{name}> does not exist.",
+            if kind == "configuration_set":
+                raise ConfigurationSetNotFound(
+                    entry.missing.ses_message or f"Configuration set <{name}> does not exist.",
+                    code=entry.missing.code,
+                    request_id=entry.missing.request_id,
+                    http_status=entry.missing.http_status,
+                    configuration_set=name,
+                )
+            raise TenantNotFound(
+                entry.missing.ses_message or f"Tenant <{name}> does not exist.",
                 code=entry.missing.code,
                 request_id=entry.missing.request_id,
                 http_status=entry.missing.http_status,
-                configuration_set=name,
+                tenant=name,
             )
 
     # ------------------------------------------------------------------ rate
@@ -416,7 +541,7 @@ class SendingCore:
         """The rate limit in force (sends per second), None when there is none (yet)."""
         return None if self._bucket is None else self._bucket.rate
 
-    # ------------------------------------------------------------------ the account's suppression list
+    # ------------------------------------------------------------------ suppression lists (account, tenant)
 
     def _suppression_list_api(self) -> None:
         if self.api != "v2":
@@ -429,28 +554,40 @@ class SendingCore:
         self._suppression_list_api()
         return _one_address(address, "address").ascii_email
 
-    def get_suppression(self, address: str) -> Flow[SuppressedAddress | None]:
-        """The suppression list's entry for ``address``, or None when it is not on the list."""
-        request = suppression_request("get", self._suppressed_address(address))
+    def _suppression_tenant(self, tenant: str | None) -> Flow[None]:
+        """Check a named tenant exists first, so that a "not found" afterwards is about the address."""
+        if tenant is not None:
+            validate_tenant_name(tenant)
+            yield from self.ensure_tenant(tenant)
+
+    def get_suppression(self, address: str, tenant: str | None = None) -> Flow[SuppressedAddress | None]:
+        """The suppression list's entry for ``address`` (``tenant``'s list when named), or None."""
+        request = suppression_request("get", self._suppressed_address(address), tenant=tenant)
+        yield from self._suppression_tenant(tenant)
         try:
-            response, _ = yield from self._call(request, None)
-        except SesApiError as exc:
+            response, _ = yield from self._call(request, None, tenant=tenant)
+        except SesError as exc:
+            # the tenant was just checked to exist: "not found" is about the address
             if exc.code == "NotFoundException":
                 return None
             raise
-        return parse_suppressed(response["SuppressedDestination"])
+        return parse_suppressed(response["SuppressedDestination"], tenant)
 
-    def suppress(self, address: str, reason: str) -> Flow[None]:
-        """Put ``address`` on the suppression list for ``reason`` (replacing the reason it had)."""
-        request = suppression_request("put", self._suppressed_address(address), suppression_reason(reason))
-        yield from self._call(request, None)
+    def suppress(self, address: str, reason: str, tenant: str | None = None) -> Flow[None]:
+        """Put ``address`` on the suppression list (``tenant``'s when named) for ``reason``."""
+        request = suppression_request(
+            "put", self._suppressed_address(address), suppression_reason(reason), tenant=tenant
+        )
+        yield from self._suppression_tenant(tenant)
+        yield from self._call(request, None, tenant=tenant)
 
-    def unsuppress(self, address: str) -> Flow[bool]:
-        """Take ``address`` off the suppression list; False when it was not on it."""
-        request = suppression_request("delete", self._suppressed_address(address))
+    def unsuppress(self, address: str, tenant: str | None = None) -> Flow[bool]:
+        """Take ``address`` off the suppression list (``tenant``'s when named); False when it was not on."""
+        request = suppression_request("delete", self._suppressed_address(address), tenant=tenant)
+        yield from self._suppression_tenant(tenant)
         try:
-            yield from self._call(request, None)
-        except SesApiError as exc:
+            yield from self._call(request, None, tenant=tenant)
+        except SesError as exc:
             if exc.code == "NotFoundException":
                 return False
             raise
@@ -462,12 +599,18 @@ class SendingCore:
         since: datetime | None,
         until: datetime | None,
         token: str | None,
+        tenant: str | None = None,
     ) -> Flow[tuple[list[SuppressedAddress], str | None]]:
-        """One page of the suppression list and the token of the next (None after the last)."""
+        """One page of the suppression list (``tenant``'s when named) and the token of the next."""
         self._suppression_list_api()
-        request = list_suppressed_request([suppression_reason(r) for r in reasons], since, until, token)
-        response, _ = yield from self._call(request, None)
-        page = [parse_suppressed(item) for item in response.get("SuppressedDestinationSummaries") or ()]
+        request = list_suppressed_request(
+            [suppression_reason(r) for r in reasons], since, until, token, tenant=tenant
+        )
+        if token is None:
+            yield from self._suppression_tenant(tenant)
+        response, _ = yield from self._call(request, None, tenant=tenant)
+        items = response.get("SuppressedDestinationSummaries") or ()
+        page = [parse_suppressed(item, tenant) for item in items]
         return page, response.get("NextToken") or None
 
     def read_quota(self) -> Flow[tuple[float, float]]:
@@ -509,7 +652,8 @@ class SendingCore:
         configuration_set: str | None,
         *,
         tokens: int = 0,
-        describing: bool = False,
+        describing: Describing | None = None,
+        tenant: str | None = None,
         on_attempt: Callable[[], bool] | None = None,
     ) -> Flow[tuple[Any, int]]:
         """Make ``request``, retrying what is retryable; returns ``(response, attempts)`` or raises SesError.
@@ -527,7 +671,9 @@ class SendingCore:
             try:
                 response = yield request
             except Exception as exc:
-                error = error_from_exception(exc, configuration_set=configuration_set, describing=describing)
+                error = error_from_exception(
+                    exc, configuration_set=configuration_set, describing=describing, tenant=tenant
+                )
                 if error is None:
                     raise
                 if error.retryable and attempt < self.retry.max_attempts:
@@ -543,25 +689,37 @@ class SendingCore:
                     continue
                 if isinstance(error, ConfigurationSetNotFound) and configuration_set is not None:
                     self.forget_configuration_set(configuration_set)
+                if isinstance(error, TenantNotFound) and tenant is not None:
+                    self.forget_tenant(tenant)
                 raise error from exc
             return response, attempt
 
     # ------------------------------------------------------------------ send
 
-    def prepare_send(self, email: Email) -> tuple[Request, str | None, Mapping[str, str]]:
-        """The request for ``email`` and the configuration set and tags it carries (all checks, no IO)."""
+    def _routing(self, tenant: str | None) -> Routing:
+        """The tenant (the message's own, else the default) and global endpoint of a send."""
+        return Routing(self.choose_tenant(tenant), self.endpoint_id)
+
+    def prepare_send(self, email: Email) -> tuple[Request, str | None, Mapping[str, str], Routing]:
+        """The request for ``email`` and the configuration set, tags and routing it carries (no IO)."""
         if not isinstance(email, Email):
             raise ValidationError("email", f"send an sesflow Email, not {type(email).__name__}")
         configuration_set = self.choose_configuration_set(email.configuration_set)
+        routing = self._routing(email.tenant)
         tags = merge_tags(self.tags, email.tags)
-        request = send_request(email, api=self.api, configuration_set=configuration_set, tags=tags)
-        return request, configuration_set, tags
+        request = send_request(
+            email, api=self.api, configuration_set=configuration_set, tags=tags, routing=routing
+        )
+        return request, configuration_set, tags, routing
 
     def send(self, email: Email) -> Flow[SendResult]:
         """Send one message."""
-        request, configuration_set, tags = self.prepare_send(email)
+        request, configuration_set, tags, routing = self.prepare_send(email)
         yield from self.ensure_configuration_set(configuration_set)
-        response, attempts = yield from self._call(request, configuration_set, tokens=len(email.recipients))
+        yield from self.ensure_tenant(routing.tenant)
+        response, attempts = yield from self._call(
+            request, configuration_set, tokens=len(email.recipients), tenant=routing.tenant
+        )
         message_id, request_id = parse_send_response(response)
         log.debug("sent %s with configuration set %r", message_id, configuration_set)
         return SendResult(
@@ -570,6 +728,7 @@ class SendingCore:
             tags=tags,
             request_id=request_id,
             attempts=attempts,
+            tenant=routing.tenant,
         )
 
     # ------------------------------------------------------------------ bulk
@@ -585,6 +744,7 @@ class SendingCore:
         tags: Mapping[str, str] | None = None,
         configuration_set: str | None = None,
         progress: ProgressCallback | None = None,
+        tenant: str | None = None,
     ) -> BulkRun:
         """Check everything about a bulk send and build its first requests (no IO)."""
         if not isinstance(template, Template):
@@ -597,6 +757,7 @@ class SendingCore:
                     f"give sesflow Destination objects, not {type(destination).__name__}",
                 )
         chosen = self.choose_configuration_set(configuration_set)
+        routing = self._routing(tenant)
         merged = merge_tags(self.tags, tags)
         run = BulkRun(
             template=template,
@@ -609,6 +770,7 @@ class SendingCore:
             configuration_set=chosen,
             tags=merged,
             progress=progress,
+            routing=routing,
         )
         run.first_requests = [self._bulk_request(run, chunk) for chunk in run.chunks]
         return run
@@ -623,12 +785,15 @@ class SendingCore:
             feedback_address=run.feedback_address,
             configuration_set=run.configuration_set,
             tags=run.tags,
+            routing=run.routing,
         )
 
     def bulk_start(self, run: BulkRun) -> Flow[None]:
-        """What comes before the first chunk: the configuration set check (raises before anything is sent)."""
+        """What comes before the first chunk: the configuration set and tenant checks (raise before anything
+        is sent)."""
         if run.chunks:
             yield from self.ensure_configuration_set(run.configuration_set)
+            yield from self.ensure_tenant(run.routing.tenant)
 
     def bulk_chunk(self, run: BulkRun, chunk_number: int) -> Flow[None]:
         """Send one chunk (retrying its retryable entries); record an outcome for each destination."""
@@ -643,6 +808,7 @@ class SendingCore:
                     request,
                     run.configuration_set,
                     tokens=tokens,
+                    tenant=run.routing.tenant,
                     on_attempt=functools.partial(run.attempted_all, pending),
                 )
             except _Abandoned:
@@ -654,7 +820,10 @@ class SendingCore:
             except Exception as exc:
                 log.exception("bulk send: unexpected error; its destinations are marked OUTCOME_UNKNOWN")
                 unknown = SendOutcomeUnknown(
-                    str(exc), code=type(exc).__name__, configuration_set=run.configuration_set
+                    str(exc),
+                    code=type(exc).__name__,
+                    configuration_set=run.configuration_set,
+                    tenant=run.routing.tenant,
                 )
                 _fail(run, pending, BulkStatus.OUTCOME_UNKNOWN, unknown, stop=True)
                 return
@@ -665,6 +834,7 @@ class SendingCore:
                     code="ResultCountMismatch",
                     request_id=request_id,
                     configuration_set=run.configuration_set,
+                    tenant=run.routing.tenant,
                 )
                 _fail(run, pending, BulkStatus.OUTCOME_UNKNOWN, mismatch, stop=True)
                 return
@@ -674,7 +844,10 @@ class SendingCore:
                     again.append(index)
                     continue
                 entry_error = error_for_status(
-                    outcome, configuration_set=run.configuration_set, request_id=request_id
+                    outcome,
+                    configuration_set=run.configuration_set,
+                    request_id=request_id,
+                    tenant=run.routing.tenant,
                 )
                 run.record(index, outcome.status, outcome.message_id, entry_error)
                 if entry_error is not None and entry_error.stops_bulk:
@@ -690,6 +863,15 @@ class SendingCore:
                 )
                 yield Sleep(delay)
                 request = self._bulk_request(run, pending)
+
+
+def _tenants_need_v2(api: Api) -> None:
+    if api != "v2":
+        raise ValidationError(
+            "tenant",
+            "tenants are in SES's v2 API only (the v1 API has no TenantName, and sesflow never drops it "
+            "silently): create the client with api='v2' (the default)",
+        )
 
 
 def _fail(run: BulkRun, pending: Sequence[int], status: BulkStatus, error: SesError, *, stop: bool) -> None:
@@ -728,3 +910,13 @@ class CoreProperties:
     def max_send_rate(self) -> float | None:
         """The client-side rate limit in force (sends per second), None when there is none (yet)."""
         return self._core.max_send_rate
+
+    @property
+    def tenant(self) -> str | None:
+        """The default tenant sends are made for (None: none)."""
+        return self._core.tenant
+
+    @property
+    def endpoint_id(self) -> str | None:
+        """The global endpoint sends go through (None: the client's regional endpoint)."""
+        return self._core.endpoint_id

@@ -12,6 +12,7 @@ from typing import Any, Final, Literal
 
 import attrs
 import botocore.exceptions
+import botocore.model
 
 from .errors import (
     AccessDenied,
@@ -30,13 +31,16 @@ from .errors import (
     SesApiError,
     SesError,
     TemplateNotFound,
+    TenantNotAssociated,
+    TenantNotFound,
+    TenantSendingPaused,
     Throttled,
     TransientFailure,
     ValidationError,
 )
 from .message import Address, Destination, Email, Template
 from .mime import build_mime, mime_bytes
-from .results import BulkStatus, SuppressedAddress
+from .results import BulkStatus, SuppressedAddress, TenantInfo, TenantSuppression
 from .validation import MAX_MESSAGE_SIZE_V1, MAX_MESSAGE_SIZE_V2, check_message_size
 
 __all__ = [
@@ -46,6 +50,10 @@ __all__ = [
     "send_request",
     "bulk_request",
     "describe_configuration_set_request",
+    "get_tenant_request",
+    "tenant_suppression_request",
+    "parse_tenant",
+    "unsupported_by_model",
     "quota_request",
     "parse_send_response",
     "parse_bulk_response",
@@ -66,10 +74,16 @@ def service_name(api: Api) -> str:
 
 @attrs.frozen
 class Request:
-    """One SES API call: the boto3 method name and its keyword arguments."""
+    """One SES API call: the boto3 method name and its keyword arguments.
+
+    ``feature`` marks a call that needs a botocore model newer than sesflow's oldest supported one: the
+    option it comes from and what it does (``("tenant", "sending for a tenant")``). The transports check
+    such calls against their client's model before making them (:func:`unsupported_by_model`).
+    """
 
     operation: str
     params: dict[str, Any] = attrs.field(eq=False, repr=False)
+    feature: tuple[str, str] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -117,6 +131,33 @@ def _common(params: dict[str, Any], configuration_set: str | None, tags: Mapping
         params["EmailTags" if api == "v2" else "Tags"] = _tag_list(tags)
 
 
+@attrs.frozen
+class Routing:
+    """On whose behalf and through which endpoint a v2 send goes: ``TenantName`` and ``EndpointId``."""
+
+    tenant: str | None = None
+    endpoint_id: str | None = None
+
+    def apply(self, params: dict[str, Any]) -> None:
+        """Add the parameters to a v2 send's ``params``."""
+        if self.tenant is not None:
+            params["TenantName"] = self.tenant
+        if self.endpoint_id is not None:
+            params["EndpointId"] = self.endpoint_id
+
+    @property
+    def feature(self) -> tuple[str, str] | None:
+        """What a send with this routing needs of botocore's model (see :class:`Request`)."""
+        if self.tenant is not None:
+            return ("tenant", "sending for a tenant")
+        if self.endpoint_id is not None:
+            return ("endpoint_id", "sending through a global endpoint")
+        return None
+
+
+NO_ROUTING: Final = Routing()
+
+
 def _v2_options(params: dict[str, Any], email: Email) -> None:
     """What every v2 ``SendEmail`` of ``email`` carries besides its content: feedback address, list."""
     if email.feedback_address is not None:
@@ -126,9 +167,15 @@ def _v2_options(params: dict[str, Any], email: Email) -> None:
 
 
 def send_request(
-    email: Email, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
+    email: Email,
+    *,
+    api: Api,
+    configuration_set: str | None,
+    tags: Mapping[str, str],
+    routing: Routing = NO_ROUTING,
 ) -> Request:
-    """The request that sends ``email`` with ``configuration_set`` and ``tags`` attached.
+    """The request that sends ``email`` with ``configuration_set`` and ``tags`` attached (and, v2 only, the
+    tenant and global endpoint of ``routing``).
 
     Raises :class:`ValidationError` for what the chosen API cannot carry (inline templates, template headers
     or list management on v1, a raw message over v1's 10 MB).
@@ -138,12 +185,14 @@ def send_request(
             "list_management",
             "SES's list management needs the v2 API (the default): the v1 API has no such option",
         )
+    if api == "v1" and routing != NO_ROUTING:
+        raise ValidationError(routing.feature[0] if routing.feature else "api", "needs the v2 API")
     if email.template is not None:
         return _templated_request(
-            email, email.template, api=api, configuration_set=configuration_set, tags=tags
+            email, email.template, api=api, configuration_set=configuration_set, tags=tags, routing=routing
         )
     if email.needs_raw:
-        return _raw_request(email, api=api, configuration_set=configuration_set, tags=tags)
+        return _raw_request(email, api=api, configuration_set=configuration_set, tags=tags, routing=routing)
     limit = MAX_MESSAGE_SIZE_V2 if api == "v2" else MAX_MESSAGE_SIZE_V1
     check_message_size(email.estimated_size(), limit, api=api)
     message: dict[str, Any] = {"Subject": {"Data": email.subject or "", "Charset": _CHARSET}, "Body": {}}
@@ -161,6 +210,7 @@ def send_request(
         if email.reply_to:
             params["ReplyToAddresses"] = _addresses(email.reply_to)
         _v2_options(params, email)
+        routing.apply(params)
     else:
         params = {
             "Source": str(email.sender),
@@ -172,11 +222,11 @@ def send_request(
         if email.feedback_address is not None:
             params["ReturnPath"] = email.feedback_address.ascii_email
     _common(params, configuration_set, tags, api)
-    return Request("send_email", params)
+    return Request("send_email", params, routing.feature)
 
 
 def _raw_request(
-    email: Email, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
+    email: Email, *, api: Api, configuration_set: str | None, tags: Mapping[str, str], routing: Routing
 ) -> Request:
     if api == "v1" and email.feedback_address is not None:
         raise ValidationError(
@@ -194,8 +244,9 @@ def _raw_request(
             "Content": {"Raw": {"Data": data}},
         }
         _v2_options(params, email)
+        routing.apply(params)
         _common(params, configuration_set, tags, api)
-        return Request("send_email", params)
+        return Request("send_email", params, routing.feature)
     params = {
         "Source": str(email.sender),
         "Destinations": list(email.recipients),
@@ -232,7 +283,13 @@ def _v1_template_name(template: Template, field: str) -> str:
 
 
 def _templated_request(
-    email: Email, template: Template, *, api: Api, configuration_set: str | None, tags: Mapping[str, str]
+    email: Email,
+    template: Template,
+    *,
+    api: Api,
+    configuration_set: str | None,
+    tags: Mapping[str, str],
+    routing: Routing,
 ) -> Request:
     headers = email.all_headers()
     params: dict[str, Any]
@@ -245,8 +302,9 @@ def _templated_request(
         if email.reply_to:
             params["ReplyToAddresses"] = _addresses(email.reply_to)
         _v2_options(params, email)
+        routing.apply(params)
         _common(params, configuration_set, tags, api)
-        return Request("send_email", params)
+        return Request("send_email", params, routing.feature)
     if headers:
         raise ValidationError(
             "headers", "the v1 API cannot add headers to templated messages: use the v2 API (the default)"
@@ -275,6 +333,7 @@ def bulk_request(
     feedback_address: Address | None,
     configuration_set: str | None,
     tags: Mapping[str, str],
+    routing: Routing = NO_ROUTING,
 ) -> Request:
     """One bulk call for ``destinations`` (at most 50), in order."""
     params: dict[str, Any]
@@ -307,7 +366,10 @@ def bulk_request(
             params["ConfigurationSetName"] = configuration_set
         if tags:
             params["DefaultEmailTags"] = _tag_list(tags)
-        return Request("send_bulk_email", params)
+        routing.apply(params)
+        return Request("send_bulk_email", params, routing.feature)
+    if routing != NO_ROUTING:
+        raise ValidationError(routing.feature[0] if routing.feature else "api", "needs the v2 API")
     v1_entries = []
     for index, destination in enumerate(destinations):
         if destination.all_headers():
@@ -362,18 +424,32 @@ def suppression_reason(reason: str) -> str:
     return spelled
 
 
-def suppression_request(operation: str, address: str, reason: str | None = None) -> Request:
-    """``get_``, ``put_`` or ``delete_suppressed_destination`` for ``address`` (v2 API)."""
+_TENANT_SUPPRESSION: Final = ("tenant", "tenant-level suppression")
+
+
+def suppression_request(
+    operation: str, address: str, reason: str | None = None, *, tenant: str | None = None
+) -> Request:
+    """``get_``, ``put_`` or ``delete_suppressed_destination`` for ``address`` (v2 API), on ``tenant``'s list
+    when one is named, else the account's."""
     params = {"EmailAddress": address}
     if reason is not None:
         params["Reason"] = reason
-    return Request(f"{operation}_suppressed_destination", params)
+    if tenant is None:
+        return Request(f"{operation}_suppressed_destination", params)
+    params["TenantName"] = tenant
+    return Request(f"{operation}_suppressed_destination", params, _TENANT_SUPPRESSION)
 
 
 def list_suppressed_request(
-    reasons: Sequence[str], since: datetime | None, until: datetime | None, token: str | None
+    reasons: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    token: str | None,
+    *,
+    tenant: str | None = None,
 ) -> Request:
-    """One page of ``ListSuppressedDestinations`` (v2 API)."""
+    """One page of ``ListSuppressedDestinations`` (v2 API), of ``tenant``'s list when one is named."""
     params: dict[str, Any] = {"PageSize": 1000}
     if reasons:
         params["Reasons"] = list(reasons)
@@ -383,11 +459,14 @@ def list_suppressed_request(
         params["EndDate"] = until
     if token is not None:
         params["NextToken"] = token
-    return Request("list_suppressed_destinations", params)
+    if tenant is None:
+        return Request("list_suppressed_destinations", params)
+    params["TenantName"] = tenant
+    return Request("list_suppressed_destinations", params, _TENANT_SUPPRESSION)
 
 
-def parse_suppressed(item: Mapping[str, Any]) -> SuppressedAddress:
-    """A ``SuppressedDestination`` or one of ``SuppressedDestinationSummaries``."""
+def parse_suppressed(item: Mapping[str, Any], tenant: str | None = None) -> SuppressedAddress:
+    """A ``SuppressedDestination`` or one of ``SuppressedDestinationSummaries`` (of ``tenant``'s list)."""
     attributes = item.get("Attributes") or {}
     updated = item["LastUpdateTime"]
     if not isinstance(updated, datetime):  # botocore gives datetimes; a raw answer gives epoch seconds
@@ -398,6 +477,80 @@ def parse_suppressed(item: Mapping[str, Any]) -> SuppressedAddress:
         last_update_time=updated,
         message_id=attributes.get("MessageId"),
         feedback_id=attributes.get("FeedbackId"),
+        tenant=item.get("TenantName") or tenant,
+    )
+
+
+SUPPRESSION_SCOPES: Final = ("TENANT", "ACCOUNT")
+
+
+def get_tenant_request(name: str) -> Request:
+    """``GetTenant``: whether tenant ``name`` exists, and what SES knows of it."""
+    return Request("get_tenant", {"TenantName": name}, ("tenant", "tenants"))
+
+
+def tenant_suppression_request(name: str, scope: str, reasons: Sequence[str]) -> Request:
+    """``PutTenantSuppressionAttributes``: which list tenant ``name`` uses and why SES adds to it."""
+    spelled = scope.upper() if isinstance(scope, str) else scope
+    if spelled not in SUPPRESSION_SCOPES:
+        raise ValidationError("scope", f"a suppression scope is 'TENANT' or 'ACCOUNT', not {scope!r}")
+    params = {
+        "TenantName": name,
+        "SuppressionScope": spelled,
+        "SuppressedReasons": list(dict.fromkeys(suppression_reason(r) for r in reasons)),
+    }
+    return Request("put_tenant_suppression_attributes", params, _TENANT_SUPPRESSION)
+
+
+def parse_tenant(response: Mapping[str, Any]) -> TenantInfo:
+    """The :class:`TenantInfo` of a ``GetTenant`` answer."""
+    tenant = response.get("Tenant") or {}
+    raw_suppression = tenant.get("SuppressionAttributes")
+    suppression = None
+    if raw_suppression is not None:
+        suppression = TenantSuppression(
+            scope=str(raw_suppression.get("SuppressionScope") or "ACCOUNT"),
+            reasons=tuple(str(r) for r in raw_suppression.get("SuppressedReasons") or ()),
+        )
+    created = tenant.get("CreatedTimestamp")
+    if created is not None and not isinstance(created, datetime):
+        created = datetime.fromtimestamp(float(created), UTC)
+    return TenantInfo(
+        name=str(tenant.get("TenantName", "")),
+        tenant_id=tenant.get("TenantId"),
+        arn=tenant.get("TenantArn"),
+        created=created,
+        sending_status=tenant.get("SendingStatus"),
+        suppression=suppression,
+        tags={str(t["Key"]): str(t.get("Value", "")) for t in tenant.get("Tags") or ()},
+    )
+
+
+def unsupported_by_model(request: Request, client: Any) -> ValidationError | None:
+    """The error to raise when ``client``'s botocore model cannot carry ``request`` (its operation or one of
+    its parameters is newer than the installed botocore); None when it can, or ``request`` needs nothing new.
+
+    Raised before the call, this says what to upgrade instead of botocore's "Unknown parameter" or a missing
+    method; nothing is sent.
+    """
+    meta = getattr(client, "meta", None)
+    if request.feature is None or meta is None:
+        return None
+    missing: str | None = None
+    try:
+        operation = meta.service_model.operation_model(meta.method_to_api_mapping[request.operation])
+    except (KeyError, botocore.model.OperationNotFoundError):
+        missing = request.operation
+    else:
+        members = operation.input_shape.members if operation.input_shape is not None else {}
+        missing = next((key for key in request.params if key not in members), None)
+    if missing is None:
+        return None
+    field, what = request.feature
+    return ValidationError(
+        field,
+        f"{what} needs a newer botocore than the installed {botocore.__version__}, whose SES model has no "
+        f"{missing}: upgrade boto3/botocore (and aiobotocore; aioboto3 15.5 holds botocore at 1.40.61)",
     )
 
 
@@ -492,8 +645,29 @@ _BY_STATUS: Final[Mapping[str, type[SesError]]] = {
 }
 
 
+def _tenant_error(code: str, text: str) -> type[SesError] | None:
+    """The tenant error a refusal's words describe, if any.
+
+    AWS documents no error code of its own for a tenant's refusals: SendEmail's errors in the API model are
+    the account-wide ones (``NotFoundException``, ``BadRequestException``, ``MessageRejected``,
+    ``SendingPausedException``...). So a refusal is a tenant's when SES's message names the tenant problem.
+    """
+    if "tenant" not in text:
+        return None
+    if "associat" in text:
+        return TenantNotAssociated
+    if code == "SendingPausedException" or "paused" in text or "disabled" in text:
+        return TenantSendingPaused
+    if code == "NotFoundException" or "does not exist" in text or "not found" in text:
+        return TenantNotFound
+    return None
+
+
 def _classify(code: str, message: str, http_status: int | None) -> type[SesError]:
     text = message.lower()
+    tenant_error = _tenant_error(code, text)
+    if tenant_error is not None:
+        return tenant_error
     if "daily message quota" in text or ("daily" in text and "quota" in text):
         return DailyQuotaExceeded
     if code in ("NotFoundException", "BadRequestException") and "configuration set" in text:
@@ -513,12 +687,21 @@ def _classify(code: str, message: str, http_status: int | None) -> type[SesError
     return SesApiError
 
 
-def error_from_exception(
-    exc: BaseException, *, configuration_set: str | None, describing: bool = False
-) -> SesError | None:
-    """The sesflow error for what a boto3 / aioboto3 call raised; None if not an SES or transport error.
+Describing = Literal["configuration_set", "tenant"]
+_SET_MISSING: Final = ("NotFoundException", "ConfigurationSetDoesNotExist")
 
-    ``describing`` is true for the configuration-set existence check, where any "not found" means the set.
+
+def error_from_exception(
+    exc: BaseException,
+    *,
+    configuration_set: str | None,
+    describing: Describing | None = None,
+    tenant: str | None = None,
+) -> SesError | None:
+    """The sesflow error for what a boto3 / aiobotocore call raised; None if not an SES or transport error.
+
+    ``describing`` names the existence check being made (of the configuration set, or of the tenant), where
+    any "not found" means that one is missing.
     """
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
@@ -528,34 +711,48 @@ def error_from_exception(
         http_status = metadata.get("HTTPStatusCode")
         request_id = metadata.get("RequestId") or None
         cls = _classify(code, message, http_status)
-        if describing and code in ("NotFoundException", "ConfigurationSetDoesNotExist"):
+        if describing == "configuration_set" and code in _SET_MISSING:
             cls = ConfigurationSetNotFound
+        elif describing == "tenant" and code == "NotFoundException":
+            cls = TenantNotFound
         return cls(
             message,
             code=code,
             request_id=request_id,
             http_status=http_status,
             configuration_set=configuration_set,
+            tenant=tenant,
         )
     if isinstance(exc, botocore.exceptions.ConnectionError):
         # The connection never opened (refused, DNS, TLS handshake, connect timeout): nothing was sent.
-        return TransientFailure(str(exc), code=type(exc).__name__, configuration_set=configuration_set)
+        return TransientFailure(
+            str(exc), code=type(exc).__name__, configuration_set=configuration_set, tenant=tenant
+        )
     if isinstance(exc, botocore.exceptions.HTTPClientError):
         # The request may have reached SES (read timeout, connection dropped mid-answer).
-        return SendOutcomeUnknown(str(exc), code=type(exc).__name__, configuration_set=configuration_set)
+        return SendOutcomeUnknown(
+            str(exc), code=type(exc).__name__, configuration_set=configuration_set, tenant=tenant
+        )
     return None
 
 
 def error_for_status(
-    outcome: EntryOutcome, *, configuration_set: str | None, request_id: str | None
+    outcome: EntryOutcome,
+    *,
+    configuration_set: str | None,
+    request_id: str | None,
+    tenant: str | None = None,
 ) -> SesError | None:
     """The error for a bulk entry's status, or None for SUCCESS."""
     if outcome.status == BulkStatus.SUCCESS:
         return None
     cls = _BY_STATUS.get(outcome.status, SesApiError)
+    if tenant is not None:  # bulk statuses have no tenant values: SES's words say when it is the tenant
+        cls = _tenant_error(outcome.raw_status, (outcome.error_message or "").lower()) or cls
     return cls(
         outcome.error_message or "",
         code=outcome.raw_status,
         request_id=request_id,
         configuration_set=configuration_set,
+        tenant=tenant,
     )

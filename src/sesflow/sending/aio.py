@@ -1,4 +1,4 @@
-"""``AsyncSesClient``: the asyncio (aioboto3) transport over the sending core. Needs the ``async`` extra."""
+"""``AsyncSesClient``: the asyncio (aiobotocore) transport over the sending core (the ``async`` extra)."""
 
 from __future__ import annotations
 
@@ -10,41 +10,35 @@ from typing import Any, Literal, TypeVar
 
 import botocore.config
 
-from ..errors import MissingExtra
+from .._aio import client_context, new_session, session_problem
 from . import _core
 from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
-from ._requests import Request, service_name
-from .client import _no_build_options, client_config, resolve_api
+from ._requests import Request, service_name, unsupported_by_model
+from .client import _no_build_options, client_config, require_sigv4a, resolve_api
 from .errors import ClientNotOpen, SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
 from .ratelimit import RetryPolicy
-from .results import BulkResult, SendQuota, SendResult, SuppressedAddress
+from .results import BulkResult, SendQuota, SendResult, SuppressedAddress, TenantInfo
 
 __all__ = ["AsyncSesClient"]
 
 T = TypeVar("T")
 
 
-def _aioboto3() -> Any:
-    try:
-        import aioboto3
-    except ImportError as exc:
-        raise MissingExtra("AsyncSesClient", "async", "aioboto3") from exc
-    return aioboto3
-
-
 class AsyncSesClient(CoreProperties):
-    """Send through SES with a configuration set always attached and checked (aioboto3, asyncio).
+    """Send through SES with a configuration set always attached and checked (aiobotocore, asyncio).
 
-    Takes the same options as :class:`SesClient` (``session=`` is an ``aioboto3.Session``, ``client=`` an
-    aiobotocore ``sesv2``/``ses`` client that is already open), plus ``max_concurrency``: how many API calls
+    Takes the same options as :class:`SesClient` (``session=`` is an aiobotocore ``AioSession`` or an
+    ``aioboto3.Session``, ``client=`` an aiobotocore ``sesv2``/``ses`` client that is already open, as an
+    aioboto3 session's ``client()`` opens it too), plus ``max_concurrency``: how many API calls
     may be in flight at once across all sends of this client. Open it before use and close it after::
 
         async with AsyncSesClient("my-config-set") as ses:
             result = await ses.send(email)
 
     Concurrent sends (``asyncio.gather``, :meth:`send_many`, the chunks of :meth:`send_bulk`) share one rate
-    limit, one configuration-set check and one connection pool.
+    limit, one configuration-set (and tenant) check and one connection pool. ``tenant``, ``verify_tenant`` and
+    ``endpoint_id`` are as for :class:`SesClient`.
     """
 
     def __init__(
@@ -66,6 +60,9 @@ class AsyncSesClient(CoreProperties):
         tags: Mapping[str, str] | None = None,
         max_send_rate: SendRate = "account",
         retry: RetryPolicy | None = None,
+        tenant: str | None = None,
+        verify_tenant: bool = True,
+        endpoint_id: str | None = None,
         max_concurrency: int = 50,
     ) -> None:
         _no_build_options(
@@ -90,13 +87,22 @@ class AsyncSesClient(CoreProperties):
             tags=tags,
             max_send_rate=max_send_rate,
             retry=retry,
+            tenant=tenant,
+            verify_tenant=verify_tenant,
+            endpoint_id=endpoint_id,
         )
+        if endpoint_id is not None:
+            require_sigv4a()
         self._client: Any = client
         self._client_context: Any = None
         self._session: Any = None
         self._client_kwargs: dict[str, Any] = {}
+        if session is not None:
+            problem = session_problem(session)
+            if problem is not None:
+                raise ValidationError("session", problem)
         if client is None:
-            self._session = session if session is not None else _aioboto3().Session()
+            self._session = session if session is not None else new_session("AsyncSesClient")
             self._client_kwargs = {
                 "region_name": region_name,
                 "endpoint_url": endpoint_url,
@@ -126,7 +132,7 @@ class AsyncSesClient(CoreProperties):
     async def open(self) -> AsyncSesClient:
         """Create the aiobotocore client (when this object builds it). ``async with`` calls this."""
         if self._client is None:
-            context = self._session.client(service_name(self._core.api), **self._client_kwargs)
+            context = client_context(self._session, service_name(self._core.api), **self._client_kwargs)
             self._client = await context.__aenter__()
             self._client_context = context
         return self
@@ -178,6 +184,7 @@ class AsyncSesClient(CoreProperties):
         tags: Mapping[str, str] | None = None,
         configuration_set: str | None = None,
         progress: ProgressCallback | None = None,
+        tenant: str | None = None,
     ) -> BulkResult:
         """Send ``template`` to every destination, 50 per call, calls running concurrently; see
         :meth:`SesClient.send_bulk`."""
@@ -190,6 +197,7 @@ class AsyncSesClient(CoreProperties):
             tags=tags,
             configuration_set=configuration_set,
             progress=progress,
+            tenant=tenant,
         )
         await self._run(self._core.bulk_start(run))
         # A chunk starts only when a slot is free, so one that would start after the run stopped never sends.
@@ -214,21 +222,38 @@ class AsyncSesClient(CoreProperties):
         rate, daily = await self._run(self._core.read_quota())
         return SendQuota(max_send_rate=rate, max_24_hour_send=daily)
 
-    # ------------------------------------------------------------------ the effects
+    # ------------------------------------------------------------------ tenants
 
-    # ------------------------------------------------------------------ the account's suppression list
+    async def check_tenant(self, name: str | None = None) -> None:
+        """See :meth:`SesClient.check_tenant`."""
+        chosen = name if name is not None else self._core.tenant
+        if chosen is None:
+            raise ValidationError("name", "no tenant to check: pass a name")
+        await self._run(self._core.check_tenant(chosen))
 
-    async def get_suppression(self, address: str) -> SuppressedAddress | None:
+    async def get_tenant(self, name: str) -> TenantInfo:
+        """See :meth:`SesClient.get_tenant`."""
+        return await self._run(self._core.get_tenant(name))
+
+    async def set_tenant_suppression(
+        self, name: str, *, scope: str = "TENANT", reasons: Iterable[str] = ("BOUNCE", "COMPLAINT")
+    ) -> None:
+        """See :meth:`SesClient.set_tenant_suppression`."""
+        await self._run(self._core.set_tenant_suppression(name, scope, tuple(reasons)))
+
+    # ------------------------------------------------------------------ suppression lists
+
+    async def get_suppression(self, address: str, *, tenant: str | None = None) -> SuppressedAddress | None:
         """See :meth:`SesClient.get_suppression`."""
-        return await self._run(self._core.get_suppression(address))
+        return await self._run(self._core.get_suppression(address, tenant))
 
-    async def suppress(self, address: str, reason: str = "BOUNCE") -> None:
+    async def suppress(self, address: str, reason: str = "BOUNCE", *, tenant: str | None = None) -> None:
         """See :meth:`SesClient.suppress`."""
-        await self._run(self._core.suppress(address, reason))
+        await self._run(self._core.suppress(address, reason, tenant))
 
-    async def unsuppress(self, address: str) -> bool:
+    async def unsuppress(self, address: str, *, tenant: str | None = None) -> bool:
         """See :meth:`SesClient.unsuppress`."""
-        return await self._run(self._core.unsuppress(address))
+        return await self._run(self._core.unsuppress(address, tenant))
 
     async def list_suppressed(
         self,
@@ -236,16 +261,21 @@ class AsyncSesClient(CoreProperties):
         reasons: Iterable[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        tenant: str | None = None,
     ) -> AsyncIterator[SuppressedAddress]:
         """See :meth:`SesClient.list_suppressed` (``async for``)."""
         wanted = tuple(reasons)
         token: str | None = None
         while True:
-            page, token = await self._run(self._core.list_suppressed_page(wanted, since, until, token))
+            page, token = await self._run(
+                self._core.list_suppressed_page(wanted, since, until, token, tenant)
+            )
             for address in page:
                 yield address
             if token is None:
                 return
+
+    # ------------------------------------------------------------------ the effects
 
     async def _run(self, flow: Flow[T]) -> T:
         return await _core.run_flow_async(flow, self._perform)
@@ -255,6 +285,10 @@ class AsyncSesClient(CoreProperties):
             client = self._client
             if client is None:
                 raise ClientNotOpen()
+            if effect.feature is not None:
+                gap = unsupported_by_model(effect, client)
+                if gap is not None:
+                    raise gap
             async with self._semaphore:
                 return await getattr(client, effect.operation)(**effect.params)
         if isinstance(effect, Sleep):

@@ -12,15 +12,16 @@ from typing import Any, Literal, TypeVar
 import boto3
 import botocore.config
 
+from ..errors import MissingExtra
 from . import _core
 from ._core import CoreProperties, Exclusive, Flow, ProgressCallback, SendingCore, SendRate, Sleep
-from ._requests import Api, Request, service_name
+from ._requests import Api, Request, service_name, unsupported_by_model
 from .errors import SendingError, ValidationError
 from .message import AddressesLike, AddressLike, Destination, Email, Template
 from .ratelimit import RetryPolicy
-from .results import BulkResult, SendQuota, SendResult, SuppressedAddress
+from .results import BulkResult, SendQuota, SendResult, SuppressedAddress, TenantInfo
 
-__all__ = ["SesClient", "resolve_api", "client_config"]
+__all__ = ["SesClient", "resolve_api", "client_config", "require_sigv4a"]
 
 T = TypeVar("T")
 
@@ -59,6 +60,18 @@ def client_config(config: botocore.config.Config | None, *, max_pool_connections
     return base.merge(config) if config is not None else base
 
 
+def require_sigv4a() -> None:
+    """Raise :class:`MissingExtra` unless botocore can sign with SigV4A (global endpoints need it)."""
+    from botocore.compat import HAS_CRT
+
+    if not HAS_CRT:
+        raise MissingExtra(
+            "endpoint_id (global endpoints are signed with SigV4A, which botocore does through the AWS CRT)",
+            "global",
+            "awscrt",
+        )
+
+
 def _no_build_options(client: Any, **options: Any) -> None:
     given = sorted(name for name, value in options.items() if value is not None)
     if client is not None and given:
@@ -82,6 +95,11 @@ class SesClient(CoreProperties):
     sets it, a :class:`~sesflow.sending.TokenBucket` is shared with the other senders given it, ``None`` turns
     client-side pacing off. Throttling and transient failures are retried as ``retry``
     says. ``tags`` are added to every message's own tags. Safe to share between threads.
+
+    ``tenant`` is the tenant every send is made for unless the message names its own (``Email.tenant``,
+    ``send_bulk(tenant=)``); a tenant is checked to exist like a configuration set (``GetTenant``, cached;
+    ``verify_tenant=False`` skips that), raising :class:`TenantNotFound` before sending. ``endpoint_id`` sends
+    through a global (multi-region) endpoint; it needs the ``global`` extra (SigV4A signing). Both: v2 only.
     """
 
     def __init__(
@@ -103,6 +121,9 @@ class SesClient(CoreProperties):
         tags: Mapping[str, str] | None = None,
         max_send_rate: SendRate = "account",
         retry: RetryPolicy | None = None,
+        tenant: str | None = None,
+        verify_tenant: bool = True,
+        endpoint_id: str | None = None,
     ) -> None:
         _no_build_options(
             client,
@@ -124,7 +145,12 @@ class SesClient(CoreProperties):
             tags=tags,
             max_send_rate=max_send_rate,
             retry=retry,
+            tenant=tenant,
+            verify_tenant=verify_tenant,
+            endpoint_id=endpoint_id,
         )
+        if endpoint_id is not None:
+            require_sigv4a()
         self._owns_client = client is None
         if client is None:
             make_client: Any = (session or boto3.session.Session()).client
@@ -179,6 +205,7 @@ class SesClient(CoreProperties):
         tags: Mapping[str, str] | None = None,
         configuration_set: str | None = None,
         progress: ProgressCallback | None = None,
+        tenant: str | None = None,
     ) -> BulkResult:
         """Send ``template`` to every destination, 50 per call; one result per destination, in order.
 
@@ -196,6 +223,7 @@ class SesClient(CoreProperties):
             tags=tags,
             configuration_set=configuration_set,
             progress=progress,
+            tenant=tenant,
         )
         self._run(self._core.bulk_start(run))
         for number in range(len(run.chunks)):
@@ -216,20 +244,44 @@ class SesClient(CoreProperties):
         rate, daily = self._run(self._core.read_quota())
         return SendQuota(max_send_rate=rate, max_24_hour_send=daily)
 
-    # ------------------------------------------------------------------ the account's suppression list
+    # ------------------------------------------------------------------ tenants
 
-    def get_suppression(self, address: str) -> SuppressedAddress | None:
-        """Whether SES suppresses ``address`` for this account: its entry on the suppression list, or None."""
-        return self._run(self._core.get_suppression(address))
+    def check_tenant(self, name: str | None = None) -> None:
+        """Ask SES now whether tenant ``name`` (default: the client's) exists; TenantNotFound if not."""
+        chosen = name if name is not None else self._core.tenant
+        if chosen is None:
+            raise ValidationError("name", "no tenant to check: pass a name")
+        self._run(self._core.check_tenant(chosen))
 
-    def suppress(self, address: str, reason: str = "BOUNCE") -> None:
-        """Put ``address`` on the account's suppression list (``reason``: ``BOUNCE`` or ``COMPLAINT``): SES
-        then bounces every send to it (``OnAccountSuppressionList``) without trying the address."""
-        self._run(self._core.suppress(address, reason))
+    def get_tenant(self, name: str) -> TenantInfo:
+        """What SES knows of tenant ``name`` (``GetTenant``): its id, ARN, sending status, suppression
+        preferences and tags; :class:`TenantNotFound` when there is no such tenant."""
+        return self._run(self._core.get_tenant(name))
 
-    def unsuppress(self, address: str) -> bool:
-        """Take ``address`` off the account's suppression list; False when it was not on it."""
-        return self._run(self._core.unsuppress(address))
+    def set_tenant_suppression(
+        self, name: str, *, scope: str = "TENANT", reasons: Iterable[str] = ("BOUNCE", "COMPLAINT")
+    ) -> None:
+        """Set tenant ``name``'s suppression preferences (``PutTenantSuppressionAttributes``): ``scope``
+        ``TENANT`` gives it its own list, ``ACCOUNT`` makes it use the account's; ``reasons`` are why SES adds
+        addresses to it. Read them back with :meth:`get_tenant` (``.suppression``)."""
+        self._run(self._core.set_tenant_suppression(name, scope, tuple(reasons)))
+
+    # ------------------------------------------------------------------ suppression lists
+
+    def get_suppression(self, address: str, *, tenant: str | None = None) -> SuppressedAddress | None:
+        """Whether SES suppresses ``address`` for this account (or for ``tenant``, on its own list): its entry
+        on the suppression list, or None."""
+        return self._run(self._core.get_suppression(address, tenant))
+
+    def suppress(self, address: str, reason: str = "BOUNCE", *, tenant: str | None = None) -> None:
+        """Put ``address`` on the account's suppression list (or ``tenant``'s; ``reason``: ``BOUNCE`` or
+        ``COMPLAINT``): SES then bounces every send to it (``OnAccountSuppressionList``) without trying it."""
+        self._run(self._core.suppress(address, reason, tenant))
+
+    def unsuppress(self, address: str, *, tenant: str | None = None) -> bool:
+        """Take ``address`` off the account's suppression list (or ``tenant``'s); False when it was not on
+        it."""
+        return self._run(self._core.unsuppress(address, tenant))
 
     def list_suppressed(
         self,
@@ -237,13 +289,14 @@ class SesClient(CoreProperties):
         reasons: Iterable[str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        tenant: str | None = None,
     ) -> Iterator[SuppressedAddress]:
-        """Every address on the account's suppression list (only ``reasons``, added or updated between
-        ``since`` and ``until`` when given), page by page as it is iterated."""
+        """Every address on the account's suppression list (or ``tenant``'s; only ``reasons``, added or
+        updated between ``since`` and ``until`` when given), page by page as it is iterated."""
         wanted = tuple(reasons)
         token: str | None = None
         while True:
-            page, token = self._run(self._core.list_suppressed_page(wanted, since, until, token))
+            page, token = self._run(self._core.list_suppressed_page(wanted, since, until, token, tenant))
             yield from page
             if token is None:
                 return
@@ -272,6 +325,10 @@ class SesClient(CoreProperties):
 
     def _perform(self, effect: Request | Sleep | Exclusive) -> Any:
         if isinstance(effect, Request):
+            if effect.feature is not None:
+                gap = unsupported_by_model(effect, self._client)
+                if gap is not None:
+                    raise gap
             return getattr(self._client, effect.operation)(**effect.params)
         if isinstance(effect, Sleep):
             time.sleep(effect.seconds)

@@ -26,10 +26,13 @@ __all__ = [
     "MessageRejected",
     "MailFromDomainNotVerified",
     "ConfigurationSetNotFound",
+    "TenantNotFound",
+    "TenantNotAssociated",
     "TemplateNotFound",
     "SendingPaused",
     "AccountSendingPaused",
     "ConfigurationSetSendingPaused",
+    "TenantSendingPaused",
     "AccountSuspended",
     "Throttled",
     "DailyQuotaExceeded",
@@ -98,7 +101,7 @@ class SesError(SendingError):
 
     ``code`` is SES's error code or bulk status (or the SMTP reply code as text), ``request_id`` the API
     request's id when there was one, ``ses_message`` SES's own words, ``http_status`` the HTTP status of the
-    API answer, ``configuration_set`` the set the send named.
+    API answer, ``configuration_set`` the set the send named, ``tenant`` the tenant it was sent for.
     """
 
     retryable: ClassVar[bool] = False
@@ -115,12 +118,14 @@ class SesError(SendingError):
         request_id: str | None = None,
         http_status: int | None = None,
         configuration_set: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.ses_message = ses_message
         self.code = code
         self.request_id = request_id
         self.http_status = http_status
         self.configuration_set = configuration_set
+        self.tenant = tenant
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -140,6 +145,7 @@ class SesError(SendingError):
                 self.request_id,
                 self.http_status,
                 self.configuration_set,
+                self.tenant,
             ),
         )
 
@@ -151,6 +157,7 @@ def _rebuild_ses_error(
     request_id: str | None,
     http_status: int | None,
     configuration_set: str | None,
+    tenant: str | None = None,
 ) -> SesError:
     return cls(
         ses_message,
@@ -158,6 +165,7 @@ def _rebuild_ses_error(
         request_id=request_id,
         http_status=http_status,
         configuration_set=configuration_set,
+        tenant=tenant,
     )
 
 
@@ -189,6 +197,27 @@ class ConfigurationSetNotFound(SesError):
     )
 
 
+class TenantNotFound(SesError):
+    """The tenant named for the send does not exist in this account and region (``GetTenant`` said so)."""
+
+    stops_bulk = True
+    advice = (
+        "create the tenant in this region (Provisioner.ensure_tenant or `sesflow setup --tenant` creates it "
+        "and associates its resources) or correct its name"
+    )
+
+
+class TenantNotAssociated(SesError):
+    """SES refused a tenant's send because a resource it uses (configuration set, sending identity or
+    template) is not associated with that tenant."""
+
+    stops_bulk = True
+    advice = (
+        "associate the send's configuration set, sending identity and template with the tenant "
+        "(CreateTenantResourceAssociation; Provisioner.ensure_tenant does it), or send for another tenant"
+    )
+
+
 class TemplateNotFound(SesError):
     """The named template does not exist in this account and region."""
 
@@ -213,6 +242,17 @@ class ConfigurationSetSendingPaused(SendingPaused):
     """Sending is paused for the configuration set."""
 
     advice = "sending is paused for this configuration set: re-enable its sending option"
+
+
+class TenantSendingPaused(SendingPaused):
+    """Sending is paused for the tenant: by its reputation policy after reputation findings, or because its
+    sending status was set to ``DISABLED``. The rest of the account may still send."""
+
+    advice = (
+        "SES paused this tenant's sending: see why with GetReputationEntity (its status cause and findings), "
+        "fix the cause, then set the tenant's customer-managed status to ENABLED or REINSTATED "
+        "(UpdateReputationEntityCustomerManagedStatus); retrying as it is will not help"
+    )
 
 
 class AccountSuspended(SesError):

@@ -29,6 +29,7 @@ from .validation import (
     validate_tags,
     validate_template_data,
     validate_template_name,
+    validate_tenant_name,
     validate_unicode_text,
 )
 
@@ -500,7 +501,8 @@ class Email:
     Checked on construction: valid addresses, 1 to 50 recipients in all, a subject with text and/or html (or a
     template instead of all three), valid tags and custom headers, inline images only with an html body,
     at most 250 tracked links, and the encoded size under SES's largest limit (40 MB; the v1 API's 10 MB is
-    checked when sending with it). ``configuration_set`` overrides the client's default for this message.
+    checked when sending with it). ``configuration_set`` overrides the client's default for this message, and
+    ``tenant`` the client's default tenant (v2 API only: SES sends it on behalf of that tenant).
     ``list_management`` puts the message under SES's subscription management (v2 API only).
     """
 
@@ -520,6 +522,7 @@ class Email:
     configuration_set: str | None
     feedback_address: Address | None
     list_management: ListManagement | None
+    tenant: str | None
 
     def __init__(
         self,
@@ -540,6 +543,7 @@ class Email:
         configuration_set: str | None = None,
         feedback_address: AddressLike | None = None,
         list_management: ListManagement | None = None,
+        tenant: str | None = None,
     ) -> None:
         sender_a = _one_address(sender, "sender")
         to_t, cc_t, bcc_t = _addresses(to, "to"), _addresses(cc, "cc"), _addresses(bcc, "bcc")
@@ -604,6 +608,8 @@ class Email:
                 )
         if configuration_set is not None:
             validate_configuration_set_name(configuration_set)
+        if tenant is not None:
+            validate_tenant_name(tenant)
         self.__attrs_init__(
             sender_a,
             to_t,
@@ -621,6 +627,7 @@ class Email:
             configuration_set,
             feedback,
             list_management,
+            tenant,
         )
         check_message_size(self.estimated_size(), MAX_MESSAGE_SIZE_V2, field="attachments")
 

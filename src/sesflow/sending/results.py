@@ -17,6 +17,8 @@ __all__ = [
     "SendResult",
     "SendQuota",
     "SuppressedAddress",
+    "TenantInfo",
+    "TenantSuppression",
     "BulkEntryResult",
     "BulkResult",
     "BulkProgress",
@@ -90,6 +92,8 @@ class SendResult:
     request_id: str | None = None
     attempts: int = 1
     """How many requests it took (more than one after throttling or a transient failure)."""
+    tenant: str | None = None
+    """The tenant SES sent it for (``TenantName``), None when it was sent for none."""
 
 
 @attrs.frozen
@@ -129,6 +133,8 @@ class BulkResult:
     tags: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     calls: int = 0
     """How many bulk API calls were made (retries included)."""
+    tenant: str | None = None
+    """The tenant the messages were sent for, None when none."""
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -173,8 +179,8 @@ class BulkResult:
 
 @attrs.frozen
 class SuppressedAddress:
-    """An address on the account-level suppression list: SES does not send to it (the send's recipient gets a
-    Bounce, ``OnAccountSuppressionList``) until it is removed."""
+    """An address on the account-level suppression list (or a tenant's, when ``tenant`` is set): SES does not
+    send to it (the send's recipient gets a Bounce, ``OnAccountSuppressionList``) until it is removed."""
 
     email_address: str
     reason: str
@@ -183,6 +189,38 @@ class SuppressedAddress:
     message_id: str | None = None
     """The message whose bounce or complaint put the address on the list (SES adds it when it did)."""
     feedback_id: str | None = None
+    tenant: str | None = None
+    """The tenant whose suppression list holds the address; None for the account-level list."""
+
+
+@attrs.frozen
+class TenantSuppression:
+    """A tenant's suppression list preferences (``TenantSuppressionAttributes``).
+
+    ``scope`` is ``TENANT`` (the tenant keeps its own list) or ``ACCOUNT`` (it uses the account's, SES's
+    default); ``reasons`` are why SES adds addresses to it automatically (``BOUNCE``, ``COMPLAINT``).
+    """
+
+    scope: str
+    reasons: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class TenantInfo:
+    """A tenant as ``GetTenant`` describes it.
+
+    ``sending_status`` is ``ENABLED``, ``REINSTATED`` (sending despite reputation findings) or ``DISABLED``
+    (paused); ``suppression`` is None when SES reported no suppression attributes (botocore releases before
+    tenant-level suppression do not read them).
+    """
+
+    name: str
+    tenant_id: str | None
+    arn: str | None
+    created: datetime | None
+    sending_status: str | None
+    suppression: TenantSuppression | None = None
+    tags: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
 
 @attrs.frozen

@@ -27,6 +27,8 @@ __all__ = [
     "MAX_TEMPLATE_SIZE",
     "RESERVED_HEADERS",
     "validate_configuration_set_name",
+    "validate_tenant_name",
+    "validate_endpoint_id",
     "validate_tags",
     "validate_tag",
     "validate_template_name",
@@ -66,6 +68,12 @@ _NOT_IN_HEADER = re.compile("[\x00\n\v\f\r\x1c-\x1e\x85\u2028\u2029\ud800-\udfff
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _CONFIGURATION_SET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# CreateTenant's TenantName: 1 to 64 letters, digits, '-' and '_' (CloudFormation's AWS::SES::Tenant pattern).
+_TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# EndpointId becomes the first label(s) of the global endpoint's host name: the endpoint rule set requires a
+# valid host label, dots allowed between labels.
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ENDPOINT_ID = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # RFC 5322 field name: printable US-ASCII except ':'.
@@ -89,6 +97,7 @@ RESERVED_HEADERS: Final = frozenset(
         "list-unsubscribe-post",
         "x-ses-configuration-set",
         "x-ses-message-tags",
+        "x-ses-tenant",
         "x-ses-source-arn",
         "x-ses-from-arn",
         "x-ses-return-path-arn",
@@ -109,19 +118,41 @@ _HEADER_FIELD_HINT: Final = {
     "list-unsubscribe-post": "list_unsubscribe",
     "x-ses-configuration-set": "configuration_set",
     "x-ses-message-tags": "tags",
+    "x-ses-tenant": "tenant",
 }
+
+
+def _short_name(name: object, field: str, what: str, pattern: re.Pattern[str]) -> str:
+    if not isinstance(name, str):
+        raise ValidationError(field, f"a {what} is a str, not {type(name).__name__}")
+    if not pattern.fullmatch(name):
+        raise ValidationError(
+            field, f"{name!r} is not a valid {what}: use 1 to 64 ASCII letters, digits, '_' or '-'"
+        )
+    return name
 
 
 def validate_configuration_set_name(name: object, *, field: str = "configuration_set") -> str:
     """``name`` if it is a valid configuration set name (``^[A-Za-z0-9_-]{1,64}$``), else raise."""
-    if not isinstance(name, str):
-        raise ValidationError(field, f"a configuration set name is a str, not {type(name).__name__}")
-    if not _CONFIGURATION_SET_NAME.fullmatch(name):
+    return _short_name(name, field, "configuration set name", _CONFIGURATION_SET_NAME)
+
+
+def validate_tenant_name(name: object, *, field: str = "tenant") -> str:
+    """``name`` if it is a valid tenant name (1 to 64 ASCII letters, digits, ``_`` or ``-``), else raise."""
+    return _short_name(name, field, "tenant name", _TENANT_NAME)
+
+
+def validate_endpoint_id(value: object, *, field: str = "endpoint_id") -> str:
+    """``value`` if it can be a global endpoint's id (``EndpointId``: host name labels), else raise."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"an endpoint id is a str, not {type(value).__name__}")
+    if len(value) > 253 or not _ENDPOINT_ID.fullmatch(value):
         raise ValidationError(
             field,
-            f"{name!r} is not a valid configuration set name: use 1 to 64 ASCII letters, digits, '_' or '-'",
+            f"{value!r} is not a global endpoint id: give the EndpointId that CreateMultiRegionEndpoint "
+            "returned (letters, digits and '-', in dot-separated labels)",
         )
-    return name
+    return value
 
 
 def validate_tag(name: object, value: object, *, field: str = "tags") -> None:

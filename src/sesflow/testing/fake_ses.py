@@ -5,13 +5,20 @@ refuses (a send naming a configuration set that does not exist). :class:`FakeSes
 protocols on 127.0.0.1 for the few operations a sender needs, so boto3 / aioboto3 clients talk to it through
 their real serializers, parsers and HTTP stacks:
 
-- v2 (``sesv2``, REST-JSON): ``SendEmail``, ``SendBulkEmail``, ``GetAccount``, ``GetConfigurationSet``, and
-  the account's suppression list (``Put``/``Get``/``DeleteSuppressedDestination``,
-  ``ListSuppressedDestinations``, two entries a page), which moto lacks;
+- v2 (``sesv2``, REST-JSON): ``SendEmail``, ``SendBulkEmail``, ``GetAccount``, ``GetConfigurationSet``, the
+  account's and each tenant's suppression list (``Put``/``Get``/``DeleteSuppressedDestination``,
+  ``ListSuppressedDestinations``, two entries a page), and tenants (``Create``/``Get``/``Delete``/
+  ``ListTenants``, ``Create``/``Delete``/``ListTenantResources`` associations,
+  ``PutTenantSuppressionAttributes``, ``Get``/``UpdateReputationEntityPolicy``,
+  ``UpdateReputationEntityCustomerManagedStatus``), all of which moto 5.2 lacks;
 - v1 (``ses``, query/XML): ``SendEmail``, ``SendRawEmail``, ``SendTemplatedEmail``,
   ``SendBulkTemplatedEmail``, ``GetSendQuota``, ``DescribeConfigurationSet``.
 
-It checks configuration sets and templates like SES, records every call, and plays scripted failures:
+It checks configuration sets and templates like SES, and a send for a tenant as SES documents it (the tenant
+exists, is not paused, and has the send's configuration set, sending identity and template associated). AWS
+documents no error code of its own for a tenant's refusals, so the fake answers them with codes the API model
+lists for ``SendEmail`` (``NotFoundException``, ``BadRequestException``, ``SendingPausedException``) and words
+of its own that name the tenant. It records every call, and plays scripted failures:
 whole-call errors (:meth:`FakeSes.fail`, e.g. throttling) and per-destination bulk statuses
 (:meth:`FakeSes.script_status`). ``delay`` makes every answer wait, like a real network round trip. Standard
 library only.
@@ -23,6 +30,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -38,7 +46,7 @@ import attrs
 from .._public import publish
 from ..sending.results import V1_STATUSES, BulkStatus
 
-__all__ = ["FakeSes", "FakeCall", "unflatten_query"]
+__all__ = ["FakeSes", "FakeCall", "FakeTenant", "unflatten_query"]
 
 _V1_SPELLING = {status.value: spelling for spelling, status in V1_STATUSES.items()}
 _XMLNS = "http://ses.amazonaws.com/doc/2010-12-01/"
@@ -53,6 +61,66 @@ class FakeCall:
     params: Mapping[str, Any] = attrs.field(eq=False)
     status: int
     """The HTTP status answered (0: the connection was closed without an answer)."""
+    body: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
+    """v2: the JSON body as sent."""
+    query: Mapping[str, list[str]] = attrs.field(factory=dict, eq=False)
+    """v2: the query string parameters as sent (by their wire names)."""
+    path: Mapping[str, str] = attrs.field(factory=dict, eq=False)
+    """v2: the values of the request URI's labels (``{"EmailAddress": ...}``), decoded."""
+    headers: Mapping[str, str] = attrs.field(factory=dict, eq=False)
+    """v2: the HTTP request headers (names in lower case), signature included."""
+
+
+_TENANT_ARN = "arn:aws:ses:{region}:{account}:tenant/{name}/{tenant_id}"
+_RESOURCE_ARN = re.compile(
+    r"arn:aws[a-z-]*:ses:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<kind>identity|configuration-set|template)/(?P<name>.+)"
+)
+_RESOURCE_TYPES = {
+    "identity": "EMAIL_IDENTITY",
+    "configuration-set": "CONFIGURATION_SET",
+    "template": "EMAIL_TEMPLATE",
+}
+# AWS::SES::Tenant's ReputationEntityPolicy pattern (CloudFormation template reference).
+_REPUTATION_POLICY = re.compile(r"arn:[a-z0-9-]+:ses:[a-z0-9-]+:aws:reputation-policy/(none|standard|strict)")
+
+
+@attrs.define
+class FakeTenant:
+    """One tenant the fake knows: what ``GetTenant`` reports and what its sends are checked against.
+
+    ``resources`` are the associated resource ARNs; None means every resource (the tenants given to the
+    constructor, so that a test can send for a tenant without associating anything first).
+    """
+
+    name: str
+    tenant_id: str
+    arn: str
+    created: float
+    sending_status: str = "ENABLED"
+    resources: set[str] | None = attrs.field(factory=set)
+    suppression_scope: str | None = None
+    suppressed_reasons: list[str] = attrs.field(factory=list)
+    reputation_policy: str | None = None
+    tags: list[dict[str, str]] = attrs.field(factory=list)
+    suppressed: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    """The tenant's own suppression list: address (case kept, matched exactly) -> ``{"Reason", ...}``."""
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "TenantName": self.name,
+            "TenantId": self.tenant_id,
+            "TenantArn": self.arn,
+            "CreatedTimestamp": self.created,
+            "Tags": self.tags,
+            "SendingStatus": self.sending_status,
+        }
+        if self.suppression_scope is not None:
+            out["SuppressionAttributes"] = {
+                "SuppressionScope": self.suppression_scope,
+                "SuppressedReasons": self.suppressed_reasons,
+            }
+        return out
 
 
 @attrs.frozen
@@ -106,8 +174,10 @@ def _with_lists(node: Any) -> Any:
 class FakeSes:
     """An SES-like HTTP endpoint on 127.0.0.1 (an event loop in a thread); use as a context manager.
 
-    ``configuration_sets`` and ``templates`` are the names that exist (add more at any time); ``delay`` is how
-    long every answer waits (seconds); ``max_send_rate`` / ``max_24_hour_send`` are the account's quota.
+    ``configuration_sets`` and ``templates`` are the names that exist (add more at any time); ``tenants`` name
+    tenants that exist with every resource associated (tenants made with ``CreateTenant`` start with none, as
+    in SES); ``delay`` is how long every answer waits (seconds); ``max_send_rate`` / ``max_24_hour_send`` are
+    the account's quota. ARNs are in ``account_id`` and the region the request was signed for.
     """
 
     def __init__(
@@ -115,11 +185,17 @@ class FakeSes:
         *,
         configuration_sets: Iterable[str] = (),
         templates: Iterable[str] = (),
+        tenants: Iterable[str] = (),
         delay: float = 0.0,
         max_send_rate: float = 14.0,
         max_24_hour_send: float = 50_000.0,
         record: bool = True,
+        account_id: str = "123456789012",
     ) -> None:
+        self.account_id = account_id
+        self.tenants: dict[str, FakeTenant] = {}
+        for name in tenants:
+            self.tenants[name] = self._new_tenant(name, "us-east-1", resources=None)
         self.configuration_sets: set[str] = set(configuration_sets)
         self.templates: set[str] = set(templates)
         self.delay = delay
@@ -212,6 +288,11 @@ class FakeSes:
         with self._lock:
             self._statuses[recipient.lower()] = deque(statuses)
 
+    def pause_tenant(self, name: str) -> None:
+        """Pause a tenant's sending, as SES does when its reputation policy acts on findings."""
+        with self._lock:
+            self.tenants[name].sending_status = "DISABLED"
+
     def calls_of(self, operation: str) -> list[FakeCall]:
         """The recorded calls of one operation."""
         with self._lock:
@@ -244,7 +325,7 @@ class FakeSes:
                     if self.delay:
                         await asyncio.sleep(self.delay)
                     path, _, query = target.partition("?")
-                    response = _respond(self, method, path, body, query)
+                    response = _respond(self, method, path, body, query, headers)
                 finally:
                     with self._lock:
                         self.in_flight -= 1
@@ -278,10 +359,15 @@ class FakeSes:
     def _message_id(self) -> str:
         return f"{next(self._ids):016x}-fake-ses-{uuid.uuid4().hex[:12]}"
 
-    def _record(self, api: str, operation: str, params: Mapping[str, Any], status: int) -> None:
+    def _record(
+        self, api: str, operation: str, params: Mapping[str, Any], status: int, raw: _RawV2 | None = None
+    ) -> None:
         if self.record:
+            call = FakeCall(api, operation, params, status)
+            if raw is not None:
+                call = FakeCall(api, operation, params, status, raw.body, raw.query, raw.path, raw.headers)
             with self._lock:
-                self.calls.append(FakeCall(api, operation, params, status))
+                self.calls.append(call)
 
     def _check_set(self, params: Mapping[str, Any], api: str) -> None:
         name = params.get("ConfigurationSetName")
@@ -296,8 +382,10 @@ class FakeSes:
                 raise _Answer(404, "NotFoundException", f"Template {name} does not exist.")
             raise _Answer(400, "TemplateDoesNotExist", f"Template {name} does not exist.")
 
-    def answer_v2(self, operation: str, path_name: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The JSON answer of a v2 operation, or raise _Answer."""
+    def answer_v2(
+        self, operation: str, path: Mapping[str, str], params: Mapping[str, Any], region: str = "us-east-1"
+    ) -> dict[str, Any]:
+        """The JSON answer of a v2 operation, or raise _Answer. ``path`` holds the URI labels' values."""
         failure = self._next_failure(operation)
         if failure is not None:
             raise _Answer(failure.status, failure.code, failure.message)
@@ -312,22 +400,29 @@ class FakeSes:
                 "ProductionAccessEnabled": True,
             }
         if operation.endswith("SuppressedDestination") or operation == "ListSuppressedDestinations":
-            return self._suppression_list(operation, path_name, params)
+            return self._suppression_list(operation, path.get("EmailAddress"), params)
+        if operation in _TENANT_OPERATIONS:
+            with self._lock:
+                return self._tenant_operation(operation, path, params, region)
         if operation == "GetConfigurationSet":
-            if path_name not in self.configuration_sets:
-                raise _Answer(404, "NotFoundException", f"Configuration set <{path_name}> does not exist.")
-            return {"ConfigurationSetName": path_name}
+            name = path.get("ConfigurationSetName")
+            if name not in self.configuration_sets:
+                raise _Answer(404, "NotFoundException", f"Configuration set <{name}> does not exist.")
+            return {"ConfigurationSetName": name}
         if operation == "SendEmail":
             self._check_set(params, "v2")
             template = params.get("Content", {}).get("Template")
             if template is not None:
                 self._check_template(template.get("TemplateName"), "v2")
+            self._check_tenant_send(params, region, (template or {}).get("TemplateName"))
             return {"MessageId": self._message_id()}
         # SendBulkEmail: per-entry outcomes, like SES.
         name = params.get("ConfigurationSetName")
         missing_set = name is not None and name not in self.configuration_sets
         template_name = params.get("DefaultContent", {}).get("Template", {}).get("TemplateName")
         missing_template = template_name is not None and template_name not in self.templates
+        if not missing_set and not missing_template:
+            self._check_tenant_send(params, region, template_name)
         results = []
         for entry in params.get("BulkEmailEntries", []):
             first = (entry.get("Destination", {}).get("ToAddresses") or [""])[0]
@@ -343,18 +438,161 @@ class FakeSes:
                 results.append({"Status": status, "Error": f"scripted {status}"})
         return {"BulkEmailEntryResults": results}
 
+    # ------------------------------------------------------------------ tenants
+
+    def _new_tenant(self, name: str, region: str, *, resources: set[str] | None) -> FakeTenant:
+        tenant_id = f"tn-{uuid.uuid4().hex[:17]}"
+        arn = _TENANT_ARN.format(region=region, account=self.account_id, name=name, tenant_id=tenant_id)
+        return FakeTenant(name, tenant_id, arn, time.time(), resources=resources)
+
+    def _tenant(self, name: object) -> FakeTenant:
+        tenant = self.tenants.get(str(name))
+        if tenant is None:
+            raise _Answer(404, "NotFoundException", f"Tenant <{name}> does not exist.")
+        return tenant
+
+    def _tenant_by_arn(self, arn: str) -> FakeTenant:
+        for tenant in self.tenants.values():
+            if tenant.arn == arn:
+                return tenant
+        raise _Answer(404, "NotFoundException", f"Reputation entity <{arn}> does not exist.")
+
+    def _check_tenant_send(self, params: Mapping[str, Any], region: str, template: str | None) -> None:
+        """Refuse a send for a tenant as SES does: unknown, paused, or using a resource not associated."""
+        name = params.get("TenantName")
+        if name is None:
+            return
+        with self._lock:
+            tenant = self._tenant(name)
+            if tenant.sending_status == "DISABLED":
+                raise _Answer(400, "SendingPausedException", f"Sending is paused for tenant <{name}>.")
+            if tenant.resources is None:
+                return
+            sender = _bare(str(params.get("FromEmailAddress", "")))
+            identities = {sender, sender.rpartition("@")[2]}
+            wanted = [("identity", identities)]
+            if params.get("ConfigurationSetName") is not None:
+                wanted.append(("configuration-set", {params["ConfigurationSetName"]}))
+            if template is not None:
+                wanted.append(("template", {template}))
+            for kind, names in wanted:
+                arns = {f"arn:aws:ses:{region}:{self.account_id}:{kind}/{n}" for n in names}
+                if not arns & tenant.resources:
+                    raise _Answer(
+                        400,
+                        "BadRequestException",
+                        f"The {kind} {sorted(names)[0]} is not associated with tenant <{name}>.",
+                    )
+
+    def _tenant_operation(
+        self, operation: str, path: Mapping[str, str], params: Mapping[str, Any], region: str
+    ) -> dict[str, Any]:
+        if operation == "CreateTenant":
+            name = str(params["TenantName"])
+            if name in self.tenants:
+                raise _Answer(400, "AlreadyExistsException", f"Tenant <{name}> already exists.")
+            tenant = self._new_tenant(name, region, resources=set())
+            tenant.tags = list(params.get("Tags") or [])
+            attributes = params.get("SuppressionAttributes")
+            if attributes is not None:
+                tenant.suppression_scope = attributes.get("SuppressionScope", "ACCOUNT")
+                tenant.suppressed_reasons = list(attributes.get("SuppressedReasons") or [])
+            self.tenants[name] = tenant
+            return tenant.describe()
+        if operation == "ListTenants":
+            return {
+                "Tenants": [
+                    {k: v for k, v in t.describe().items() if k not in ("Tags", "SuppressionAttributes")}
+                    for t in self.tenants.values()
+                ]
+            }
+        if operation in (
+            "UpdateReputationEntityPolicy",
+            "GetReputationEntity",
+            "UpdateReputationEntityCustomerManagedStatus",
+        ):
+            return self._reputation(operation, path, params)
+        tenant = self._tenant(params.get("TenantName"))
+        if operation == "GetTenant":
+            return {"Tenant": tenant.describe()}
+        if operation == "DeleteTenant":
+            del self.tenants[tenant.name]
+            return {}
+        if operation == "PutTenantSuppressionAttributes":
+            tenant.suppression_scope = params.get("SuppressionScope", "ACCOUNT")
+            tenant.suppressed_reasons = list(params.get("SuppressedReasons") or [])
+            return {}
+        if operation == "ListTenantResources":
+            resources = sorted(tenant.resources or ())
+            return {
+                "TenantResources": [
+                    {"ResourceType": _RESOURCE_TYPES[_resource(arn).group("kind")], "ResourceArn": arn}
+                    for arn in resources
+                ]
+            }
+        arn = str(params.get("ResourceArn"))
+        _resource(arn)
+        associated = tenant.resources if tenant.resources is not None else set()
+        if operation == "CreateTenantResourceAssociation":
+            if arn in associated:
+                raise _Answer(
+                    400, "AlreadyExistsException", f"<{arn}> is already associated with <{tenant.name}>."
+                )
+            associated.add(arn)
+            tenant.resources = associated
+            return {}
+        # DeleteTenantResourceAssociation
+        if arn not in associated:
+            raise _Answer(404, "NotFoundException", f"<{arn}> is not associated with <{tenant.name}>.")
+        associated.discard(arn)
+        return {}
+
+    def _reputation(
+        self, operation: str, path: Mapping[str, str], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if path.get("ReputationEntityType") != "RESOURCE":
+            raise _Answer(400, "BadRequestException", "ReputationEntityType must be RESOURCE.")
+        tenant = self._tenant_by_arn(path.get("ReputationEntityReference", ""))
+        if operation == "UpdateReputationEntityPolicy":
+            policy = str(params.get("ReputationEntityPolicy", ""))
+            if not _REPUTATION_POLICY.fullmatch(policy):
+                raise _Answer(400, "BadRequestException", f"<{policy}> is not a reputation policy.")
+            tenant.reputation_policy = policy
+            return {}
+        if operation == "UpdateReputationEntityCustomerManagedStatus":
+            tenant.sending_status = str(params.get("SendingStatus"))
+            return {}
+        entity: dict[str, Any] = {
+            "ReputationEntityReference": tenant.arn,
+            "ReputationEntityType": "RESOURCE",
+            "SendingStatusAggregate": tenant.sending_status,
+        }
+        if tenant.reputation_policy is not None:
+            entity["ReputationManagementPolicy"] = tenant.reputation_policy
+        return {"ReputationEntity": entity}
+
+    # ------------------------------------------------------------------ suppression lists
+
     def _suppression_list(
         self, operation: str, address: str | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
+        tenant_name = params.get("TenantName")
+        if isinstance(tenant_name, list):  # from the query string
+            tenant_name = tenant_name[0]
+        with self._lock:
+            if tenant_name is None:
+                entries, fold = self.suppressed, _lower
+            else:  # a tenant's list keeps addresses as given and matches them exactly
+                entries, fold = self._tenant(tenant_name).suppressed, _exact
         if operation == "PutSuppressedDestination":
             entry = {"Reason": params["Reason"], "LastUpdateTime": time.time()}
-            self.suppressed[str(params["EmailAddress"]).lower()] = entry
+            entries[fold(str(params["EmailAddress"]))] = entry
             return {}
         if operation == "ListSuppressedDestinations":
             reasons = params.get("Reason") or []
             rows = [
                 {"EmailAddress": email, **entry}
-                for email, entry in sorted(self.suppressed.items())
+                for email, entry in sorted(entries.items())
                 if not reasons or entry["Reason"] in reasons
             ]
             start = int(params.get("NextToken", ["0"])[0])
@@ -363,17 +601,20 @@ class FakeSes:
             if start + 2 < len(rows):
                 answer["NextToken"] = str(start + 2)
             return answer
-        key = (address or "").lower()
-        if key not in self.suppressed:
+        key = fold(address or "")
+        if key not in entries:
             raise _Answer(
                 404,
                 "NotFoundException",
                 f"Email address ({address}) does not exist on your suppression list.",
             )
         if operation == "DeleteSuppressedDestination":
-            del self.suppressed[key]
+            del entries[key]
             return {}
-        return {"SuppressedDestination": {"EmailAddress": address, **self.suppressed[key], "Attributes": {}}}
+        found = {"EmailAddress": address, **entries[key], "Attributes": {}}
+        if tenant_name is not None:
+            found["TenantName"] = tenant_name
+        return {"SuppressedDestination": found}
 
     def answer_v1(self, operation: str, params: Mapping[str, Any]) -> str:
         """The XML result element's content of a v1 operation, or raise _Answer."""
@@ -421,16 +662,85 @@ def _bare(address: str) -> str:
     return address.rpartition("<")[2].rstrip(">").strip()
 
 
-_V2_ROUTES = {
-    ("POST", "/v2/email/outbound-emails"): "SendEmail",
-    ("POST", "/v2/email/outbound-bulk-emails"): "SendBulkEmail",
-    ("GET", "/v2/email/account"): "GetAccount",
-    ("PUT", "/v2/email/suppression/addresses"): "PutSuppressedDestination",
-    ("GET", "/v2/email/suppression/addresses"): "ListSuppressedDestinations",
-}
-_V2_CONFIGURATION_SETS = "/v2/email/configuration-sets/"
-_V2_SUPPRESSED = "/v2/email/suppression/addresses/"
-_V2_SUPPRESSED_ROUTES = {"GET": "GetSuppressedDestination", "DELETE": "DeleteSuppressedDestination"}
+def _lower(address: str) -> str:
+    return address.lower()
+
+
+def _exact(address: str) -> str:
+    return address
+
+
+def _resource(arn: str) -> re.Match[str]:
+    match = _RESOURCE_ARN.fullmatch(arn)
+    if match is None:
+        raise _Answer(
+            400,
+            "BadRequestException",
+            f"<{arn}> is not the ARN of an identity, configuration set or template.",
+        )
+    return match
+
+
+# (method, path pattern) -> SES's operation name; the named groups are the URI labels.
+_V2_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile(pattern), operation)
+    for method, pattern, operation in (
+        ("POST", "/v2/email/outbound-emails", "SendEmail"),
+        ("POST", "/v2/email/outbound-bulk-emails", "SendBulkEmail"),
+        ("GET", "/v2/email/account", "GetAccount"),
+        ("GET", "/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)", "GetConfigurationSet"),
+        ("PUT", "/v2/email/suppression/addresses", "PutSuppressedDestination"),
+        ("GET", "/v2/email/suppression/addresses", "ListSuppressedDestinations"),
+        ("GET", "/v2/email/suppression/addresses/(?P<EmailAddress>[^/]+)", "GetSuppressedDestination"),
+        ("DELETE", "/v2/email/suppression/addresses/(?P<EmailAddress>[^/]+)", "DeleteSuppressedDestination"),
+        ("POST", "/v2/email/tenants", "CreateTenant"),
+        ("POST", "/v2/email/tenants/get", "GetTenant"),
+        ("POST", "/v2/email/tenants/delete", "DeleteTenant"),
+        ("POST", "/v2/email/tenants/list", "ListTenants"),
+        ("POST", "/v2/email/tenants/resources", "CreateTenantResourceAssociation"),
+        ("POST", "/v2/email/tenants/resources/delete", "DeleteTenantResourceAssociation"),
+        ("POST", "/v2/email/tenants/resources/list", "ListTenantResources"),
+        ("POST", "/v2/email/tenant/suppression", "PutTenantSuppressionAttributes"),
+        (
+            "PUT",
+            "/v2/email/reputation/entities/(?P<ReputationEntityType>[^/]+)/(?P<ReputationEntityReference>[^/]+)/policy",
+            "UpdateReputationEntityPolicy",
+        ),
+        (
+            "PUT",
+            "/v2/email/reputation/entities/(?P<ReputationEntityType>[^/]+)/(?P<ReputationEntityReference>[^/]+)"
+            "/customer-managed-status",
+            "UpdateReputationEntityCustomerManagedStatus",
+        ),
+        (
+            "GET",
+            "/v2/email/reputation/entities/(?P<ReputationEntityType>[^/]+)/(?P<ReputationEntityReference>[^/]+)",
+            "GetReputationEntity",
+        ),
+    )
+)
+_TENANT_OPERATIONS = frozenset(
+    operation for _, _, operation in _V2_ROUTES if "Tenant" in operation or "ReputationEntity" in operation
+)
+# SigV4's credential scope names the region; SigV4A's has none (its region set is a header).
+_SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/[^/]+/aws4_request")
+
+
+@attrs.frozen
+class _RawV2:
+    body: Mapping[str, Any]
+    query: Mapping[str, list[str]]
+    path: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+def _route_v2(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    for route_method, pattern, operation in _V2_ROUTES:
+        if route_method == method:
+            match = pattern.fullmatch(path)
+            if match is not None:
+                return operation, {k: unquote(v) for k, v in match.groupdict().items()}
+    return None
 
 
 @attrs.frozen
@@ -457,39 +767,44 @@ class _Response:
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}
 
 
-def _respond(fake: FakeSes, method: str, path: str, body: bytes, query: str = "") -> _Response:
+def _respond(
+    fake: FakeSes,
+    method: str,
+    path: str,
+    body: bytes,
+    query: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> _Response:
     """The answer to one request; raises _Dropped to close the connection instead."""
     if path.startswith("/v2/"):
-        return _respond_v2(fake, method, path, body, query)
+        return _respond_v2(fake, method, path, body, query, headers or {})
     return _respond_v1(fake, body)
 
 
-def _respond_v2(fake: FakeSes, method: str, path: str, body: bytes, query: str = "") -> _Response:
-    path_name = None
-    operation = _V2_ROUTES.get((method, path))
-    if operation is None and method == "GET" and path.startswith(_V2_CONFIGURATION_SETS):
-        operation, path_name = "GetConfigurationSet", unquote(path[len(_V2_CONFIGURATION_SETS) :])
-    if operation is None and path.startswith(_V2_SUPPRESSED):
-        operation = _V2_SUPPRESSED_ROUTES.get(method)
-        path_name = unquote(path[len(_V2_SUPPRESSED) :])
+def _respond_v2(
+    fake: FakeSes, method: str, path: str, body: bytes, query: str, headers: Mapping[str, str]
+) -> _Response:
     request_id = str(uuid.uuid4())
-    params: dict[str, Any] = json.loads(body) if body else {}
-    if query:
-        params = {**params, **parse_qs(query)}
-    if operation == "GetConfigurationSet":
-        params = {"ConfigurationSetName": path_name}
-    if operation is None:
+    routed = _route_v2(method, path)
+    if routed is None:
         return _Response(404, b'{"message": "unknown operation"}', "application/json", request_id, "NotFound")
+    operation, labels = routed
+    signed = _SIGNED_REGION.search(headers.get("authorization", ""))
+    region = signed.group("region") if signed else "us-east-1"
+    body_params: dict[str, Any] = json.loads(body) if body else {}
+    query_params = parse_qs(query) if query else {}
+    raw = _RawV2(body_params, query_params, labels, dict(headers))
+    params: dict[str, Any] = {**body_params, **query_params, **labels}
     try:
-        answer = fake.answer_v2(operation, path_name, params)
+        answer = fake.answer_v2(operation, labels, params, region)
     except _Dropped:
-        fake._record("v2", operation, params, 0)
+        fake._record("v2", operation, params, 0, raw)
         raise
     except _Answer as failure:
-        fake._record("v2", operation, params, failure.status)
+        fake._record("v2", operation, params, failure.status, raw)
         payload = json.dumps({"message": failure.message}).encode()
         return _Response(failure.status, payload, "application/json", request_id, failure.code)
-    fake._record("v2", operation, params, 200)
+    fake._record("v2", operation, params, 200, raw)
     return _Response(200, json.dumps(answer).encode(), "application/json", request_id)
 
 

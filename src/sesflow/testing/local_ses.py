@@ -159,8 +159,9 @@ class LocalSes:
         session: the boto3 session LocalSes publishes with (default: one with dummy credentials).
 
     Sends are seen through :meth:`instrument` (an ``SesClient``, an open ``AsyncSesClient``, a boto3 or
-    aiobotocore ``ses``/``sesv2`` client, or a boto3/aioboto3 session before it makes its clients), and
-    through what :meth:`client`, :meth:`session`, :meth:`ses_client` and :meth:`aioboto3_session` hand out.
+    aiobotocore ``ses``/``sesv2`` client, or a boto3, aiobotocore or aioboto3 session before it makes its
+    clients), and through what :meth:`client`, :meth:`session`, :meth:`ses_client`, :meth:`async_session` and
+    :meth:`aioboto3_session` hand out.
     Sends without a configuration set, to a set the server does not know, or to a set without destinations,
     publish nothing, as with SES. Use it as a context manager (or call :meth:`close`) to remove its hooks.
     """
@@ -229,13 +230,27 @@ class LocalSes:
                 self._instrumented_session = session
             return self._instrumented_session
 
-    def aioboto3_session(self) -> Any:
-        """An ``aioboto3.Session`` whose clients are observed: ``AsyncSesClient(..., session=...)``.
+    def async_session(self) -> Any:
+        """An aiobotocore session whose clients are observed: ``AsyncSesClient(..., session=...)``.
         Needs the ``async`` extra."""
+        from .._aio import new_session
+
+        session = new_session("LocalSes.async_session")
+        session.set_credentials(_KEY_ID, _SECRET)
+        session.set_config_variable("region", self.region)
+        self._hook(session)  # an aiobotocore session registers event hooks itself
+        return session
+
+    def aioboto3_session(self) -> Any:
+        """An ``aioboto3.Session`` whose clients are observed, for apps that use aioboto3 (which the
+        ``async`` extra no longer installs: :meth:`async_session` needs only the extra)."""
         try:
             import aioboto3
         except ImportError as exc:
-            raise MissingExtra("LocalSes.aioboto3_session", "async", "aioboto3") from exc
+            raise LocalSesError(
+                "LocalSes.aioboto3_session needs aioboto3, which sesflow does not install: pip install "
+                "aioboto3, or use local.async_session() (aiobotocore, the 'async' extra)"
+            ) from exc
         session = aioboto3.Session(
             aws_access_key_id=_KEY_ID, aws_secret_access_key=_SECRET, region_name=self.region
         )
@@ -256,7 +271,8 @@ class LocalSes:
         """Observe the sends made through ``target`` from now on; returns ``target``.
 
         ``target`` is an :class:`~sesflow.SesClient`, an open :class:`~sesflow.AsyncSesClient`, a boto3 or
-        aiobotocore ``ses``/``sesv2`` client, or a boto3/aioboto3 session (its clients made afterwards).
+        aiobotocore ``ses``/``sesv2`` client, or a boto3, aiobotocore or aioboto3 session (its clients made
+        afterwards).
         Instrumenting twice is harmless.
         """
         from ..sending import AsyncSesClient, SesClient
@@ -267,7 +283,7 @@ class LocalSes:
             if inner is None:
                 raise LocalSesError(
                     "this AsyncSesClient is not open yet: instrument it inside 'async with', or build it "
-                    "with session=local.aioboto3_session()"
+                    "with session=local.async_session()"
                 )
             subject = inner
         meta = getattr(subject, "meta", None)
@@ -278,10 +294,12 @@ class LocalSes:
             self._hook(meta.events)
         elif hasattr(subject, "events") and hasattr(subject, "client"):
             self._hook(subject.events)
+        elif hasattr(subject, "create_client") and hasattr(subject, "register"):
+            self._hook(subject)  # a botocore / aiobotocore session
         else:
             raise LocalSesError(
                 f"cannot observe a {type(target).__name__}: give an SesClient, AsyncSesClient, an ses/sesv2 "
-                "client or a boto3/aioboto3 session"
+                "client or a boto3, aiobotocore or aioboto3 session"
             )
         return target
 
