@@ -18,7 +18,7 @@ import aioboto3
 import aiobotocore
 import boto3
 import botocore
-from sesflow.sending.fake import FakeSes
+from sesflow.testing import FakeSes
 
 import sesflow
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from sesflow.sending.fake import FakeSes
+from sesflow.testing import FakeSes
 
 from sesflow.cli import main
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from sesflow.sending.fake import FakeSes
+from sesflow.testing import FakeSes
 
 from sesflow.provisioning import Provisioner, ProvisioningError, policies
 from sesflow.sending import Email, SesClient, TenantNotAssociated, ValidationError

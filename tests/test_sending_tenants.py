@@ -16,7 +16,7 @@ import botocore.compat
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-from sesflow.sending.fake import FakeCall, FakeSes
+from sesflow.testing import FakeCall, FakeSes
 
 from sesflow.errors import MissingExtra
 from sesflow.sending import (
