@@ -18,7 +18,6 @@ import aioboto3
 import aiobotocore
 import boto3
 import botocore
-from sesflow.testing import FakeSes
 
 import sesflow
 
@@ -27,7 +26,7 @@ from _consumer_support import sns_body  # type: ignore[import-not-found]
 from sesflow import AsyncSesClient, Email, EventRouter
 from sesflow.consumers import AsyncSqsConsumer
 from sesflow.sending import ValidationError
-from sesflow.testing import make_record
+from sesflow.testing import FakeSes, make_record
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

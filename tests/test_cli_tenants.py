@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from sesflow.testing import FakeSes
 
 from sesflow.cli import main
+from sesflow.testing import FakeSes
 
 pytest.importorskip("rich", reason="the cli extra is not installed")
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
-from sesflow.testing import FakeSes
 
 from sesflow.provisioning import Provisioner, ProvisioningError, policies
 from sesflow.sending import Email, SesClient, TenantNotAssociated, ValidationError
+from sesflow.testing import FakeSes
 
 ACCOUNT = "123456789012"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}

@@ -18,9 +18,9 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-import aioboto3
 import boto3
 import pytest
+from aiobotocore.session import AioSession
 
 from sesflow.sending import (
     AsyncSesClient,
@@ -244,7 +244,7 @@ def test_send_many_returns_an_unexpected_failure_in_its_place(
 async def test_async_send_many_returns_an_unexpected_failure_in_its_place(env: Env) -> None:
     async with AsyncSesClient(
         env.config_set,
-        session=aioboto3.Session(),
+        session=AioSession(),
         endpoint_url=env.endpoint,
         max_send_rate=None,
         **CREDENTIALS,

@@ -16,7 +16,6 @@ import botocore.compat
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-from sesflow.testing import FakeCall, FakeSes
 
 from sesflow.errors import MissingExtra
 from sesflow.sending import (
@@ -33,6 +32,7 @@ from sesflow.sending import (
     ValidationError,
 )
 from sesflow.sending._requests import Request, unsupported_by_model
+from sesflow.testing import FakeCall, FakeSes
 
 from .test_sending_fake import CREDENTIALS, SENDER, SESSION, async_client, message, sync_client
 

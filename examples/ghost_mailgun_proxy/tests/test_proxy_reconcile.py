@@ -11,7 +11,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import aioboto3
 import attrs
 import pytest
 
@@ -38,8 +37,8 @@ from ..reconcile import (
 from ..settings import ProxyConfigError, Settings
 from ..store import Store
 from .fixtures import (
-    CREDENTIALS,
     Aws,
+    async_session,
     ghost_fields,
     ghost_pages,
     member,
@@ -332,7 +331,7 @@ async def test_startup_says_whether_exactly_once_can_hold(
     aws: Aws, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="ghost_mailgun_proxy")
-    session = aioboto3.Session(**CREDENTIALS)
+    session = async_session()
     checked = settings_for(aws, tmp_path / "a.sqlite3", ses_api="v1", send_events="check")
     async with serve(checked, ses_session=session) as served:
         assert served.proxy.sender.mode == "exactly-once"
@@ -374,7 +373,7 @@ async def test_a_send_event_later_than_the_window_is_the_one_duplicate(
     settings = settings_for(aws, tmp_path / "proxy.sqlite3", send_concurrency=1)
     now = [1_800_000_000.0]
     with LocalSes(aws.endpoint, seed=9) as local:
-        session = local.aioboto3_session()
+        session = local.async_session()
 
         calls = 0
 
@@ -384,7 +383,7 @@ async def test_a_send_event_later_than_the_window_is_the_one_duplicate(
             if model.name == "SendEmail" and calls == 3:  # m2: one at a time, in order
                 await asyncio.Event().wait()  # SES has it (LocalSes published its events); no answer
 
-        session.events.register("after-call.sesv2", lose_the_answer_of_m2)
+        session.register("after-call.sesv2", lose_the_answer_of_m2)
         async with serve(settings, ses_session=session, clock=lambda: now[0]) as served:
             response = await post_batch(served.http, aws.domain, ghost_fields(aws.domain, recipients))
             batch_id = response.json()["id"][1:-1]
@@ -401,7 +400,7 @@ async def test_a_send_event_later_than_the_window_is_the_one_duplicate(
             late.extend(message["Body"] for message in answer)
         assert len(late) == 6  # Send and Delivery of three messages
 
-        async with serve(settings, ses_session=local.aioboto3_session(), clock=lambda: now[0]) as served:
+        async with serve(settings, ses_session=local.async_session(), clock=lambda: now[0]) as served:
             sender, store = served.proxy.sender, served.proxy.store
             await served.worker.drain()  # caught up: the window starts now
             now[0] += settings.send_event_window + 1
