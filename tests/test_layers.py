@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "_public": 0,
     "errors": 1,
     "events": 2,
+    "_aio": 2,  # opening aiobotocore clients, for the async twins of sending and consuming
     "sources": 3,
     "sending": 3,
     "routing": 4,
