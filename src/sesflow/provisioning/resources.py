@@ -16,6 +16,7 @@ import attrs
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .._text import one_line
 from ..errors import SesflowError
 from ..events import EventType
 from . import policies
@@ -66,10 +67,15 @@ _V2_EVENT_NAMES = {
 
 
 class ProvisioningError(SesflowError):
-    """An AWS call made while provisioning failed; ``code`` is AWS's error code when there is one."""
+    """An AWS call made while provisioning failed.
+
+    ``action`` is the call (``"sns.create_topic"``), ``reason`` what went wrong, on one line, and ``code``
+    AWS's error code when there is one.
+    """
 
     def __init__(self, action: str, reason: str, *, code: str | None = None) -> None:
         self.action = action
+        self.reason = reason
         self.code = code
         super().__init__(f"{action} failed: {reason}")
 
@@ -198,9 +204,9 @@ class Provisioner:
         try:
             return getattr(self.client(service), operation)(**params)
         except ClientError as exc:
-            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc)), code=_code(exc)) from exc
         except BotoCoreError as exc:  # no answer at all: endpoint unreachable, credentials missing...
-            raise ProvisioningError(f"{service}.{operation}", str(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc))) from exc
 
     def _find(self, service: str, operation: str, missing: tuple[str, ...], **params: Any) -> Any:
         """The answer of a read call, or None when AWS says the thing is missing (one of ``missing``)."""
@@ -209,9 +215,9 @@ class Provisioner:
         except ClientError as exc:
             if _code(exc) in missing:
                 return None
-            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc)), code=_code(exc)) from exc
         except BotoCoreError as exc:
-            raise ProvisioningError(f"{service}.{operation}", str(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc))) from exc
 
     def _planned(self, kind: str, name: str, arn: str | None = None, **details: Any) -> Resource:
         log.info("dry run: would ensure %s %s", kind, name)
@@ -740,7 +746,7 @@ class Provisioner:
             paginator = self.client(service).get_paginator(operation)
             return [item for page in paginator.paginate(**params) for item in page.get(key, [])]
         except ClientError as exc:
-            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc)), code=_code(exc)) from exc
 
 
 def _v1_target(target: dict[str, Any]) -> dict[str, Any]:

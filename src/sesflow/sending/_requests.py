@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 import attrs
 import botocore.exceptions
 
+from .._text import one_line
 from .errors import (
     AccessDenied,
     AccountSendingPaused,
@@ -523,7 +524,7 @@ def error_from_exception(
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "")) or "Unknown"
-        message = str(error.get("Message", ""))
+        message = one_line(str(error.get("Message", "")))
         metadata = exc.response.get("ResponseMetadata", {})
         http_status = metadata.get("HTTPStatusCode")
         request_id = metadata.get("RequestId") or None
