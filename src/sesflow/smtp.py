@@ -1,4 +1,4 @@
-"""``sesflow.smtp``: sending through SES's SMTP interface (the public name of :mod:`sesflow.sending.smtp`).
+"""``sesflow.smtp``: sending through SES's SMTP interface (the public name of ``sesflow.sending.smtp``).
 
 The configuration set and message tags travel as ``X-SES-CONFIGURATION-SET`` and ``X-SES-MESSAGE-TAGS``,
 validated exactly as on the API path; errors are the API path's (``Throttled``, ``MessageRejected``...).

@@ -1,4 +1,4 @@
-"""A :class:`~sesflow.analytics.Report` as JSON, CSV, or a self-contained HTML page with inline SVG charts.
+"""A ``Report`` as JSON, CSV, or a self-contained HTML page with inline SVG charts.
 
 The HTML page needs nothing from the network (no scripts, fonts or stylesheets to fetch): its CSS is inline
 and its charts are SVG drawn here, so it can be mailed, archived or opened offline.
@@ -25,7 +25,7 @@ __all__ = ["format_count", "format_rate", "report_csv", "report_html", "report_j
 
 
 def report_json(report: Report, *, indent: int | None = 2) -> str:
-    """The report as JSON (:meth:`Report.to_dict`)."""
+    """The report as JSON (``Report.to_dict``)."""
     return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False) + "\n"
 
 

@@ -3,10 +3,10 @@
 The lake's table has one row per SES record and one column per top-level key of the record: ``eventType`` and
 ``notificationType`` (whichever family the record belongs to), ``mail``, and one column per detail object
 (``bounce``, ``delivery``...). Nested objects are structs, lists are arrays and SES's tag maps are
-``map<string, array<string>>``. Nothing here is written by hand: :func:`table_schema` walks the models'
-``attrs`` fields and their ``metadata["ses"]`` keys, so the table cannot drift from what :func:`parse_event`
-understands. The same tree renders as Athena DDL (:func:`athena_ddl`) and as the column types DuckDB's JSON
-reader is given (:func:`duckdb_columns`), so the report's SQL sees the same table on both engines.
+``map<string, array<string>>``. Nothing here is written by hand: ``table_schema`` walks the models'
+``attrs`` fields and their ``metadata["ses"]`` keys, so the table cannot drift from what ``parse_event``
+understands. The same tree renders as Athena DDL (``athena_ddl``) and as the column types DuckDB's JSON
+reader is given (``duckdb_columns``), so the report's SQL sees the same table on both engines.
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def athena_ddl(
 
     ``timestamps="string"`` (the default) keeps SES's ISO 8601 text (``2024-01-15T10:20:30.123Z``): it is
     exact, it sorts in time order, ``from_iso8601_timestamp`` turns it into a timestamp in a query, and the
-    report queries of :mod:`sesflow.analytics` expect it. ``"timestamp"`` declares Hive timestamps instead,
+    report queries of ``sesflow.analytics`` expect it. ``"timestamp"`` declares Hive timestamps instead,
     which leaves their parsing to the SerDe.
     """
     if not location.startswith("s3://"):
@@ -405,7 +405,7 @@ def _duckdb_name(key: str) -> str:
 
 
 def duckdb_columns(schema: Struct | None = None) -> dict[str, str]:
-    """``{column: DuckDB type}`` for ``read_json(columns=...)``: :func:`table_schema` or a selection of it.
+    """``{column: DuckDB type}`` for ``read_json(columns=...)``: ``table_schema`` or a selection of it.
 
     Timestamps stay text (``VARCHAR``) as in the Athena table, so one SQL text reads both.
     """

@@ -144,7 +144,7 @@ def print_line(out: Console, main: Text, *extras: Text, indent: int = 4) -> None
     """``main``, then each of ``extras`` two spaces after the last while the line has room, else on an
     indented line of its own.
 
-    Every part is printed whole (see :func:`print_whole`): an address or a link is never cut.
+    Every part is printed whole (see ``print_whole``): an address or a link is never cut.
     """
     from rich.text import Text
 

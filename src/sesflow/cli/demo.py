@@ -1,9 +1,9 @@
 """``sesflow demo``: the whole flow on this machine, in seconds, with nothing to set up.
 
 An embedded moto server stands in for AWS. Two configuration sets get the articles' SNS → SQS pipeline, a
-batch of mail goes through :class:`~sesflow.SesClient` to the SES mailbox simulator (and to readers who open
-and click), :class:`~sesflow.testing.LocalSes` publishes the events SES would, and an
-:class:`~sesflow.SqsConsumer` hands them to an :class:`~sesflow.EventRouter` whose handlers count them.
+batch of mail goes through ``SesClient`` to the SES mailbox simulator (and to readers who open
+and click), ``LocalSes`` publishes the events SES would, and an
+``SqsConsumer`` hands them to an ``EventRouter`` whose handlers count them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The pure core of the SQS consumers: what to ask SQS for, and what to do with each message afterwards.
 
-Nothing here does IO or reads a clock; times are passed in. :class:`~sesflow.consumers.SqsConsumer` and
-:class:`~sesflow.consumers.AsyncSqsConsumer` build their requests and interpret every answer through these
+Nothing here does IO or reads a clock; times are passed in. ``SqsConsumer`` and
+``AsyncSqsConsumer`` build their requests and interpret every answer through these
 functions, so the two differ only in how they wait.
 
 The rules, in one place:
@@ -126,7 +126,7 @@ class Backoff:
 class MessageOutcome:
     """What happened to one received message and what the consumer does next.
 
-    ``visibility_timeout`` is set when ``action`` is :attr:`Action.CHANGE_VISIBILITY`. ``result`` is the
+    ``visibility_timeout`` is set when ``action`` is ``Action.CHANGE_VISIBILITY``. ``result`` is the
     router's result (None for a duplicate or a released message). ``reason`` says why a message was not
     handled, in one line, for logs.
     """
@@ -158,7 +158,7 @@ def decide(
     """The outcome of one message from its item and the router's result (None: a duplicate, not dispatched).
 
     Deleted: a duplicate, or a valid item whose result is ok. Anything else stays on the queue and becomes
-    visible again after :meth:`Backoff.timeout` of its receive count.
+    visible again after ``Backoff.timeout`` of its receive count.
     """
     handle = item.receipt_handle
     if result is None:
@@ -241,7 +241,7 @@ def _chunks(items: Sequence[Any], size: int = MAX_BATCH) -> Iterable[Sequence[An
 def delete_requests(queue_url: str, outcomes: Sequence[MessageOutcome]) -> list[dict[str, Any]]:
     """``DeleteMessageBatch`` parameters for the outcomes to delete, ten entries per request.
 
-    Entry ids are positions within their request (``"0"`` to ``"9"``), so :func:`batch_failures` maps failures
+    Entry ids are positions within their request (``"0"`` to ``"9"``), so ``batch_failures`` maps failures
     back to outcomes. Outcomes without a receipt handle cannot be deleted and are left out.
     """
     deletable = [o for o in outcomes if o.action is Action.DELETE and o.receipt_handle]
@@ -335,7 +335,7 @@ class Leases:
         return out
 
     def extended(self, changes: Iterable[tuple[str, int]], now: float) -> None:
-        """Record that ``changes`` (from :meth:`due`) were applied at ``now``."""
+        """Record that ``changes`` (from ``due``) were applied at ``now``."""
         for handle, timeout in changes:
             lease = self._leases.get(handle)
             if lease is not None:

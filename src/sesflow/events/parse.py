@@ -19,7 +19,7 @@ __all__ = ["TOPIC_VALIDATION_TEXT", "ParsedRecord", "load_json", "parse_event", 
 TOPIC_VALIDATION_TEXT = "Successfully validated SNS topic for Amazon SES event publishing."
 
 ParsedRecord = models.SesEvent | models.ControlMessage
-"""What :func:`parse_event` returns: a sending event, or a control message that shares its channels."""
+"""What ``parse_event`` returns: a sending event, or a control message that shares its channels."""
 
 _loads: Callable[[Any], Any]
 try:  # orjson (extra "fast") decodes about twice as fast as the standard library
@@ -157,14 +157,14 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> ParsedRecord:
     """Parse one SES record into its typed model.
 
     ``data`` is the record as JSON (bytes or text) or as the mapping ``json.loads`` gives. The result is one
-    of the :class:`~sesflow.events.SesEvent` subclasses (both families: event publishing and feedback
-    notifications), an :class:`~sesflow.events.UnknownEvent` for an ``eventType`` this version does not know,
-    or a :class:`~sesflow.events.ControlMessage` for what SES sends on the same channels that is not about a
+    of the ``SesEvent`` subclasses (both families: event publishing and feedback
+    notifications), an ``UnknownEvent`` for an ``eventType`` this version does not know,
+    or a ``ControlMessage`` for what SES sends on the same channels that is not about a
     sent message (subscription succeeded, topic validation, inbound mail).
 
-    Raises :class:`sesflow.ParseError`, and nothing else, for anything that is not a valid record; the error
+    Raises ``sesflow.ParseError``, and nothing else, for anything that is not a valid record; the error
     carries the payload as given and the path of the failing field. ``mail.headers``,
-    ``mail.common_headers`` and ``mail.tags`` are checked when first read (see :class:`~sesflow.events.Mail`).
+    ``mail.common_headers`` and ``mail.tags`` are checked when first read (see ``Mail``).
     """
     try:
         kind = type(data)
@@ -195,7 +195,7 @@ def to_dict(event: models.SesEvent) -> dict[str, Any]:
 
     Normalisation: fields this version does not model are dropped, ``null`` values are omitted, timestamps
     are written as SES writes them (UTC, milliseconds, ``Z``), and a ``sender`` common header given as a
-    string comes back as a one-item list. An :class:`~sesflow.events.UnknownEvent` gives back its raw record.
+    string comes back as a one-item list. An ``UnknownEvent`` gives back its raw record.
     """
     result: dict[str, Any] = converter.unstructure(event)
     return result

@@ -152,9 +152,9 @@ async def handle_sns_request(
 ) -> WebhookResponse:
     """Verify, confirm or dispatch one SNS HTTP(S) delivery and say what to answer.
 
-    ``headers`` is None when the request repeated a header with different values (see :func:`merge_headers`).
+    ``headers`` is None when the request repeated a header with different values (see ``merge_headers``).
     A ``SubscriptionConfirmation`` is confirmed (when ``confirm_subscriptions``; see
-    :meth:`~sesflow.SnsVerifier.confirm_subscription_async` for the checks) and then, like an
+    ``confirm_subscription_async`` for the checks) and then, like an
     ``UnsubscribeConfirmation`` (never followed), dispatched to the router's ``on_control`` handlers. A
     message answered 200 is marked handled in the verifier's replay guard, if it has one; a message the guard
     already remembers is answered 200 ``duplicate`` without reaching the router.

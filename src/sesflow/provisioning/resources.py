@@ -1,7 +1,7 @@
 """Idempotent ``ensure_*`` operations that build the SES event pipelines, and their teardown.
 
 Each operation looks before it creates: running it twice changes nothing the second time, and every call
-reports what it found, created or updated as a :class:`Resource`. With ``dry_run=True`` nothing is called at
+reports what it found, created or updated as a ``Resource``. With ``dry_run=True`` nothing is called at
 all; the report lists what would be ensured, with the exact parameters.
 """
 

@@ -188,7 +188,7 @@ async def _dispatch_all_async(
 
 
 def raise_for_results(results: Sequence[DispatchResult]) -> None:
-    """Raise :class:`DispatchError` when any result is not ok (chaining the first handler exception)."""
+    """Raise ``DispatchError`` when any result is not ok (chaining the first handler exception)."""
     if all(result.ok for result in results):
         return
     error = DispatchError(results)
@@ -235,7 +235,7 @@ def firehose_outcomes(
 ) -> dict[str, FirehoseOutcome]:
     """The outcome of each dispatched record: ``ProcessingFailed`` when a handler failed, otherwise what
     ``transform`` makes of it (``Ok`` with new data, or ``Dropped``). Records without an entry (passed
-    through unchanged, or invalid) get :func:`~sesflow.sources.firehose_response`'s default.
+    through unchanged, or invalid) get ``firehose_response``'s default.
     """
     outcomes: dict[str, FirehoseOutcome] = {}
     for item, result in zip(items, results, strict=True):

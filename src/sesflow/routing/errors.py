@@ -29,7 +29,7 @@ class AsyncHandlerError(RoutingError, TypeError):
     """A synchronous dispatch met a coroutine handler or hook, which only an event loop can run.
 
     Raised before any handler runs, so nothing is half done. Use ``await router.dispatch_async(...)`` or the
-    ``handle_*_lambda_async`` entry points (with :func:`sesflow.routing.run_async` in a sync Lambda handler).
+    ``handle_*_lambda_async`` entry points (with ``sesflow.routing.run_async`` in a sync Lambda handler).
     ``handlers`` names the coroutine functions that were found.
     """
 

@@ -76,10 +76,10 @@ class EventFilters(TypedDict, total=False):
       notifications have none, so they never match.
     - ``tag``: ``"name=value"`` (the message tag ``name`` has that value) or ``"name"`` (the tag is present);
       a sequence of them means every one must hold.
-    - ``recipient_domain``: at least one address the event concerns (:attr:`SesEvent.recipients`) is at this
+    - ``recipient_domain``: at least one address the event concerns (``SesEvent.recipients``) is at this
       domain (or one of these), compared case-insensitively and exactly (no subdomains).
-    - ``family``: :attr:`EventFamily.EVENT` (configuration-set event publishing) or
-      :attr:`EventFamily.NOTIFICATION` (identity feedback notifications).
+    - ``family``: ``EventFamily.EVENT`` (configuration-set event publishing) or
+      ``EventFamily.NOTIFICATION`` (identity feedback notifications).
     """
 
     configuration_set: str | Collection[str]
@@ -228,18 +228,18 @@ def _compile_filter(
 class EventRouter:
     """Routes parsed SES records to the handlers registered for them.
 
-    Register handlers with the decorators (:meth:`on`, :meth:`on_bounce`, ..., :meth:`on_any`,
-    :meth:`on_control`); each accepts the :class:`EventFilters` keywords and a ``where`` predicate, and works
+    Register handlers with the decorators (``on``, ``on_bounce``, ..., ``on_any``,
+    ``on_control``); each accepts the ``EventFilters`` keywords and a ``where`` predicate, and works
     bare (``@router.on_bounce``) or called (``@router.on_bounce(bounce_type="Permanent")``). A record reaches
     every handler whose types and filters match, in registration order.
 
     ``dispatch`` runs plain-function handlers; ``dispatch_async`` runs plain functions and coroutines (the
     coroutines of one record concurrently). Plain functions run in the event loop's thread, in order, unless
     ``run_sync_in_thread`` is true: then they run, still in order, in a worker thread
-    (:func:`asyncio.to_thread`) while the coroutines run, so a blocking handler does not stall the loop.
+    (``asyncio.to_thread``) while the coroutines run, so a blocking handler does not stall the loop.
 
     ``on_unmatched`` is called with a record no handler was selected for (that is not a failure);
-    ``on_invalid`` with a :class:`~sesflow.sources.SourceItem` that could not be unwrapped, verified or
+    ``on_invalid`` with a ``SourceItem`` that could not be unwrapped, verified or
     parsed (the dead-letter hook; the item's result is a failure, so a Lambda entry point reports it for
     retry). Both can also be set with the decorators of the same name. A hook that raises is recorded as a
     failure of the result.
@@ -347,9 +347,9 @@ class EventRouter:
         """Register a handler for event types: ``@router.on(EventType.BOUNCE, EventType.COMPLAINT)``.
 
         The handler receives the event's own class (annotate it as a union, or use the typed shortcuts such
-        as :meth:`on_bounce`). An event type this version does not know (``EventType("NewThing")``) selects
-        the :class:`~sesflow.events.UnknownEvent` records SES sends with that ``eventType``. ``bounce_type``
-        is allowed only when the one type is ``EventType.BOUNCE``. See :class:`EventFilters` for the filters.
+        as ``on_bounce``). An event type this version does not know (``EventType("NewThing")``) selects
+        the ``UnknownEvent`` records SES sends with that ``eventType``. ``bounce_type``
+        is allowed only when the one type is ``EventType.BOUNCE``. See ``EventFilters`` for the filters.
         """
         if not event_types:
             raise RouterConfigError("on() needs at least one event type, e.g. @router.on(EventType.BOUNCE)")
@@ -385,10 +385,10 @@ class EventRouter:
         where: Callable[[SesEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _EventH | Callable[[_EventH], _EventH]:
-        """Register a catch-all handler: every event, :class:`~sesflow.events.UnknownEvent` included.
+        """Register a catch-all handler: every event, ``UnknownEvent`` included.
 
         Control messages (subscription confirmations, topic validation, inbound mail) are not events; they go
-        to :meth:`on_control` handlers.
+        to ``on_control`` handlers.
         """
         result: _EventH | Callable[[_EventH], _EventH] = self._add(
             None, handler, "on_any", where=where, **filters
@@ -404,8 +404,8 @@ class EventRouter:
     def on_control(
         self, handler: _ControlH | None = None, /, *, where: Callable[[ControlMessage], bool] | None = None
     ) -> _ControlH | Callable[[_ControlH], _ControlH]:
-        """Register a handler for control messages: :class:`~sesflow.events.SubscriptionSucceeded`,
-        :class:`~sesflow.events.TopicValidation` and :class:`~sesflow.events.ReceivedMail`.
+        """Register a handler for control messages: ``SubscriptionSucceeded``,
+        ``TopicValidation`` and ``ReceivedMail``.
 
         These arrive on the same channels as events but are not about a sent message. Without a control
         handler they go to the ``on_unmatched`` hook and count as handled.
@@ -435,7 +435,7 @@ class EventRouter:
         where: Callable[[BounceEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _BounceH | Callable[[_BounceH], _BounceH]:
-        """Register a handler for :class:`~sesflow.events.BounceEvent`.
+        """Register a handler for ``BounceEvent``.
 
         ``bounce_type`` selects bounces of that type (or those types), e.g. ``BounceType.PERMANENT`` for the
         hard bounces whose recipients must be suppressed.
@@ -459,7 +459,7 @@ class EventRouter:
         where: Callable[[ComplaintEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _ComplaintH | Callable[[_ComplaintH], _ComplaintH]:
-        """Register a handler for :class:`~sesflow.events.ComplaintEvent`."""
+        """Register a handler for ``ComplaintEvent``."""
         result: _ComplaintH | Callable[[_ComplaintH], _ComplaintH] = self._add(
             _COMPLAINT, handler, "on_complaint", where=where, **filters
         )
@@ -479,7 +479,7 @@ class EventRouter:
         where: Callable[[DeliveryEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _DeliveryH | Callable[[_DeliveryH], _DeliveryH]:
-        """Register a handler for :class:`~sesflow.events.DeliveryEvent`."""
+        """Register a handler for ``DeliveryEvent``."""
         result: _DeliveryH | Callable[[_DeliveryH], _DeliveryH] = self._add(
             _DELIVERY, handler, "on_delivery", where=where, **filters
         )
@@ -499,7 +499,7 @@ class EventRouter:
         where: Callable[[SendEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _SendH | Callable[[_SendH], _SendH]:
-        """Register a handler for :class:`~sesflow.events.SendEvent`."""
+        """Register a handler for ``SendEvent``."""
         result: _SendH | Callable[[_SendH], _SendH] = self._add(
             _SEND, handler, "on_send", where=where, **filters
         )
@@ -519,7 +519,7 @@ class EventRouter:
         where: Callable[[RejectEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _RejectH | Callable[[_RejectH], _RejectH]:
-        """Register a handler for :class:`~sesflow.events.RejectEvent`."""
+        """Register a handler for ``RejectEvent``."""
         result: _RejectH | Callable[[_RejectH], _RejectH] = self._add(
             _REJECT, handler, "on_reject", where=where, **filters
         )
@@ -539,7 +539,7 @@ class EventRouter:
         where: Callable[[OpenEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _OpenH | Callable[[_OpenH], _OpenH]:
-        """Register a handler for :class:`~sesflow.events.OpenEvent`."""
+        """Register a handler for ``OpenEvent``."""
         result: _OpenH | Callable[[_OpenH], _OpenH] = self._add(
             _OPEN, handler, "on_open", where=where, **filters
         )
@@ -559,7 +559,7 @@ class EventRouter:
         where: Callable[[ClickEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _ClickH | Callable[[_ClickH], _ClickH]:
-        """Register a handler for :class:`~sesflow.events.ClickEvent`."""
+        """Register a handler for ``ClickEvent``."""
         result: _ClickH | Callable[[_ClickH], _ClickH] = self._add(
             _CLICK, handler, "on_click", where=where, **filters
         )
@@ -583,7 +583,7 @@ class EventRouter:
         where: Callable[[RenderingFailureEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH]:
-        """Register a handler for :class:`~sesflow.events.RenderingFailureEvent`."""
+        """Register a handler for ``RenderingFailureEvent``."""
         result: _RenderingFailureH | Callable[[_RenderingFailureH], _RenderingFailureH] = self._add(
             _RENDERING_FAILURE, handler, "on_rendering_failure", where=where, **filters
         )
@@ -607,7 +607,7 @@ class EventRouter:
         where: Callable[[DeliveryDelayEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH]:
-        """Register a handler for :class:`~sesflow.events.DeliveryDelayEvent`."""
+        """Register a handler for ``DeliveryDelayEvent``."""
         result: _DeliveryDelayH | Callable[[_DeliveryDelayH], _DeliveryDelayH] = self._add(
             _DELIVERY_DELAY, handler, "on_delivery_delay", where=where, **filters
         )
@@ -631,7 +631,7 @@ class EventRouter:
         where: Callable[[SubscriptionEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH]:
-        """Register a handler for :class:`~sesflow.events.SubscriptionEvent` (list subscription changes)."""
+        """Register a handler for ``SubscriptionEvent`` (list subscription changes)."""
         result: _SubscriptionH | Callable[[_SubscriptionH], _SubscriptionH] = self._add(
             _SUBSCRIPTION, handler, "on_subscription", where=where, **filters
         )
@@ -645,7 +645,7 @@ class EventRouter:
         return hook
 
     def on_invalid(self, hook: _InvalidH) -> _InvalidH:
-        """Set the dead-letter hook, called with each :class:`~sesflow.sources.SourceItem` that could not be
+        """Set the dead-letter hook, called with each ``SourceItem`` that could not be
         unwrapped, verified or parsed (its ``error`` says why, its ``raw`` is the payload as delivered).
         Usable as a decorator.
         """
@@ -667,7 +667,7 @@ class EventRouter:
         return names
 
     def check_sync(self, entry_point: str = "dispatch") -> None:
-        """Raise :class:`AsyncHandlerError` if any handler or hook is a coroutine function.
+        """Raise ``AsyncHandlerError`` if any handler or hook is a coroutine function.
 
         The synchronous Lambda entry points call this before touching the batch, so a router that needs an
         event loop fails on its first invocation, not on the first record of a rarer type.
@@ -686,7 +686,7 @@ class EventRouter:
     def dispatch(self, record: ParsedRecord) -> DispatchResult:
         """Run the plain-function handlers selected for ``record`` and return what happened.
 
-        Raises :class:`AsyncHandlerError`, before running anything, when a handler registered for the
+        Raises ``AsyncHandlerError``, before running anything, when a handler registered for the
         record's type is a coroutine function (whether or not its filters would match this record).
         """
         return self._dispatch(record, None, None)
@@ -805,13 +805,13 @@ class EventRouter:
 
         Plain functions run first, in registration order, in the loop's thread (with ``run_sync_in_thread``:
         in a worker thread, while the coroutines run); the coroutines of the record run concurrently
-        (:func:`asyncio.gather`). A plain function that returns an awaitable has it awaited with the
+        (``asyncio.gather``). A plain function that returns an awaitable has it awaited with the
         coroutines. ``handlers`` and ``failures`` are in registration order either way.
         """
         return await self._dispatch_async(record, None)
 
     async def dispatch_item_async(self, item: SourceItem) -> DispatchResult:
-        """The async twin of :meth:`dispatch_item`."""
+        """The async twin of ``dispatch_item``."""
         record = item.record
         if record is None:
             result = self._invalid_result(item)
@@ -951,7 +951,7 @@ class EventRouter:
         verifier: MessageVerifier | None = None,
         concurrency: int = 1,
     ) -> dict[str, list[dict[str, str]]]:
-        """The async twin of :meth:`handle_sqs_lambda`.
+        """The async twin of ``handle_sqs_lambda``.
 
         ``concurrency`` is how many messages of a standard queue's batch are dispatched at once (1: one
         after the other, in batch order). A FIFO queue's batch is always dispatched in order, one at a time.
@@ -963,7 +963,7 @@ class EventRouter:
     ) -> None:
         """Handle a Lambda invocation by an SNS topic (``Records[].Sns``).
 
-        Raises :class:`DispatchError` (carrying every item's result) when a handler failed or a message could
+        Raises ``DispatchError`` (carrying every item's result) when a handler failed or a message could
         not be verified or parsed; returns None otherwise. SNS invokes Lambda asynchronously, so a raised
         error makes Lambda retry the invocation (twice by default) and then hand the event to the function's
         on-failure destination or dead-letter queue, when one is configured. Handlers should be idempotent:
@@ -975,13 +975,13 @@ class EventRouter:
     async def handle_sns_lambda_async(
         self, event: Mapping[str, Any], context: object = None, *, verifier: MessageVerifier | None = None
     ) -> None:
-        """The async twin of :meth:`handle_sns_lambda`."""
+        """The async twin of ``handle_sns_lambda``."""
         await _lambda.handle_sns_async(self, event, verifier)
 
     def handle_eventbridge_lambda(self, event: Mapping[str, Any], context: object = None) -> None:
         """Handle a Lambda invocation by an EventBridge rule (an event with ``source: aws.ses``).
 
-        Raises :class:`DispatchError` when a handler failed or the event is not a valid SES email event;
+        Raises ``DispatchError`` when a handler failed or the event is not a valid SES email event;
         returns None otherwise. EventBridge invokes Lambda asynchronously, so a raised error makes Lambda
         retry (twice by default) and then use the function's on-failure destination or dead-letter queue.
         A non-email ``aws.ses`` event (``NonEmailEvent``) is a control message: it goes to ``on_control``
@@ -991,7 +991,7 @@ class EventRouter:
         _lambda.handle_eventbridge(self, event)
 
     async def handle_eventbridge_lambda_async(self, event: Mapping[str, Any], context: object = None) -> None:
-        """The async twin of :meth:`handle_eventbridge_lambda`."""
+        """The async twin of ``handle_eventbridge_lambda``."""
         await _lambda.handle_eventbridge_async(self, event)
 
     def handle_firehose_lambda(
@@ -1020,7 +1020,7 @@ class EventRouter:
         transform: FirehoseTransform | None = None,
         concurrency: int = 1,
     ) -> dict[str, Any]:
-        """The async twin of :meth:`handle_firehose_lambda`; up to ``concurrency`` records run at once."""
+        """The async twin of ``handle_firehose_lambda``; up to ``concurrency`` records run at once."""
         return await _lambda.handle_firehose_async(self, event, transform, concurrency)
 
 

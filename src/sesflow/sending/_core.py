@@ -1,14 +1,14 @@
-"""The one sending core shared by :class:`SesClient` and :class:`AsyncSesClient`.
+"""The one sending core shared by ``SesClient`` and ``AsyncSesClient``.
 
 Everything that decides anything lives here: which configuration set a send uses, when to check it exists (and
 what the cached answer is), how many tokens a send takes from the rate limit, which failures to retry and
 after how long, how a bulk send is chunked and how each destination's outcome is recorded. It does no IO. Each
 operation is a generator ("flow") that yields effects and receives their outcomes:
 
-- :class:`~sesflow.sending._requests.Request`: make this API call; the transport sends back the response, or
+- ``Request``: make this API call; the transport sends back the response, or
   throws in what the call raised;
-- :class:`Sleep`: wait this long;
-- :class:`Exclusive`: run this sub-flow while holding the lock named ``key`` (so that concurrent sends check a
+- ``Sleep``: wait this long;
+- ``Exclusive``: run this sub-flow while holding the lock named ``key`` (so that concurrent sends check a
   configuration set, or read the account's quota, once).
 
 The transports (``client.py`` with boto3 and ``time.sleep``, ``aio.py`` with aioboto3 and ``asyncio.sleep``)
@@ -268,7 +268,7 @@ class SendingCore:
         self._sets.pop(name, None)
 
     def ensure_configuration_set(self, name: str | None) -> Flow[None]:
-        """Raise :class:`ConfigurationSetNotFound` unless ``name`` exists (asking SES once per ttl)."""
+        """Raise ``ConfigurationSetNotFound`` unless ``name`` exists (asking SES once per ttl)."""
         if name is None or not self.verify_configuration_set:
             return
         if self.cached_configuration_set(name) is True:
@@ -420,7 +420,7 @@ class SendingCore:
         """Make ``request``, retrying what is retryable; returns ``(response, attempts)`` or raises SesError.
 
         ``on_attempt`` runs just before each attempt goes out; when it returns False the call is abandoned
-        (:class:`_Abandoned`) without being made.
+        (``_Abandoned``) without being made.
         """
         attempt = 0
         while True:
@@ -615,7 +615,7 @@ def _status_for_call_error(error: SesError) -> BulkStatus:
 
 
 class CoreProperties:
-    """The read-only views both clients give of their :class:`SendingCore` (one definition for the twins)."""
+    """The read-only views both clients give of their ``SendingCore`` (one definition for the twins)."""
 
     _core: SendingCore
 

@@ -131,7 +131,7 @@ def send_request(
 ) -> Request:
     """The request that sends ``email`` with ``configuration_set`` and ``tags`` attached.
 
-    Raises :class:`ValidationError` for what the chosen API cannot carry (inline templates, template headers
+    Raises ``ValidationError`` for what the chosen API cannot carry (inline templates, template headers
     or list management on v1, a raw message over v1's 10 MB).
     """
     if email.list_management is not None and api == "v1":

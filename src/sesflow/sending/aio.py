@@ -35,14 +35,14 @@ def _aioboto3() -> Any:
 class AsyncSesClient(CoreProperties):
     """Send through SES with a configuration set always attached and checked (aioboto3, asyncio).
 
-    Takes the same options as :class:`SesClient` (``session=`` is an ``aioboto3.Session``, ``client=`` an
+    Takes the same options as ``SesClient`` (``session=`` is an ``aioboto3.Session``, ``client=`` an
     aiobotocore ``sesv2``/``ses`` client that is already open), plus ``max_concurrency``: how many API calls
-    may be in flight at once across all sends of this client. Open it before use and close it after::
+    may be in flight at once across all sends of this client. Open it before use and close it after:
 
         async with AsyncSesClient("my-config-set") as ses:
             result = await ses.send(email)
 
-    Concurrent sends (``asyncio.gather``, :meth:`send_many`, the chunks of :meth:`send_bulk`) share one rate
+    Concurrent sends (``asyncio.gather``, ``send_many``, the chunks of ``send_bulk``) share one rate
     limit, one configuration-set check and one connection pool.
     """
 
@@ -148,7 +148,7 @@ class AsyncSesClient(CoreProperties):
     # ------------------------------------------------------------------ sending
 
     async def send(self, email: Email) -> SendResult:
-        """Send one message: its SES message id and what was attached, or a :class:`SendingError`."""
+        """Send one message: its SES message id and what was attached, or a ``SendingError``."""
         return await self._run(self._core.send(email))
 
     async def send_many(self, emails: Iterable[Email]) -> list[SendResult | SendingError]:
@@ -178,7 +178,7 @@ class AsyncSesClient(CoreProperties):
         progress: ProgressCallback | None = None,
     ) -> BulkResult:
         """Send ``template`` to every destination, 50 per call, calls running concurrently; see
-        :meth:`SesClient.send_bulk`."""
+        ``SesClient.send_bulk``."""
         run = self._core.prepare_bulk(
             template,
             destinations,
@@ -217,15 +217,15 @@ class AsyncSesClient(CoreProperties):
     # ------------------------------------------------------------------ the account's suppression list
 
     async def get_suppression(self, address: str) -> SuppressedAddress | None:
-        """See :meth:`SesClient.get_suppression`."""
+        """See ``SesClient.get_suppression``."""
         return await self._run(self._core.get_suppression(address))
 
     async def suppress(self, address: str, reason: str = "BOUNCE") -> None:
-        """See :meth:`SesClient.suppress`."""
+        """See ``SesClient.suppress``."""
         await self._run(self._core.suppress(address, reason))
 
     async def unsuppress(self, address: str) -> bool:
-        """See :meth:`SesClient.unsuppress`."""
+        """See ``SesClient.unsuppress``."""
         return await self._run(self._core.unsuppress(address))
 
     async def list_suppressed(
@@ -235,7 +235,7 @@ class AsyncSesClient(CoreProperties):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> AsyncIterator[SuppressedAddress]:
-        """See :meth:`SesClient.list_suppressed` (``async for``)."""
+        """See ``SesClient.list_suppressed`` (``async for``)."""
         wanted = tuple(reasons)
         token: str | None = None
         while True:

@@ -76,9 +76,9 @@ class SesClient(CoreProperties):
 
     Every send needs a configuration set (the message's own, else ``configuration_set``) unless
     ``allow_no_configuration_set=True``. A set is checked to exist once per ``configuration_set_ttl`` seconds
-    (``verify_configuration_set=False`` skips that), raising :class:`ConfigurationSetNotFound` before sending.
+    (``verify_configuration_set=False`` skips that), raising ``ConfigurationSetNotFound`` before sending.
     ``max_send_rate`` is sends (recipients) per second: ``"account"`` reads it from SES on first use, a number
-    sets it, a :class:`~sesflow.sending.TokenBucket` is shared with the other senders given it, ``None`` turns
+    sets it, a ``TokenBucket`` is shared with the other senders given it, ``None`` turns
     client-side pacing off. Throttling and transient failures are retried as ``retry``
     says. ``tags`` are added to every message's own tags. Safe to share between threads.
     """
@@ -150,7 +150,7 @@ class SesClient(CoreProperties):
     # ------------------------------------------------------------------ sending
 
     def send(self, email: Email) -> SendResult:
-        """Send one message: its SES message id and what was attached, or a :class:`SendingError`."""
+        """Send one message: its SES message id and what was attached, or a ``SendingError``."""
         return self._run(self._core.send(email))
 
     def send_many(self, emails: Iterable[Email]) -> list[SendResult | SendingError]:
@@ -180,7 +180,7 @@ class SesClient(CoreProperties):
         Everything is checked before the first call (including that the configuration set exists). Throttled
         and transiently failed destinations are retried; an error that dooms the rest (missing set or
         template, paused or suspended account, daily quota) stops the run and marks the unsent destinations
-        ``NOT_SENT``. ``progress`` is called with a :class:`BulkProgress` after each call.
+        ``NOT_SENT``. ``progress`` is called with a ``BulkProgress`` after each call.
         """
         run = self._core.prepare_bulk(
             template,

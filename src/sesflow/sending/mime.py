@@ -1,7 +1,7 @@
-"""Raw MIME from an :class:`~sesflow.sending.message.Email`, with the standard library's ``email`` package.
+"""Raw MIME from an ``Email``, with the standard library's ``email`` package.
 
 Used for ``SendRawEmail`` / v2 ``Raw`` content (attachments, inline images, custom headers) and by the SMTP
-sender. The structure is the usual one::
+sender. The structure is the usual one:
 
     multipart/mixed                  (only with attachments)
       multipart/alternative          (only with both text and html)
@@ -55,7 +55,7 @@ def build_mime(
     ``configuration_set`` and ``tags`` are what to put in SES's headers (``None`` / empty leaves a header
     out); both are checked by SES's rules. The caller decides them (the clients merge the message's own with
     their defaults); the message's ``configuration_set`` and ``tags`` fields are not read here. Templated
-    messages are rendered by SES and have no MIME form: they raise :class:`ValidationError`.
+    messages are rendered by SES and have no MIME form: they raise ``ValidationError``.
     """
     if email.template is not None:
         raise ValidationError(

@@ -2,11 +2,11 @@
 
 SES reads two headers on SMTP (and raw MIME) messages: ``X-SES-CONFIGURATION-SET`` names the configuration
 set, and ``X-SES-MESSAGE-TAGS`` carries the message tags as ``name1=value1, name2=value2``; it strips both
-before delivery. :func:`prepare_message` builds the message with those headers set and checked by the same
-rules as the API path, and works out the SMTP envelope. :class:`SmtpSender` (smtplib) and
-:class:`AsyncSmtpSender` (aiosmtplib, extra ``smtp``) only do the IO: one TLS connection and one login
+before delivery. ``prepare_message`` builds the message with those headers set and checked by the same
+rules as the API path, and works out the SMTP envelope. ``SmtpSender`` (smtplib) and
+``AsyncSmtpSender`` (aiosmtplib, extra ``smtp``) only do the IO: one TLS connection and one login
 reused across many messages, a reconnect when SES has dropped the connection, and SMTP replies mapped to
-typed errors (``454 Throttling failure`` is the same :class:`~sesflow.sending.errors.Throttled` as on the
+typed errors (``454 Throttling failure`` is the same ``Throttled`` as on the
 API path).
 """
 
@@ -233,7 +233,7 @@ class SmtpRecipientsRefused(SmtpError):
 
 
 class SmtpThrottled(SmtpError, Throttled):
-    """``454 Throttling failure: Maximum sending rate exceeded``: the API path's :class:`Throttled`."""
+    """``454 Throttling failure: Maximum sending rate exceeded``: the API path's ``Throttled``."""
 
     advice = (
         "the account's maximum send rate was exceeded: the SMTP senders do not wait and retry by themselves, "
@@ -246,7 +246,7 @@ class SmtpDailyQuotaExceeded(SmtpError, DailyQuotaExceeded):
 
 
 class SmtpMessageRejected(SmtpError, MessageRejected):
-    """``554 Message rejected: ...``: the API path's :class:`MessageRejected`."""
+    """``554 Message rejected: ...``: the API path's ``MessageRejected``."""
 
 
 class SmtpConfigurationSetNotFound(SmtpError, ConfigurationSetNotFound):
@@ -259,7 +259,7 @@ class SmtpConfigurationSetNotFound(SmtpError, ConfigurationSetNotFound):
 
 @attrs.frozen
 class SmtpSettings:
-    """Where and how to connect. Build it with :meth:`build`, which fills in SES's defaults."""
+    """Where and how to connect. Build it with ``build``, which fills in SES's defaults."""
 
     host: str
     port: int
@@ -403,14 +403,14 @@ def prepare_message(
     The configuration set is the first of: ``configuration_set``, the message's own (an ``Email``'s
     ``configuration_set``, or an ``X-SES-CONFIGURATION-SET`` header already on an ``EmailMessage``), and
     ``default_configuration_set``. Without any, this raises
-    :class:`~sesflow.sending.errors.ConfigurationSetRequired` unless ``allow_no_configuration_set``.
+    ``ConfigurationSetRequired`` unless ``allow_no_configuration_set``.
     ``tags`` are added to the message's own (an ``Email``'s ``tags``, or those of an ``X-SES-MESSAGE-TAGS``
     header), winning on equal names. The name and the tags are checked by the same rules as the API path.
 
     An ``EmailMessage`` is copied, never changed: the copy gets both headers (replacing any), a
     ``Message-ID`` and a ``Date`` when it has none, and loses its ``Bcc`` header; the envelope sender is its
     ``Sender`` or ``From`` address and the recipients are those of ``To``, ``Cc`` and ``Bcc``. An ``Email``
-    is built by :func:`~sesflow.sending.mime.build_mime`; its envelope sender is its ``feedback_address``
+    is built by ``build_mime``; its envelope sender is its ``feedback_address``
     (where SES sends bounces for SMTP mail) or its sender.
     """
     if isinstance(message, EmailMessage):
@@ -477,7 +477,7 @@ def prepare_message(
 
 def parse_tags_header(value: str, *, field: str = "X-SES-MESSAGE-TAGS") -> dict[str, str]:
     """The tags of an ``X-SES-MESSAGE-TAGS`` value (``name1=value1, name2=value2``), not yet checked by
-    SES's rules; raises :class:`~sesflow.sending.errors.ValidationError` for an entry without ``=``."""
+    SES's rules; raises ``ValidationError`` for an entry without ``=``."""
     tags: dict[str, str] = {}
     for entry in value.split(","):
         entry = entry.strip()
@@ -540,10 +540,10 @@ def _unique(addresses: Iterable[str]) -> tuple[str, ...]:
 def reply_error(stage: str, code: int, message: str, *, configuration_set: str | None = None) -> SmtpError:
     """The typed error for a refusing reply ``code message`` to the ``stage`` command.
 
-    SES's throttling (``454 Throttling failure: ...``) gives the API path's types (:class:`Throttled`,
-    :class:`DailyQuotaExceeded`), as do a rejected message (``554 Message rejected``) and a missing
-    configuration set; other replies give :class:`SmtpAuthenticationError` (at AUTH or 535),
-    :class:`SmtpTemporaryError` (4xx) or :class:`SmtpPermanentError` (5xx).
+    SES's throttling (``454 Throttling failure: ...``) gives the API path's types (``Throttled``,
+    ``DailyQuotaExceeded``), as do a rejected message (``554 Message rejected``) and a missing
+    configuration set; other replies give ``SmtpAuthenticationError`` (at AUTH or 535),
+    ``SmtpTemporaryError`` (4xx) or ``SmtpPermanentError`` (5xx).
     """
     text = message.lower()
     cls: type[SmtpError]
@@ -642,18 +642,18 @@ _async_sleep = asyncio.sleep
 
 
 class SmtpSender:
-    """Send through SES's SMTP interface with :mod:`smtplib`, reusing one connection.
+    """Send through SES's SMTP interface with ``smtplib``, reusing one connection.
 
     ``host`` defaults to ``email-smtp.<region>.amazonaws.com``; the port decides the TLS mode (465 and 2465
     implicit TLS, the others STARTTLS) unless ``tls`` says. ``username`` is the IAM access key id and
-    ``password`` :func:`smtp_password` of its secret; neither is ever logged. ``ssl_context`` replaces the
+    ``password`` ``smtp_password`` of its secret; neither is ever logged. ``ssl_context`` replaces the
     system trust store (the certificate is always verified). ``configuration_set`` is attached to every
     message that does not name its own; a message with none raises unless ``allow_no_configuration_set``.
     ``max_send_rate`` paces sending to that many recipients per second (SES counts its maximum send rate in
-    recipients); pass the :class:`~sesflow.sending.TokenBucket` an API client uses to keep both within one
+    recipients); pass the ``TokenBucket`` an API client uses to keep both within one
     account rate. ``None`` (the default) does not pace.
 
-    Use it as a context manager (one connection and one login for many messages), or call :meth:`close`.
+    Use it as a context manager (one connection and one login for many messages), or call ``close``.
     It is safe to share between threads; messages go one at a time over the connection.
     """
 
@@ -721,7 +721,7 @@ class SmtpSender:
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> PreparedMessage:
-        """The message as :meth:`send` would send it (see :func:`prepare_message`), without sending."""
+        """The message as ``send`` would send it (see ``prepare_message``), without sending."""
         return prepare_message(
             message,
             configuration_set=configuration_set,
@@ -740,8 +740,8 @@ class SmtpSender:
         """Send one message; ``configuration_set`` and ``tags`` override the message's own for this send.
 
         A connection the server has dropped is reopened and the message sent once more. Raises
-        :class:`~sesflow.sending.errors.Throttled` on ``454 Throttling failure``, and an
-        :class:`SmtpError` for other refusals (keeping the SMTP code).
+        ``Throttled`` on ``454 Throttling failure``, and an
+        ``SmtpError`` for other refusals (keeping the SMTP code).
         """
         prepared = self.prepare(message, configuration_set=configuration_set, tags=tags)
         wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
@@ -884,7 +884,7 @@ def _import_aiosmtplib() -> object:
 
 
 class AsyncSmtpSender:
-    """The asyncio twin of :class:`SmtpSender`, over :mod:`aiosmtplib` (extra ``smtp``).
+    """The asyncio twin of ``SmtpSender``, over ``aiosmtplib`` (extra ``smtp``).
 
     Same options and behaviour: one connection and one login reused (``async with``), a reconnect when the
     server has dropped it, typed errors. Concurrent ``send`` calls on one sender take turns on its
@@ -956,7 +956,7 @@ class AsyncSmtpSender:
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> PreparedMessage:
-        """The message as :meth:`send` would send it (see :func:`prepare_message`), without sending."""
+        """The message as ``send`` would send it (see ``prepare_message``), without sending."""
         return prepare_message(
             message,
             configuration_set=configuration_set,
@@ -972,7 +972,7 @@ class AsyncSmtpSender:
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> SmtpResult:
-        """Send one message; see :meth:`SmtpSender.send`."""
+        """Send one message; see ``SmtpSender.send``."""
         prepared = self.prepare(message, configuration_set=configuration_set, tags=tags)
         wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
         if wait > 0:

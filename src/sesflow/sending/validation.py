@@ -1,6 +1,6 @@
 """SES's rules for names, tags, headers, template data and sizes, checked before anything is sent.
 
-Every check raises :class:`~sesflow.sending.errors.ValidationError` naming the field. The limits are SES's
+Every check raises ``ValidationError`` naming the field. The limits are SES's
 documented ones (see ``docs/sending.md``); sesflow enforces them itself because SES's test doubles (moto)
 accept what real SES refuses.
 """

@@ -1,5 +1,5 @@
 """Tools for testing code that uses sesflow: sample records, factories, hypothesis strategies, and
-:class:`LocalSes`, which publishes the SES events of sends made against a moto server.
+``LocalSes``, which publishes the SES events of sends made against a moto server.
 
 ``sesflow.testing.strategies`` needs the ``testing`` extra (hypothesis); ``LocalSes`` needs a moto server to
 talk to (``moto[server]``, also in the ``testing`` extra); the rest has no extra dependency.

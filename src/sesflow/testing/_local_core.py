@@ -1,7 +1,7 @@
-"""The pure half of :class:`~sesflow.testing.LocalSes`: requests in, SES event records out. No IO.
+"""The pure half of ``LocalSes``: requests in, SES event records out. No IO.
 
-:func:`messages_from_request` reads what an accepted send asked SES to do (any of the v1 and v2 send
-operations, raw MIME included); :class:`Simulator` decides what happens to each recipient (the mailbox
+``messages_from_request`` reads what an accepted send asked SES to do (any of the v1 and v2 send
+operations, raw MIME included); ``Simulator`` decides what happens to each recipient (the mailbox
 simulator's fixed outcomes, configurable ones for other addresses, opens and clicks drawn from a seeded
 random generator) and builds the records SES would publish, in time order.
 """
@@ -145,7 +145,7 @@ def event_types_from_names(names: Iterable[str]) -> frozenset[EventType]:
 
 @attrs.frozen
 class LocalDestination:
-    """One event destination of a configuration set, as :class:`~sesflow.testing.LocalSes` publishes to it.
+    """One event destination of a configuration set, as ``LocalSes`` publishes to it.
 
     ``target`` is the topic ARN (SNS), the delivery stream ARN (Firehose), the event bus name or ARN
     (EventBridge), or None (CloudWatch, which publishes metrics, not records: LocalSes publishes nothing
@@ -758,7 +758,7 @@ class Simulator:
     """Builds the records SES publishes for a message. Deterministic for a given ``rng`` state.
 
     ``outcomes`` maps an address (``"jane@example.com"``) or a domain (``"@example.org"``) to the
-    :class:`Outcome` of every other address; ``default_outcome`` covers the rest. Mailbox-simulator addresses
+    ``Outcome`` of every other address; ``default_outcome`` covers the rest. Mailbox-simulator addresses
     always behave as the simulator does, and never open or click. ``open_rate`` and ``click_rate`` are the
     chances that a delivered recipient opens the message, and clicks one of its tracked links; both need an
     HTML body, and a click needs a link SES would track.
@@ -824,7 +824,7 @@ class Simulator:
         """Every record SES would publish for ``message`` sent at ``sent_at``, oldest first.
 
         One Send (or one Rendering Failure, and nothing else, when the template did not render), then each
-        recipient's events as its :class:`Outcome` says; a message with a virus gets one Reject instead.
+        recipient's events as its ``Outcome`` says; a message with a virus gets one Reject instead.
         """
         mail = self.mail(message, sent_at)
         timeline: list[tuple[datetime, int, EventType, Record]] = []
