@@ -503,3 +503,33 @@ def test_demo_names_every_missing_extra_at_once(blocked: set[str], named: str, e
     assert line.startswith("sesflow demo: the demo needs the optional module")
     assert named in line
     assert line.endswith(f"pip install 'sesflow[{extras}]'")
+
+
+# ------------------------------------------------------------------ what an endpoint answered, in one line
+
+MOTO_404 = (
+    "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
+    "<p>The requested URL was not found on the server.</p>\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MOTO_404, "an HTML page ('404 Not Found') instead of an AWS API answer"),
+        (
+            "An error occurred (404) when calling the GetAccount operation: " + MOTO_404,
+            "An error occurred (404) when calling the GetAccount operation: an HTML page ('404 Not Found') "
+            "instead of an AWS API answer",
+        ),
+        ("<HTML><BODY>Bad gateway</BODY></HTML>", "an HTML page instead of an AWS API answer"),
+        ("Configuration set <orders>\n  does not exist.", "Configuration set <orders> does not exist."),
+        ("", ""),
+        ("x" * 400, "x" * 299 + "…"),
+    ],
+    ids=["moto-404", "botocore-wrapped", "untitled-page", "angle-brackets-kept", "empty", "too-long"],
+)
+def test_text_from_an_endpoint_becomes_one_line(text: str, expected: str) -> None:
+    from sesflow._text import one_line
+
+    assert one_line(text) == expected
