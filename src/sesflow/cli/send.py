@@ -6,12 +6,15 @@ import argparse
 import csv
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._text import one_line
 from ._console import UsageError, console, require_rich, warn
 from ._output import plural, print_line, progress, show_table
 from .setup import add_aws_options
+
+if TYPE_CHECKING:
+    from ..sending import SesClient
 
 __all__ = ["add_send_parser", "read_recipients", "run_send"]
 
@@ -157,19 +160,26 @@ def read_recipients(path: str) -> list[tuple[str, dict[str, str], dict[str, str]
     return out
 
 
-def _account_rate(args: argparse.Namespace, session: Any) -> float | None:
-    """The account's maximum send rate, read here so that a failure is explained in the command's terms."""
-    from ..sending import SesClient, SesError
+def _client(
+    args: argparse.Namespace, session: Any, max_send_rate: Any, *, verify_configuration_set: bool = True
+) -> SesClient:
+    from ..sending import SesClient
 
-    probe = SesClient(
+    return SesClient(
         args.configuration_set,
         session=session,
         endpoint_url=args.endpoint_url,
         api=args.api,
-        max_send_rate=None,
-        verify_configuration_set=False,
+        max_send_rate=max_send_rate,
+        verify_configuration_set=verify_configuration_set,
     )
-    with probe:
+
+
+def _account_rate(args: argparse.Namespace, session: Any) -> float | None:
+    """The account's maximum send rate, read here so that a failure is explained in the command's terms."""
+    from ..sending import SesError
+
+    with _client(args, session, None, verify_configuration_set=False) as probe:
         try:
             rate = probe.get_send_quota().max_send_rate
         except SesError as exc:
@@ -185,7 +195,7 @@ def _account_rate(args: argparse.Namespace, session: Any) -> float | None:
 
 def run_send(args: argparse.Namespace) -> int:
     """Run ``sesflow send``; returns the exit status."""
-    from ..sending import Email, SesClient, SesError, Template
+    from ..sending import Email, SesError, Template
 
     if not args.configuration_set:
         raise UsageError(
@@ -212,14 +222,7 @@ def run_send(args: argparse.Namespace) -> int:
 
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     rate = _account_rate(args, session) if args.max_send_rate == "account" else args.max_send_rate
-    client = SesClient(
-        args.configuration_set,
-        session=session,
-        endpoint_url=args.endpoint_url,
-        api=args.api,
-        max_send_rate=rate,
-    )
-    with client:
+    with _client(args, session, rate) as client:
         if recipients:
             return _send_bulk(client, args, Template(args.template, data=data), tags, recipients)
         email = Email(
