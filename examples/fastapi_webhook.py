@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -49,17 +51,36 @@ def delivered(event: DeliveryEvent) -> None:
     DELIVERED.append(event.message_id)
 
 
+MISSING_TOPIC = (
+    "SES_TOPIC_ARN is not set: export SES_TOPIC_ARN=arn:aws:sns:REGION:ACCOUNT:TOPIC, the topic this "
+    "endpoint is subscribed to (only its messages are accepted), and start again"
+)
+
+
+@asynccontextmanager
+async def _refuse_to_start(app: FastAPI) -> AsyncIterator[None]:
+    raise RuntimeError(MISSING_TOPIC)
+    yield  # pragma: no cover - never reached: the server stops at startup, saying what to set
+
+
 def create_app(verifier: SnsVerifier | None = None) -> FastAPI:
-    """The application; tests pass a verifier of their own."""
+    """The application; tests pass a verifier of their own.
+
+    Without one, the topic comes from ``SES_TOPIC_ARN``; when it is not set the server fails at startup and
+    says so, rather than start and answer every request with an error.
+    """
+    topic = os.environ.get("SES_TOPIC_ARN")
+    if verifier is None and not topic:
+        return FastAPI(title="SES events", lifespan=_refuse_to_start)
     if verifier is None:
-        verifier = SnsVerifier(topic_arns=[os.environ["SES_TOPIC_ARN"]])
+        verifier = SnsVerifier(topic_arns=[str(topic)])
     app = FastAPI(title="SES events")
     app.include_router(sns_webhook_router(router, verifier, path="/sns"))
     return app
 
 
 # For `uvicorn examples.fastapi_webhook:app`.
-app = create_app() if "SES_TOPIC_ARN" in os.environ else None
+app = create_app()
 
 if __name__ == "__main__":
     import uvicorn

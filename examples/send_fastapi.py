@@ -5,7 +5,8 @@ cached) and the rate limit shared by every request. Routes only build an ``Email
 
 - ``POST /welcome`` sends one message with a one-click unsubscribe header and a tag for the flow;
 - ``POST /announcements`` sends one stored template to many recipients with ``send_bulk`` (50 per call) and
-  answers with the outcome of each recipient.
+  answers with the outcome of each recipient, and why it failed: 200 when every recipient was accepted,
+  207 when only some were, 502 when none was.
 
 Errors map to HTTP: an invalid message is a 422 naming the field; throttling after sesflow's own retries is a
 503 with ``Retry-After``; any other refusal by SES is a 502 carrying SES's error code.
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from sesflow.sending import (
@@ -58,6 +59,7 @@ class RecipientOutcome(BaseModel):
     email: str
     status: str
     message_id: str | None
+    error: str | None = None  # why SES did not accept it: its error code and words
 
 
 def create_app(
@@ -108,7 +110,9 @@ def create_app(
         return Sent(message_id=result.message_id, configuration_set=result.configuration_set)
 
     @app.post("/announcements")
-    async def announce(announcement: Announcement, request: Request) -> list[RecipientOutcome]:
+    async def announce(
+        announcement: Announcement, request: Request, response: Response
+    ) -> list[RecipientOutcome]:
         try:
             destinations = [Destination(address) for address in announcement.recipients]
             template = Template(announcement.template, data=announcement.data)
@@ -121,10 +125,18 @@ def create_app(
             SesError
         ) as exc:  # raised only before anything was sent (e.g. the configuration set is missing)
             raise HTTPException(502, detail={"code": exc.code, "message": exc.ses_message}) from exc
-        return [
-            RecipientOutcome(email=address, status=entry.status.value, message_id=entry.message_id)
+        outcomes = [
+            RecipientOutcome(
+                email=address,
+                status=entry.status.value,
+                message_id=entry.message_id,
+                error=None if entry.error is None else f"{entry.error.code}: {entry.error.ses_message}",
+            )
             for address, entry in zip(announcement.recipients, result, strict=True)
         ]
+        if result.failed:  # 207: some were sent, look at each; 502: SES accepted none
+            response.status_code = 207 if result.succeeded else 502
+        return outcomes
 
     return app
 

@@ -193,13 +193,23 @@ def test_setup_dry_run_of_a_parquet_lake_prints_the_glue_policy(capsys: pytest.C
     assert write["Resource"] == ["arn:aws:s3:::lake-bucket/parquet/*", "arn:aws:s3:::lake-bucket/errors/*"]
 
 
-def test_setup_with_v2_on_moto_fails_with_a_hint(
+def test_setup_with_v2_on_moto_stops_before_creating_anything(
     moto_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, _, err = run(capsys, "setup", "-c", unique("v2"), "--endpoint-url", moto_server, *AWS)
-    assert status == 1
-    assert "try --ses-api v1" in err
-    assert "Traceback" not in err
+    import boto3
+
+    name = unique("v2")
+    status, out, err = run(capsys, "setup", "-c", name, "--endpoint-url", moto_server, *AWS)
+    assert status == 2
+    assert err.count("\n") == 1  # one line: no HTML page, no repeated prefix
+    assert err.startswith(f"sesflow setup: {moto_server} has no SES v2 event destinations")
+    assert "add --ses-api v1; nothing was created" in err
+    assert "<" not in err
+    assert out == ""
+    ses = boto3.client("ses", endpoint_url=moto_server, region_name="us-east-1")
+    assert name not in {c["Name"] for c in ses.list_configuration_sets()["ConfigurationSets"]}
+    sns = boto3.client("sns", endpoint_url=moto_server, region_name="us-east-1")
+    assert not any(t["TopicArn"].endswith(f":{name}-events") for t in sns.list_topics()["Topics"])
 
 
 def test_setup_rejects_an_unknown_event_type(capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,7 +257,8 @@ def test_tail_pretty_and_keep(local: LocalSes, moto_server: str, capsys: pytest.
     assert "Bounce" in out
     assert f"bounce+kept@{SIM}" in out
     assert "Permanent/General" in out
-    assert "2 messages shown and left on the queue" in out
+    assert "2 messages shown: 2 left on the queue (--keep)" in out
+    assert "deleted" not in out
     # --keep handed them back at once: visible again, not after the visibility timeout.
     again = local.client("sqs").receive_message(QueueUrl=pipe.queue_url, MaxNumberOfMessages=10)
     assert len(again["Messages"]) == 2
@@ -344,7 +355,7 @@ def test_send_a_template_to_a_csv(
     status, out, err = run(capsys, *argv)
     assert status == 0
     assert "3 sent" in out
-    assert "Sending" in err  # the progress bar is on standard error
+    assert err == ""  # the progress bar is for a terminal: piped, standard error stays quiet
 
 
 def test_send_usage_errors(
@@ -413,10 +424,15 @@ def test_parse_reads_records_in_their_envelopes(
     assert lines[-1]["path"] == "mail"  # says what is missing
     assert {line["event"]["mail"]["messageId"] for line in lines[:-1]} == {record["mail"]["messageId"]}
 
-    status, out, _ = run(capsys, "parse", str(path))
+    status, out, err = run(capsys, "parse", str(path))
     assert status == 1
-    assert "invalid" in out
+    assert out.startswith("6 records (and 1 that did not parse)\n")
     assert "sqs/sns" in out
+    assert "not a valid SES record" not in out  # errors go to standard error, one line each
+    assert err.splitlines() == [
+        f"sesflow parse: {path}, line 6: not a valid SES record at mail: required field is missing",
+        "sesflow parse: 1 of 7 records did not parse",
+    ]
 
 
 def test_parse_reads_standard_input(

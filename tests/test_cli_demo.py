@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 
 from sesflow.cli import main
-from sesflow.cli.demo import COLUMNS
+from sesflow.cli.demo import COLUMNS, plan
 from sesflow.testing import Outcome, simulator_outcome
 
 pytest.importorskip("rich", reason="the cli extra is not installed")
@@ -82,10 +82,10 @@ def test_the_same_seed_gives_the_same_opens_and_clicks(capsys: pytest.CaptureFix
     assert runs[0] == runs[1]
 
 
-def test_python_m_sesflow_runs_the_demo_with_its_table() -> None:
-    env = {**os.environ, "COLUMNS": "120"}
+def test_python_m_sesflow_runs_the_demo_and_reads_well_at_80_columns() -> None:
+    env = {**os.environ, "COLUMNS": "80"}
     done = subprocess.run(
-        [sys.executable, "-m", "sesflow", "demo", "--readers", "4", "--quiet"],
+        [sys.executable, "-m", "sesflow", "demo", "--readers", "4"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -93,11 +93,28 @@ def test_python_m_sesflow_runs_the_demo_with_its_table() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    row = re.search(r"demo-orders\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│\s*0\s*│\s*0\s*│", done.stdout)
-    assert row, done.stdout
-    assert re.search(r"demo-newsletter\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│", done.stdout), done.stdout
-    assert "nothing is left running" in done.stdout
+    assert done.stderr == ""
+    out = done.stdout
+    row = re.search(r"demo-orders\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│\s*0\s*│\s*0\s*│", out)
+    assert row, out
+    assert re.search(r"demo-newsletter\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│", out), out
+    assert "nothing is left running" in out
+    addresses = [m.to for m in plan(4)]
+    for line in out.splitlines():
+        assert len(line.rstrip()) <= 80, line
+    names = [*addresses, "demo-orders-events-dlq", "demo-newsletter-events-dlq"]
+    assert all(re.search(rf"(^|\s){re.escape(name)}(\s|$)", out, re.MULTILINE) for name in names)
+
+    # The demo says what each mailbox simulator address it mails stands for, as the simulator behaves.
+    mailboxes = {a.partition("+")[0] for a in addresses if a.endswith("@simulator.amazonses.com")}
+    assert mailboxes == {"success", "bounce", "ooto", "complaint", "suppressionlist"}
+    for mailbox in mailboxes:
+        said = re.search(rf"^\s+{mailbox}\s+(.+)$", out, re.MULTILINE)
+        assert said, f"the demo does not explain {mailbox}@"
+        outcome = simulator_outcome(f"{mailbox}@simulator.amazonses.com")
+        assert ("hard bounce" in said.group(1)) == (outcome in (Outcome.BOUNCE, Outcome.SUPPRESSED)), mailbox
+        assert ("complaint" in said.group(1)) == (outcome is Outcome.COMPLAINT), mailbox
+        assert said.group(1).startswith("delivered") == (outcome in (Outcome.DELIVERED, Outcome.COMPLAINT))
 
 
 @pytest.mark.parametrize("argv", [["--readers", "500"], ["--open-rate", "2"]])

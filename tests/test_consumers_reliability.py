@@ -148,6 +148,7 @@ def wait_until(condition: Any, timeout: float, what: str, logs: Path) -> None:
 
 # The async consumer (the more complex one) gets the full run; the sync one a shorter one, to keep the suite's
 # time reasonable (moto's SQS spends a few milliseconds per message).
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "events", "kills"), [("async", 2000, 4), ("sync", 2000, 4)])
 @pytest.mark.usefixtures("moto_deletes_under_the_queue_lock")
 def test_sigkilled_worker_loses_nothing_and_repeats_nothing(

@@ -145,12 +145,44 @@ async def test_announcements_report_each_recipient(example: ModuleType) -> None:
                 "/announcements", json={"template": "news", "recipients": recipients, "data": {"week": 12}}
             )
         calls = fake.calls_of("SendBulkEmail")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 207, response.text  # some sent, some not: look at each
     outcomes = response.json()
     assert [o["email"] for o in outcomes] == recipients
     assert {o["status"] for o in outcomes[:60]} == {"SUCCESS"}
+    assert {o["error"] for o in outcomes[:60]} == {None}
     assert outcomes[60]["status"] == "MESSAGE_REJECTED"
     assert outcomes[60]["message_id"] is None
+    assert outcomes[60]["error"].startswith("MESSAGE_REJECTED: ")  # why, not only that it failed
     assert sorted(len(c.params["BulkEmailEntries"]) for c in calls) == [11, 50]
     assert all(c.params["DefaultContent"]["Template"]["TemplateData"] == '{"week":12}' for c in calls)
     assert all(c.params["DefaultEmailTags"] == [{"Name": "flow", "Value": "announcement"}] for c in calls)
+
+
+async def test_announcements_none_accepted_is_a_502_with_each_reason(example: ModuleType) -> None:
+    with FakeSes(configuration_sets={"events"}, templates={"news"}) as fake:
+        for address in ("a@example.com", "b@example.com"):
+            fake.script_status(address, "ACCOUNT_SUSPENDED")
+        app = example.create_app(
+            configuration_set="events",
+            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CREDENTIALS},
+        )
+        async with serve(app) as http:
+            response = await http.post(
+                "/announcements", json={"template": "news", "recipients": ["a@example.com", "b@example.com"]}
+            )
+    assert response.status_code == 502, response.text
+    outcomes = response.json()
+    assert [o["status"] for o in outcomes] == ["ACCOUNT_SUSPENDED", "ACCOUNT_SUSPENDED"]
+    assert all(o["error"].startswith("ACCOUNT_SUSPENDED: ") for o in outcomes)
+
+
+async def test_announcements_all_accepted_is_a_200(example: ModuleType) -> None:
+    with FakeSes(configuration_sets={"events"}, templates={"news"}) as fake:
+        app = example.create_app(
+            configuration_set="events",
+            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CREDENTIALS},
+        )
+        async with serve(app) as http:
+            response = await http.post("/announcements", json={"template": "news", "recipients": ["a@x.org"]})
+    assert response.status_code == 200, response.text
+    assert [(o["status"], o["error"]) for o in response.json()] == [("SUCCESS", None)]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+import sesflow
 from sesflow.events import EventFamily
 from sesflow.testing import make_record
 
 from ._consumer_support import TestQueue, sns_body
-from ._scripts import load_example
+from ._scripts import ROOT, load_example
 from ._sns_signing import https_server, make_tls, notification
 from ._webhook_support import Signer, delivery, uvicorn_server
 
@@ -74,6 +78,32 @@ def test_fastapi_example_serves_the_webhook(signer: Signer) -> None:
     assert answers == [200, 200]
     assert {"hard@example.com"} == example.SUPPRESSED
     assert [delivery_record["mail"]["messageId"]] == example.DELIVERED
+
+
+def test_fastapi_example_without_its_topic_fails_at_startup_saying_what_to_set() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SES_TOPIC_ARN"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(sesflow.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "examples.fastapi_webhook:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode != 0  # it never serves: no "startup complete", no 500 per request
+    assert "Application startup complete" not in started.stderr
+    assert "SES_TOPIC_ARN is not set: export SES_TOPIC_ARN=arn:aws:sns:" in started.stderr
 
 
 async def test_aiohttp_example_serves_the_webhook(signer: Signer) -> None:

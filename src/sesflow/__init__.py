@@ -1,6 +1,6 @@
 """sesflow: send email through Amazon SES with a configuration set always attached, and know what happened.
 
-The public surface is re-exported here; :data:`sesflow._public.TOP_LEVEL` lists it, by the module each name
+The public surface is re-exported here; ``sesflow._public.TOP_LEVEL`` lists it, by the module each name
 comes from. Parsing (``parse_event``) imports only the event models; the sending clients, the router, the
 consumers and ``SnsVerifier`` are imported on first use, so a Lambda that only parses events does not pay for
 boto3 or cryptography at import time.

@@ -14,7 +14,7 @@ __all__ = ["load_aiobotocore", "new_session", "session_problem", "client_context
 
 
 def load_aiobotocore(feature: str) -> Any:
-    """The ``aiobotocore.session`` module; :class:`MissingExtra` naming ``feature`` when it is missing."""
+    """The ``aiobotocore.session`` module; ``MissingExtra`` naming ``feature`` when it is missing."""
     try:
         import aiobotocore.session
     except ImportError as exc:

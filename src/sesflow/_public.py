@@ -1,7 +1,7 @@
 """The public names: which ones ``sesflow`` exports, and where each public class and function says it lives.
 
-One name, one public home: ``sesflow`` for the few names it re-exports (:data:`TOP_LEVEL`), otherwise the
-public package that exports it (``sesflow.events``, ``sesflow.routing``...). :func:`publish` writes that home
+One name, one public home: ``sesflow`` for the few names it re-exports (``TOP_LEVEL``), otherwise the
+public package that exports it (``sesflow.events``, ``sesflow.routing``...). ``publish`` writes that home
 into ``__module__`` (as httpx does), so that a repr, a traceback or ``help()`` shows ``sesflow.SqsConsumer``
 instead of the private module that happens to define it. Standard library only: every layer imports this.
 """

@@ -1,4 +1,4 @@
-"""The one error hierarchy: everything sesflow raises on purpose is a :class:`SesflowError`."""
+"""The one error hierarchy: everything sesflow raises on purpose is a ``SesflowError``."""
 
 from __future__ import annotations
 

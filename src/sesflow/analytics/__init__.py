@@ -1,14 +1,14 @@
 """Email analytics: the Firehose → S3 event lake, its Athena table, and reports (extra ``analytics``).
 
-- :class:`Lake` reads a lake laid out as Firehose writes it (``year=YYYY/month=MM/day=DD/`` NDJSON, gzip or
-  not, or Parquet), locally or in S3, pruned by date; :class:`LakeWriter` builds one from any source of
-  events; :func:`compact_lake` turns an NDJSON lake into the Parquet layout, incrementally.
-- :func:`athena_ddl` is the ``CREATE EXTERNAL TABLE`` statement generated from the event models (for either
-  layout), :func:`glue_table_input` the Glue table Firehose converts records to Parquet with, and
-  :func:`report_sql` the report query for Athena (or DuckDB), which reads either table.
-- :func:`build_report` counts sends, deliveries, bounces, complaints, opens, clicks... by configuration set,
+- ``Lake`` reads a lake laid out as Firehose writes it (``year=YYYY/month=MM/day=DD/`` NDJSON, gzip or
+  not, or Parquet), locally or in S3, pruned by date; ``LakeWriter`` builds one from any source of
+  events; ``compact_lake`` turns an NDJSON lake into the Parquet layout, incrementally.
+- ``athena_ddl`` is the ``CREATE EXTERNAL TABLE`` statement generated from the event models (for either
+  layout), ``glue_table_input`` the Glue table Firehose converts records to Parquet with, and
+  ``report_sql`` the report query for Athena (or DuckDB), which reads either table.
+- ``build_report`` counts sends, deliveries, bounces, complaints, opens, clicks... by configuration set,
   sender, recipient domain, message tag or day, with rates against the thresholds AWS reviews accounts by;
-  :class:`Report` renders as JSON, CSV and a self-contained HTML page.
+  ``Report`` renders as JSON, CSV and a self-contained HTML page.
 
 DuckDB (the ``analytics`` extra) is imported only when a report runs with ``engine="duckdb"``, and to read or
 write Parquet.

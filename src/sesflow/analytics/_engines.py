@@ -1,6 +1,6 @@
 """The two report engines: DuckDB running the report SQL over the files, and plain Python over parsed events.
 
-Both count by the same definitions (see :mod:`sesflow.analytics.report`), which the tests hold them to.
+Both count by the same definitions (see ``sesflow.analytics.report``), which the tests hold them to.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ log = logging.getLogger("sesflow.analytics")
 
 
 def require_duckdb() -> ModuleType:
-    """The ``duckdb`` module, or :class:`~sesflow.MissingExtra` naming the ``analytics`` extra."""
+    """The ``duckdb`` module, or ``MissingExtra`` naming the ``analytics`` extra."""
     try:
         import duckdb
     except ImportError as exc:
@@ -90,7 +90,7 @@ _REPORT_PATHS: tuple[tuple[str, ...], ...] = (
 
 
 def report_schema(dimension: Dimension | None) -> Struct:
-    """The part of :func:`~sesflow.analytics.schema.table_schema` the report reads (DuckDB parses only it).
+    """The part of ``table_schema`` the report reads (DuckDB parses only it).
 
     ``mail.tags`` becomes a struct of the one tag a tag or configuration-set breakdown reads: DuckDB then
     extracts that key instead of building a map of every tag (three times slower to read).
@@ -392,7 +392,7 @@ class _Tally:
 def count_outcomes(
     outcomes: dict[tuple[str, str, str], list[Any]], dimension: Dimension | None
 ) -> tuple[Metrics, dict[str | None, Metrics], dict[str, Metrics]]:
-    """The total, the groups and the days, from :func:`collect_outcomes`."""
+    """The total, the groups and the days, from ``collect_outcomes``."""
     total = _Tally()
     groups: dict[str | None, _Tally] = {}
     daily: dict[str, _Tally] = {}

@@ -1,7 +1,7 @@
 """Compaction: an NDJSON lake (gzip or not) turned into the Parquet layout, incrementally, safe to interrupt.
 
 ``compact_lake(SRC, DST)`` reads the day folders of the source lake and writes, for each day, Parquet files
-in the layout Firehose's record format conversion writes (:mod:`sesflow.analytics.parquet`), under the same
+in the layout Firehose's record format conversion writes (``sesflow.analytics.parquet``), under the same
 ``year=/month=/day=`` folder of the destination. Each source object is compacted once:
 
 - every destination day folder holds a manifest, ``_sesflow-compaction.json``, listing the source objects
@@ -13,7 +13,7 @@ in the layout Firehose's record format conversion writes (:mod:`sesflow.analytic
   deletes such files (and any half-written temporary file) before it writes, then redoes their batch: no
   record is lost, none is counted twice once the run completes.
 
-Names starting with ``_`` or ``.`` are skipped by :class:`~sesflow.analytics.Lake` and by Athena, so the
+Names starting with ``_`` or ``.`` are skipped by ``Lake`` and by Athena, so the
 manifest and temporary files never reach a report. One compaction at a time per destination.
 """
 
@@ -50,7 +50,7 @@ DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 
 @attrs.frozen
 class CompactionResult:
-    """What one :func:`compact_lake` run did.
+    """What one ``compact_lake`` run did.
 
     ``sources_seen`` objects were found in the source's day folders; ``sources_compacted`` were converted by
     this run (``records`` rows into ``files_written``), ``already_compacted`` had been by earlier runs.
@@ -94,7 +94,7 @@ class Manifest:
 
     @classmethod
     def load(cls, data: bytes, where: str) -> Manifest:
-        """Read a manifest; a damaged one raises :class:`LakeError` (nothing is guessed)."""
+        """Read a manifest; a damaged one raises ``LakeError`` (nothing is guessed)."""
         try:
             raw = json.loads(data)
             if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
@@ -338,14 +338,14 @@ def compact_lake(
 ) -> CompactionResult:
     """Compact the NDJSON lake ``source`` into the Parquet layout at ``destination``; only new objects.
 
-    ``source`` is a :class:`~sesflow.analytics.Lake` or its location, ``destination`` a folder or
+    ``source`` is a ``Lake`` or its location, ``destination`` a folder or
     ``s3://bucket/prefix`` (either may be in S3: pass ``s3_client``). ``since`` and ``until`` (dates,
     ``until`` included) limit the day folders looked at, e.g. the last few days for a scheduled run. Each
     batch of at most ``max_batch_bytes`` of source objects becomes one Parquet file (``compression``:
     ``"snappy"`` as Firehose writes by default, ``"zstd"`` for smaller files). ``memory_limit`` caps DuckDB.
     ``on_batch`` is called after each batch with what it did (for progress output).
 
-    A record that is not valid JSON stops the run with :class:`LakeError` naming the batch (nothing of that
+    A record that is not valid JSON stops the run with ``LakeError`` naming the batch (nothing of that
     batch is marked done) unless ``skip_bad_records``. Safe to run again at any time and to kill at any point:
     see the module documentation. Needs the ``analytics`` extra (DuckDB).
     """

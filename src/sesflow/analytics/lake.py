@@ -1,9 +1,9 @@
 """The event lake: SES records as Firehose lands them, ``year=YYYY/month=MM/day=DD/`` folders of NDJSON
 (Firehose's default) or Parquet (record format conversion, or ``sesflow lake compact``).
 
-A :class:`Lake` is a local folder or an ``s3://bucket/prefix``. Reading is pruned by date before anything is
-opened: only the day folders that can hold events of the requested :class:`TimeRange` are listed, and only
-their files are read. Records stream one at a time (through :mod:`sesflow.sources.ndjson`), so memory stays
+A ``Lake`` is a local folder or an ``s3://bucket/prefix``. Reading is pruned by date before anything is
+opened: only the day folders that can hold events of the requested ``TimeRange`` are listed, and only
+their files are read. Records stream one at a time (through ``sesflow.sources.ndjson``), so memory stays
 constant whatever the size of the lake.
 
 Firehose partitions by the time a record *arrived* (its ``!{timestamp:...}`` namespace), which is a little
@@ -64,7 +64,7 @@ def _utc(value: datetime | date, *, end: bool) -> datetime:
 class TimeRange:
     """Events with ``since <= event time < until`` (either bound may be open).
 
-    Use :meth:`of` to build one from dates or datetimes: a ``date`` means the whole UTC day, so
+    Use ``of`` to build one from dates or datetimes: a ``date`` means the whole UTC day, so
     ``TimeRange.of(date(2024, 1, 1), date(2024, 1, 7))`` is the first seven days of January.
     """
 
@@ -119,7 +119,7 @@ class LakeFile:
 def lake_layout(files: list[LakeFile], location: str = "the lake") -> Layout | None:
     """``"ndjson"`` or ``"parquet"``: the layout of ``files`` (None when there are none).
 
-    A lake holding both is refused with :class:`LakeError`: report on each layout separately.
+    A lake holding both is refused with ``LakeError``: report on each layout separately.
     """
     layouts = {f.layout for f in files}
     if len(layouts) > 1:
@@ -284,11 +284,11 @@ class Lake:
         arrival_lag: timedelta = DEFAULT_ARRIVAL_LAG,
         files: list[LakeFile] | None = None,
     ) -> Iterator[SourceItem]:
-        """Every record of ``time_range``, streamed: a :class:`~sesflow.sources.SourceItem` each.
+        """Every record of ``time_range``, streamed: a ``SourceItem`` each.
 
         Items whose event lies outside the range are left out (a pruned day folder also holds the events
         just before or after it); items that could not be read or parsed are yielded with their error, never
-        dropped, as are control messages. ``files`` (from :meth:`files`) saves listing the lake again.
+        dropped, as are control messages. ``files`` (from ``files``) saves listing the lake again.
         """
         wanted = time_range or TimeRange()
         for entry in files if files is not None else self.files(wanted, arrival_lag=arrival_lag):
@@ -367,7 +367,7 @@ class Lake:
 
 def split_s3_location(text: str, s3_client: Any, action: str) -> tuple[str, str]:
     """``(bucket, prefix)`` of ``s3://bucket/prefix`` (the prefix empty or ending in ``/``); a location
-    without a bucket, or no client to reach it with, raises :class:`LakeError` (``action``: ``"reading"``...).
+    without a bucket, or no client to reach it with, raises ``LakeError`` (``action``: ``"reading"``...).
     """
     bucket, _, prefix = text[5:].partition("/")
     if not bucket:

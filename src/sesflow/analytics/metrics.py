@@ -1,7 +1,7 @@
 """What a report is made of: the metrics of one group of mail, a group row, and the thresholds AWS judges by.
 
-Values only, no IO: the report engines fill them in (:mod:`sesflow.analytics.report` builds the report) and
-the renderers read them. See :mod:`sesflow.analytics.report` for how every count is defined.
+Values only, no IO: the report engines fill them in (``sesflow.analytics.report`` builds the report) and
+the renderers read them. See ``sesflow.analytics.report`` for how every count is defined.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Thresholds:
     """The rates at which AWS acts on an SES account.
 
     At a bounce rate of 5% or a complaint rate of 0.1% AWS may place the account under review; at 10% or
-    0.5% it may pause the account's sending (see :data:`AWS_THRESHOLDS_SOURCE`). AWS computes its rates over
+    0.5% it may pause the account's sending (see ``AWS_THRESHOLDS_SOURCE``). AWS computes its rates over
     a representative volume of recent mail, not a calendar window, so a report's rate is an estimate of
     where the account stands, most useful as a trend.
     """

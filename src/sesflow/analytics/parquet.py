@@ -6,7 +6,7 @@ glue_table_input`) and writes Parquet files under the same ``year=/month=/day=``
 ``eventType`` is ``eventtype``, ``mail.messageId`` is ``mail.messageid``, ``commonHeaders.from`` is
 ``commonheaders.from_``; tags stay a ``map<string,array<string>>``. This module turns NDJSON records into
 exactly those rows with DuckDB (the ``analytics`` extra; no other Parquet library), and rows back into SES
-records for the parts of sesflow that parse every record (the Python report engine, :meth:`Lake.iter_items`).
+records for the parts of sesflow that parse every record (the Python report engine, ``Lake.iter_items``).
 
 SQL reads both layouts with the same text: DuckDB and Athena compare column and field names without case.
 """
@@ -44,7 +44,7 @@ _ROWS_PER_FETCH = 2048
 
 
 def glue_schema(schema: Struct | None = None) -> Struct:
-    """:func:`~sesflow.analytics.schema.table_schema` with every field keyed by its Glue name: the shape of a
+    """``table_schema`` with every field keyed by its Glue name: the shape of a
     Parquet row (``Field("messageid", ...)``)."""
 
     def rename(tp: SchemaType) -> SchemaType:
@@ -100,7 +100,7 @@ def _to_glue_sql(expr: str, tp: SchemaType, depth: int = 0) -> str:
 
 
 def parquet_select(schema: Struct | None = None) -> str:
-    """The SQL select list that turns rows read from NDJSON with :func:`duckdb_columns` into Parquet rows:
+    """The SQL select list that turns rows read from NDJSON with ``duckdb_columns`` into Parquet rows:
     one column per field of ``schema`` (default: the whole table), every name Glue's."""
     return ",\n".join(
         f"{_to_glue_sql(_quote(f.key), f.type)} AS {_quote(glue_name(f.key))}"
@@ -169,7 +169,7 @@ def ndjson_to_parquet(
     the layout Firehose writes; returns the number of rows.
 
     A line that is not JSON fails the conversion (DuckDB's ``duckdb.Error``), and so does a JSON line that is
-    not an SES record (neither ``eventType`` nor ``notificationType``: :class:`~sesflow.analytics.LakeError`),
+    not an SES record (neither ``eventType`` nor ``notificationType``: ``LakeError``),
     unless ``skip_bad_records``, which leaves both out.
     """
     from ._engines import duckdb_view_sql

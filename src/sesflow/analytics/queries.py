@@ -1,11 +1,11 @@
-"""The report as SQL, for DuckDB (run by :func:`sesflow.analytics.build_report`) and Athena (Trino).
+"""The report as SQL, for DuckDB (run by ``sesflow.analytics.build_report``) and Athena (Trino).
 
-One query builder writes both dialects. The query reads the table of :mod:`sesflow.analytics.schema`
+One query builder writes both dialects. The query reads the table of ``sesflow.analytics.schema``
 (``ses_events``: the Athena table, or DuckDB's view of the same NDJSON files with the same column types),
 turns each record into one row per recipient it concerns, filters by the event's own time, and aggregates with
 ``GROUPING SETS`` so that one scan gives the chosen breakdown, the daily series and the total.
 
-Everything is the same text in both dialects except five functions, which :class:`Dialect` spells:
+Everything is the same text in both dialects except five functions, which ``Dialect`` spells:
 
 ==================== ============================================= ======================================
 what                 DuckDB                                        Athena / Trino
@@ -252,11 +252,11 @@ def report_sql(
     table: str = "ses_events",
     arrival_lag: timedelta = DEFAULT_ARRIVAL_LAG,
 ) -> str:
-    """The report query for ``table`` (laid out by :func:`~sesflow.analytics.athena_ddl`).
+    """The report query for ``table`` (laid out by ``athena_ddl``).
 
     The result has one row per group of ``by`` (``grouping_set = 'group'``), one per day (``'day'``; the
     groups themselves when ``by`` is the day) and one total (``'total'``), with the columns of
-    :func:`report_columns`. ``dialect`` is ``"athena"`` (Trino) or ``"duckdb"``; the module documentation
+    ``report_columns``. ``dialect`` is ``"athena"`` (Trino) or ``"duckdb"``; the module documentation
     lists the few functions that differ.
 
     How it counts: a record becomes one row per recipient it concerns; each (outcome, message, recipient)

@@ -1,4 +1,4 @@
-"""A :class:`~sesflow.analytics.Report` as JSON, CSV, or a self-contained HTML page with inline SVG charts.
+"""A ``Report`` as JSON, CSV, or a self-contained HTML page with inline SVG charts.
 
 The HTML page needs nothing from the network (no scripts, fonts or stylesheets to fetch): its CSS is inline
 and its charts are SVG drawn here, so it can be mailed, archived or opened offline.
@@ -23,7 +23,7 @@ __all__ = ["ReportLike", "format_count", "format_rate", "report_csv", "report_ht
 
 
 class ReportLike(Protocol):
-    """What rendering reads of a :class:`sesflow.analytics.Report`.
+    """What rendering reads of a ``sesflow.analytics.Report``.
 
     Named by what it reads, so that the renderers depend on the report's values and not on the module that
     builds reports (which imports them to give ``Report`` its ``to_json``, ``to_csv`` and ``to_html``).
@@ -58,7 +58,7 @@ class ReportLike(Protocol):
 
 
 def report_json(report: ReportLike, *, indent: int | None = 2) -> str:
-    """The report as JSON (:meth:`Report.to_dict`)."""
+    """The report as JSON (``Report.to_dict``)."""
     return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False) + "\n"
 
 

@@ -29,7 +29,7 @@ Engine = Literal["duckdb", "python"]
 
 @attrs.frozen
 class Report:
-    """The outcome of :func:`build_report`: totals, the breakdown by ``dimension``, and the daily series."""
+    """The outcome of ``build_report``: totals, the breakdown by ``dimension``, and the daily series."""
 
     location: str
     time_range: TimeRange
@@ -104,16 +104,16 @@ def build_report(
 ) -> Report:
     """Count what happened to the mail whose events fall in ``since``..``until``, grouped ``by`` a dimension.
 
-    ``lake`` is a :class:`~sesflow.analytics.Lake` or its location (a folder or ``s3://bucket/prefix``, then
+    ``lake`` is a ``Lake`` or its location (a folder or ``s3://bucket/prefix``, then
     with ``s3_client``). Dates are whole UTC days (``until`` included); datetimes are instants (``until``
     excluded). ``by`` is ``"configuration-set"``, ``"sender"``, ``"recipient-domain"``, ``"day"``,
-    ``"tag:NAME"`` or a :class:`Dimension`. Only the day folders of the range are read (see
-    :class:`~sesflow.analytics.TimeRange` and ``arrival_lag``).
+    ``"tag:NAME"`` or a ``Dimension``. Only the day folders of the range are read (see
+    ``TimeRange`` and ``arrival_lag``).
 
     ``engine="duckdb"`` (extra ``analytics``) has DuckDB read the NDJSON files directly; an S3 lake's
     objects are first copied to ``cache_dir`` (a temporary folder when None). ``engine="python"`` parses
-    every record with :func:`sesflow.parse_event`: no extra needed, slower, and it validates every record.
-    A record that cannot be read raises :class:`~sesflow.analytics.LakeError` unless ``skip_bad_records``.
+    every record with ``sesflow.parse_event``: no extra needed, slower, and it validates every record.
+    A record that cannot be read raises ``LakeError`` unless ``skip_bad_records``.
     """
     source = lake if isinstance(lake, Lake) else Lake(lake, s3_client=s3_client)
     time_range = TimeRange.of(since, until)

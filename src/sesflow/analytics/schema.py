@@ -3,11 +3,11 @@
 The lake's table has one row per SES record and one column per top-level key of the record: ``eventType`` and
 ``notificationType`` (whichever family the record belongs to), ``mail``, and one column per detail object
 (``bounce``, ``delivery``...). Nested objects are structs, lists are arrays and SES's tag maps are
-``map<string, array<string>>``. Nothing here is written by hand: :func:`table_schema` walks the models'
-``attrs`` fields and their ``metadata["ses"]`` keys, so the table cannot drift from what :func:`parse_event`
-understands. The same tree renders as Athena DDL (:func:`athena_ddl`, for the NDJSON lake and the Parquet
+``map<string, array<string>>``. Nothing here is written by hand: ``table_schema`` walks the models'
+``attrs`` fields and their ``metadata["ses"]`` keys, so the table cannot drift from what ``parse_event``
+understands. The same tree renders as Athena DDL (``athena_ddl``, for the NDJSON lake and the Parquet
 lake), as the AWS Glue table Firehose's record format conversion reads its schema from
-(:func:`glue_table_input`), and as the column types DuckDB's JSON reader is given (:func:`duckdb_columns`),
+(``glue_table_input``), and as the column types DuckDB's JSON reader is given (``duckdb_columns``),
 so the report's SQL sees the same table on every engine and layout.
 
 A field the models gain (such as the tenant, once the models carry it) becomes one more column or struct field
@@ -346,7 +346,7 @@ def _mapped(key: str, mappings: dict[str, str]) -> str:
 
 
 def glue_name(key: str) -> str:
-    """The name AWS Glue gives the column or struct field of SES key ``key``: :func:`athena_name`,
+    """The name AWS Glue gives the column or struct field of SES key ``key``: ``athena_name``,
     lower-cased (Glue and Hive keep names in lower case): ``"messageId"`` -> ``"messageid"``, ``"from"`` ->
     ``"from_"``."""
     return athena_name(key).lower()
@@ -407,7 +407,7 @@ def athena_ddl(
     becomes ``<key>_`` with a ``mapping.<name>`` SerDe property, the way the model itself spells
     ``CommonHeaders.from_``. ``layout="parquet"`` is the table of the Parquet lake Firehose writes with record
     format conversion (and ``sesflow lake compact``): the same columns under the lower-case names of
-    :func:`glue_table_input`, ``STORED AS PARQUET``. The report query (:func:`~sesflow.analytics.report_sql`)
+    ``glue_table_input``, ``STORED AS PARQUET``. The report query (``report_sql``)
     reads either table.
 
     Partitions are ``year``, ``month`` and ``day`` strings; without ``partition_projection`` load them with
@@ -416,7 +416,7 @@ def athena_ddl(
 
     ``timestamps="string"`` (the default) keeps SES's ISO 8601 text (``2024-01-15T10:20:30.123Z``): it is
     exact, it sorts in time order, ``from_iso8601_timestamp`` turns it into a timestamp in a query, and the
-    report queries of :mod:`sesflow.analytics` expect it. ``"timestamp"`` declares Hive timestamps instead,
+    report queries of ``sesflow.analytics`` expect it. ``"timestamp"`` declares Hive timestamps instead,
     which leaves their parsing to the SerDe (JSON only: the Parquet files hold the text).
     """
     location = _s3_location(location)
@@ -464,7 +464,7 @@ def athena_ddl(
 
 def glue_columns(schema: Struct | None = None) -> list[dict[str, str]]:
     """The Glue ``Columns`` of the lake's table (``[{"Name": "mail", "Type": "struct<...>"}, ...]``): every
-    column of :func:`table_schema` under its :func:`glue_name`, nested names lower-cased too, timestamps as
+    column of ``table_schema`` under its ``glue_name``, nested names lower-cased too, timestamps as
     ``string``. Record format conversion writes Parquet files with exactly these names and types.
     """
     mappings: dict[str, str] = {}
@@ -492,7 +492,7 @@ def glue_table_input(
     projection_years: tuple[int, int] = (2020, 2050),
     description: str | None = None,
 ) -> dict[str, Any]:
-    """The ``TableInput`` of Glue ``CreateTable`` for the Parquet lake: :func:`glue_columns` stored as Parquet
+    """The ``TableInput`` of Glue ``CreateTable`` for the Parquet lake: ``glue_columns`` stored as Parquet
     (``ParquetHiveSerDe``) under ``location``, partitioned by ``year``, ``month`` and ``day`` strings, with
     Athena partition projection by default (no partitions to load). Firehose's record format conversion
     reads its schema from this table; Athena queries it as is.
@@ -628,7 +628,7 @@ def _duckdb_name(key: str) -> str:
 
 
 def duckdb_columns(schema: Struct | None = None) -> dict[str, str]:
-    """``{column: DuckDB type}`` for ``read_json(columns=...)``: :func:`table_schema` or a selection of it.
+    """``{column: DuckDB type}`` for ``read_json(columns=...)``: ``table_schema`` or a selection of it.
 
     Timestamps stay text (``VARCHAR``) as in the Athena table, so one SQL text reads both.
     """

@@ -1,9 +1,9 @@
 """Build a lake without Firehose: append SES records to ``year=/month=/day=`` folders of NDJSON files.
 
-:class:`LakeWriter` takes events from any source (an SQS consumer, a webhook, a test) and files each under the
-day of the event's own time, in the layout :class:`~sesflow.analytics.Lake` and Athena read. A file is
-written under a hidden name and renamed when it is complete (rotation, :meth:`LakeWriter.flush`,
-:meth:`LakeWriter.close`), so readers never see half a file and a writer that stops, or crashes, never
+``LakeWriter`` takes events from any source (an SQS consumer, a webhook, a test) and files each under the
+day of the event's own time, in the layout ``Lake`` and Athena read. A file is
+written under a hidden name and renamed when it is complete (rotation, ``LakeWriter.flush``,
+``LakeWriter.close``), so readers never see half a file and a writer that stops, or crashes, never
 corrupts what is already there. Opening a new writer on the same folder adds new files beside the old ones.
 """
 
@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
 
 Writable = SesEvent | SourceItem | Mapping[str, Any] | str | bytes
-"""What :meth:`LakeWriter.write` accepts: a parsed event, a source item, or a record (mapping or JSON)."""
+"""What ``LakeWriter.write`` accepts: a parsed event, a source item, or a record (mapping or JSON)."""
 
 
 class _OpenFile:
@@ -77,8 +77,8 @@ class LakeWriter:
 
     ``root`` is the folder that holds (or will hold) the ``year=`` partitions. A file is completed and made
     visible when it reaches ``max_records`` records or ``max_bytes`` bytes of NDJSON, when it has been open
-    ``max_age`` (checked on each write, like Firehose's buffering interval), and on :meth:`flush` and
-    :meth:`close`. ``compress`` writes gzip (``.ndjson.gz``). ``max_open`` bounds the day files open at once
+    ``max_age`` (checked on each write, like Firehose's buffering interval), and on ``flush`` and
+    ``close``. ``compress`` writes gzip (``.ndjson.gz``). ``max_open`` bounds the day files open at once
     (events from many days complete the least recently used first). Safe to share between threads.
 
     Events are written as they arrived (``SesEvent.raw``, unknown fields kept); control messages (topic
@@ -127,8 +127,8 @@ class LakeWriter:
     def write(self, item: Writable) -> bool:
         """File one record under the day of its event; False when it is not an event (nothing written).
 
-        A :class:`~sesflow.sources.SourceItem` that carries an error raises that error, and a record that
-        does not parse raises :class:`~sesflow.ParseError`: the caller decides where bad input goes
+        A ``SourceItem`` that carries an error raises that error, and a record that
+        does not parse raises ``ParseError``: the caller decides where bad input goes
         (a dead-letter queue), the lake only holds events.
         """
         event = _event_of(item)
@@ -149,7 +149,7 @@ class LakeWriter:
         return True
 
     def write_many(self, items: Iterable[Writable]) -> int:
-        """:meth:`write` each item; returns how many were events (and so written)."""
+        """``write`` each item; returns how many were events (and so written)."""
         return sum(1 for item in items if self.write(item))
 
     def flush(self) -> list[Path]:

@@ -19,7 +19,10 @@ from ._console import UsageError
 __all__ = ["main"]
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+_Runner = Callable[[argparse.Namespace], int]
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[argparse.ArgumentParser, _Runner]]]:
     from .demo import add_demo_parser, run_demo
     from .lake import add_lake_parser, run_lake
     from .parse import add_parse_parser, run_parse
@@ -37,7 +40,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
     parser.add_argument("--version", action="version", version=f"sesflow {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    runners: dict[str, Callable[[argparse.Namespace], int]] = {}
+    runners: dict[str, tuple[argparse.ArgumentParser, _Runner]] = {}
     for name, add, run in (
         ("demo", add_demo_parser, run_demo),
         ("setup", add_setup_parser, run_setup),
@@ -48,8 +51,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Nam
         ("lake", add_lake_parser, run_lake),
         ("smtp-password", add_smtp_password_parser, run_smtp_password),
     ):
-        add(commands)
-        runners[name] = run
+        runners[name] = (add(commands), run)
     return parser, runners
 
 
@@ -61,9 +63,9 @@ def _aws_error(exc: BaseException) -> tuple[int, str] | None:
     except ImportError:  # pragma: no cover - boto3 is a dependency
         return None
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return 2, f"{exc}: set AWS credentials (environment, profile, or --profile)"
+        return 2, "no AWS credentials found: set them in the environment or a profile, or pass --profile NAME"
     if isinstance(exc, bx.NoRegionError):
-        return 2, f"{exc}: pass --region or set AWS_DEFAULT_REGION"
+        return 2, "no AWS region: pass --region REGION or set AWS_DEFAULT_REGION"
     if isinstance(exc, bx.ProfileNotFound):
         return 2, str(exc)
     if isinstance(exc, bx.ClientError | bx.BotoCoreError):
@@ -74,10 +76,13 @@ def _aws_error(exc: BaseException) -> tuple[int, str] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits with 2 itself on bad options)."""
     parser, runners = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     command = args.command
+    subparser, run = runners[command]
+    if unknown:  # said by the subcommand, so that the usage shown is the one that helps
+        subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return runners[command](args)
+        return run(args)
     except KeyboardInterrupt:
         print(f"sesflow {command}: interrupted", file=sys.stderr)
         return 130

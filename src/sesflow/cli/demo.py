@@ -1,9 +1,9 @@
 """``sesflow demo``: the whole flow on this machine, in seconds, with nothing to set up.
 
 An embedded moto server stands in for AWS. Two configuration sets get the articles' SNS → SQS pipeline, a
-batch of mail goes through :class:`~sesflow.SesClient` to the SES mailbox simulator (and to readers who open
-and click), :class:`~sesflow.testing.LocalSes` publishes the events SES would, and an
-:class:`~sesflow.SqsConsumer` hands them to an :class:`~sesflow.EventRouter` whose handlers count them.
+batch of mail goes through ``SesClient`` to the SES mailbox simulator (and to readers who open
+and click), ``LocalSes`` publishes the events SES would, and an
+``SqsConsumer`` hands them to an ``EventRouter`` whose handlers count them.
 """
 
 from __future__ import annotations
@@ -12,14 +12,18 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import MissingExtra
 from ..testing import embedded_moto
-from ._console import UsageError, console, require_rich
+from ._console import UsageError, console, require_extras
+from ._output import print_line, progress, show_table
 from ._render import detail, style
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = ["COLUMNS", "DemoMessage", "add_demo_parser", "plan", "run_demo"]
 
@@ -36,6 +40,15 @@ counted (needs the analytics extra too)."""
 
 SENDER = "sesflow demo <demo@example.com>"
 SIMULATOR = "simulator.amazonses.com"
+# What SES's mailbox simulator does with each address (the SES Developer Guide, "Using the mailbox
+# simulator"); on AWS, mail to them counts against neither the sending quota nor the reputation.
+SIMULATOR_MAILBOXES = {
+    "success": "delivered",
+    "bounce": "a hard bounce (550 5.1.1, unknown user)",
+    "ooto": "delivered, then an out-of-office reply (a mail, not an event)",
+    "complaint": "delivered, then marked as spam: a complaint",
+    "suppressionlist": "a hard bounce, as if on the account's suppression list",
+}
 TRANSACTIONAL = "demo-orders"
 NEWSLETTER = "demo-newsletter"
 COLUMNS = ("sent", "delivered", "bounced", "complained", "opened", "clicked")
@@ -137,6 +150,18 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _hanging(lead: str, text: str | Text) -> Table:
+    """``lead`` then ``text``, whose wrapped lines start under its first word rather than under ``lead``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(Text.from_markup(lead), Text.from_markup(text) if isinstance(text, str) else text)
+    return grid
+
+
 class _Show:
     """What the demo prints: rich output, or nothing (``--json``)."""
 
@@ -146,7 +171,7 @@ class _Show:
 
     def step(self, text: str) -> None:
         if self.out is not None:
-            self.out.print(f"[bold cyan]▸[/bold cyan] {text}")
+            self.out.print(_hanging("[bold cyan]▸[/bold cyan]", text))
 
     def print(self, renderable: Any) -> None:
         if self.out is not None:
@@ -160,13 +185,11 @@ def run_demo(args: argparse.Namespace) -> int:
     for name in ("open_rate", "click_rate"):
         if not 0 <= getattr(args, name) <= 1:
             raise UsageError(f"--{name.replace('_', '-')} is a probability between 0 and 1")
-    if not args.json:
-        require_rich()
+    needs = {} if args.json else {"rich": ("rich", "cli")}
+    needs["moto.server"] = ("moto[server]", "testing")
     if getattr(args, "lake", None):
-        try:  # before anything starts: say which extra is missing
-            import duckdb  # noqa: F401
-        except ImportError as exc:
-            raise MissingExtra("sesflow demo --lake", "analytics", "duckdb") from exc
+        needs["duckdb"] = ("duckdb", "analytics")
+    require_extras("the demo", needs)  # before anything starts: every missing extra at once
     show = _Show(not args.json, not args.quiet)
     with embedded_moto("sesflow demo") as endpoint:
         show.step(f"A local AWS (moto) is listening at [bold]{endpoint}[/bold]")
@@ -206,6 +229,7 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
             )
         local.client("ses").verify_domain_identity(Domain="example.com")
         show.step("Verified the sending domain [bold]example.com[/bold]")
+        _show_simulator(show, messages)
 
         # 2. Send through SesClient; LocalSes publishes what SES would for each message.
         ses = local.ses_client()
@@ -239,12 +263,10 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
 
                 line = Text("  ")
                 line.append(f"{event.event_type.value:<10}", style(event))
-                line.append(f"{event.configuration_set or '-':<16}")
-                line.append(sent_ids.get(event.message_id, event.message_id))
+                line.append(f"{event.configuration_set or '-':<15}")
                 extra = "" if event.event_type.value == "Delivery" else detail(event)
-                if extra:
-                    line.append(f"  {extra}", "dim")
-                show.out.print(line)
+                to = Text(sent_ids.get(event.message_id, event.message_id))
+                print_line(show.out, line, to, Text(extra, "dim"), indent=12)
 
         @router.on_send
         def on_send(event: SesEvent) -> None:
@@ -354,32 +376,62 @@ def _progress(show: _Show, items: list[DemoMessage], label: str) -> Iterator[Dem
     if show.out is None:
         yield from items
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    with progress(label, len(items)) as update:
+        for done, item in enumerate(items, 1):
+            yield item
+            update(done)
 
-    with Progress(
-        TextColumn(f"  {label}"), BarColumn(), MofNCompleteColumn(), console=show.out, transient=True
-    ) as bar:
-        yield from bar.track(items)
+
+def _show_simulator(show: _Show, messages: list[DemoMessage]) -> None:
+    """Say what each mailbox simulator address the demo mails stands for."""
+    if show.out is None:
+        return
+    from rich.text import Text
+
+    used = [m for m in SIMULATOR_MAILBOXES if any(x.to.startswith(f"{m}+") for x in messages)]
+    show.step(
+        f"Mail goes to readers, and to SES's mailbox simulator ([bold]{SIMULATOR}[/bold]), whose addresses "
+        "answer the way real mailboxes do:"
+    )
+    width = max(len(m) for m in used)
+    for mailbox in used:
+        show.print(_hanging(f"   [bold]{mailbox:<{width}}[/bold] ", SIMULATOR_MAILBOXES[mailbox]))
+    show.print(
+        _hanging(
+            " ",
+            Text(
+                "A +label (bounce+order-1004@...) tells the messages apart. LocalSes publishes the events "
+                "SES would for each address; readers open and click at random (--seed, --open-rate, "
+                "--click-rate).",
+                "dim",
+            ),
+        )
+    )
 
 
 def _show_pipelines(show: _Show, pipelines: dict[str, Any]) -> None:
     if show.out is None:
         return
-    from rich.table import Table
-
-    table = Table(title="Provisioned: configuration set → SNS → SQS (with a dead-letter queue)")
-    for column in ("configuration set", "SNS topic", "SQS queue", "dead-letter queue", "status"):
-        table.add_column(column)
+    rows = []
     for cs, pipeline in pipelines.items():
         statuses = Counter(r.status for r in pipeline.resources)
-        table.add_row(
-            cs,
-            pipeline.topic.name,
-            pipeline.queue.name,
-            pipeline.dead_letter_queue.name,
-            ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())),
+        rows.append(
+            (
+                cs,
+                ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())),
+                pipeline.topic.name,
+                pipeline.queue.name,
+                pipeline.dead_letter_queue.name,
+            )
         )
-    show.print(table)
+    headers = ("configuration set", "resources", "SNS topic", "SQS queue", "dead-letter queue")
+    show_table(
+        show.out,
+        headers,
+        rows,
+        title="Provisioned: configuration set → SNS → SQS (+ dead-letter queue)",
+        headline=2,
+    )
 
 
 def _show_summary(
@@ -387,25 +439,23 @@ def _show_summary(
 ) -> None:
     if show.out is None:
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title="What happened to the mail")
-    table.add_column("configuration set")
-    for column in COLUMNS:
-        table.add_column(column, justify="right")
+    rows: list[tuple[str | Text, ...]] = []
     totals = dict.fromkeys(COLUMNS, 0)
     for cs, row in summary.items():
-        cells = []
+        cells: list[str | Text] = []
         for column in COLUMNS:
             totals[column] += row[column]
             good = row[column] == expected.get(cs, {}).get(column)
             cells.append(
-                str(row[column]) if good else f"[red]{row[column]} (expected {expected[cs][column]})[/red]"
+                str(row[column]) if good else Text(f"{row[column]} (expected {expected[cs][column]})", "red")
             )
-        table.add_row(cs, *cells)
-    table.add_section()
-    table.add_row("[bold]total[/bold]", *(f"[bold]{totals[c]}[/bold]" for c in COLUMNS))
-    show.print(table)
+        rows.append((cs, *cells))
+    rows.append((Text("total", "bold"), *(Text(str(totals[c]), "bold") for c in COLUMNS)))
+    show_table(
+        show.out, ("set", *COLUMNS), rows, title="What happened to the mail", right=COLUMNS, total=True
+    )
     if ok:
         show.step("[green]Every event SES would publish arrived, and each matched what was sent.[/green]")
     else:

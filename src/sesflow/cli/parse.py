@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from .._text import one_line
 from ..errors import ParseError
 from ..events import SesEvent, load_json, parse_event
 from ..sources import (
@@ -20,7 +21,8 @@ from ..sources import (
     sqs_lambda_items,
     sqs_message_item,
 )
-from ._console import console, require_rich
+from ._console import UsageError, console, require_rich, warn
+from ._output import plural, show_table
 from ._render import detail, item_json, style
 
 __all__ = ["add_parse_parser", "run_parse", "unwrap"]
@@ -30,7 +32,8 @@ Parse SES records and print them. The input is a JSON object, a JSON array, or o
 each document is an SES record, or a record in any envelope it travels in: an SNS envelope, an SQS message
 (boto3's receive_message answer or one of its messages, whose body is an SNS envelope, a raw record or an
 EventBridge event), an EventBridge event, or the event a Lambda function receives from SNS, SQS or Firehose.
-Exit status: 0 when every record parsed, 1 when some did not, 2 when the input cannot be read."""
+Records that do not parse are reported on standard error, one line each. Exit status: 0 when every record
+parsed, 1 when some did not (or there was none), 2 when the input cannot be read."""
 
 
 def add_parse_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -124,65 +127,79 @@ def _labelled(payloads: list[tuple[str, Any]]) -> list[tuple[str, SourceItem]]:
 
 def _via(item: SourceItem) -> str:
     if item.transport is Transport.FILE:
-        return "record"
+        return ""  # a bare record
     envelope = item.meta.get("envelope")
     return f"{item.transport.value}/{envelope}" if envelope else item.transport.value
 
 
-def run_parse(args: argparse.Namespace) -> int:
-    """Run ``sesflow parse``; returns the exit status."""
+def _read(args: argparse.Namespace) -> tuple[str, list[tuple[str, Any]]]:
+    """(what the input is called, its documents); an input that cannot be read is a usage error."""
     if args.samples:
         from ..testing import sample_records
 
-        payloads: list[tuple[str, Any]] = list(sample_records().items())
-    elif args.file == "-":
-        payloads = list(_documents(sys.stdin.read()))
-    else:
-        try:
-            with open(args.file, encoding="utf-8") as fh:
-                payloads = list(_documents(fh.read()))
-        except OSError as exc:
-            print(f"sesflow parse: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-            return 2
-        except UnicodeDecodeError as exc:
-            print(f"sesflow parse: {args.file} is not UTF-8 text ({exc.reason})", file=sys.stderr)
-            return 2
+        return "the samples", list(sample_records().items())
+    if args.file == "-":
+        return "standard input", list(_documents(sys.stdin.read()))
+    try:
+        with open(args.file, encoding="utf-8") as fh:
+            return args.file, list(_documents(fh.read()))
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{args.file} is not UTF-8 text ({exc.reason})") from exc
 
+
+def run_parse(args: argparse.Namespace) -> int:
+    """Run ``sesflow parse``; returns the exit status."""
+    name, payloads = _read(args)
+    if not payloads:
+        warn(
+            "parse", f"{name} holds no records: give a JSON object, a JSON array or one JSON document a line"
+        )
+        return 1
     results = _labelled(payloads)
-    failures = sum(not item.ok for _, item in results)
-
-    if args.format == "json":
+    failures = [(label, item) for label, item in results if not item.ok]
+    if args.format == "table":
+        require_rich()
+        _table([(label, item) for label, item in results if item.ok], failures)
+    else:
         for label, item in results:
             print(json.dumps(item_json(item, label)))
-        return 1 if failures else 0
+    for label, item in failures:  # the errors, one line each, where errors go
+        where = label if args.samples else f"{name}, {label}"
+        warn("parse", f"{where}: {one_line(str(item.error))}")
+    if failures:
+        warn("parse", f"{len(failures)} of {plural(len(results), 'record')} did not parse")
+    return 1 if failures else 0
 
-    require_rich()
-    from rich.table import Table
+
+def _table(results: list[tuple[str, SourceItem]], failures: list[tuple[str, SourceItem]]) -> None:
     from rich.text import Text
 
-    table = Table(title=f"{len(results)} records", show_lines=False)
-    for column in ("record", "via", "type", "time", "recipients", "configuration set", "detail"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for label, item in results:
         record = item.record
         if isinstance(record, SesEvent):
             kind = record.event_type.value
             if record.family.value == "notificationType":
                 kind += " (notification)"
-            table.add_row(
-                label,
-                _via(item),
-                Text(kind, style=style(record)),
-                record.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
-                ", ".join(record.recipients),
-                record.configuration_set or "-",
-                detail(record),
+            rows.append(
+                (
+                    label,
+                    Text(kind, style=style(record)),
+                    record.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                    _via(item),
+                    ", ".join(record.recipients),
+                    record.configuration_set or "-",
+                    detail(record),
+                )
             )
-        elif record is not None:
-            table.add_row(
-                label, _via(item), type(record).__name__, "", "", "", Text("control message", "dim")
+        else:  # a control message: topic validation, subscription confirmation...
+            rows.append(
+                (label, Text(type(record).__name__, "dim"), "", _via(item), "", "", "control message")
             )
-        else:
-            table.add_row(label, _via(item), Text("invalid", "red"), "", "", "", Text(str(item.error), "red"))
-    console().print(table)
-    return 1 if failures else 0
+    if not rows:
+        return
+    title = plural(len(rows), "record") + (f" (and {len(failures)} that did not parse)" if failures else "")
+    headers = ("record", "type", "time", "via", "recipients", "configuration set", "detail")
+    show_table(console(), headers, rows, title=title, headline=4, prose=["detail"])

@@ -7,8 +7,9 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..errors import SesflowError
+from ..errors import MissingExtra, SesflowError
 from ._console import console, require_rich
+from ._output import activity, show_table
 
 __all__ = ["add_report_parser", "run_report"]
 
@@ -72,6 +73,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     s3 = parser.add_argument_group("S3")
     s3.add_argument("--endpoint-url", help="S3 endpoint (MinIO, LocalStack, moto)")
     s3.add_argument("--region", help="AWS region of the bucket")
+    s3.add_argument("--profile", metavar="NAME", help="the AWS profile to use")
     s3.add_argument(
         "--cache-dir", help="keep downloaded objects here and reuse them (default: a temporary folder)"
     )
@@ -107,7 +109,11 @@ def run_report(args: argparse.Namespace) -> int:
     """Run ``sesflow report`` with parsed arguments; returns the exit status."""
     try:
         return _run(args)
-    except (SesflowError, ValueError, OSError) as exc:  # MissingExtra is a SesflowError: it names the extra
+    except MissingExtra as exc:
+        hint = " (or pass --engine python, which needs no extra)" if exc.extra == "analytics" else ""
+        print(f"sesflow report: {exc}{hint}", file=sys.stderr)
+        return 2
+    except (SesflowError, ValueError, OSError) as exc:
         print(f"sesflow report: {exc}", file=sys.stderr)
         return 2
 
@@ -138,18 +144,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.path.startswith("s3://"):
         import boto3
 
-        s3_client = boto3.client("s3", endpoint_url=args.endpoint_url, region_name=args.region)
-    report = build_report(
-        args.path,
-        since=since,
-        until=until,
-        by=by,
-        engine=args.engine,
-        s3_client=s3_client,
-        cache_dir=args.cache_dir,
-        arrival_lag=lag,
-        skip_bad_records=args.skip_bad_records,
-    )
+        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+        s3_client = session.client("s3", endpoint_url=args.endpoint_url)
+    with activity(f"Reading {args.path} ({args.engine})…"):
+        report = build_report(
+            args.path,
+            since=since,
+            until=until,
+            by=by,
+            engine=args.engine,
+            s3_client=s3_client,
+            cache_dir=args.cache_dir,
+            arrival_lag=lag,
+            skip_bad_records=args.skip_bad_records,
+        )
     if args.format == "json":
         _emit(report.to_json(), args.output)
     elif args.format == "csv":
@@ -263,14 +271,28 @@ def _print_table(report: Any, out: Any) -> None:
         ("unsub.", lambda m: format_count(m.unsubscribes)),
         ("p50 ms", lambda m: "-" if m.latency_p50_ms is None else f"{m.latency_p50_ms:,.0f}"),
     ]
-    if out.width < 120:  # a narrow terminal gets the columns that matter most
-        columns = columns[: 5 if out.width < 100 else 6]
-    table = Table(title=f"by {label}", title_justify="left")
-    table.add_column(label, overflow="fold", min_width=12)
-    for name, _ in columns:
-        table.add_column(name, justify="right", no_wrap=True)
-    for row in rows:
-        table.add_row("(none)" if row.key is None else row.key, *(cell(row.metrics) for _, cell in columns))
-    table.add_section()
-    table.add_row(Text("all", style="bold"), *(cell(t) for _, cell in columns))
-    out.print(table)
+    keys = ["(none)" if row.key is None else row.key for row in rows]
+    cells = [[cell(row.metrics) for _, cell in columns] for row in rows] + [[cell(t) for _, cell in columns]]
+    # The columns that matter most, as many as fit whole beside the whole keys: nothing is ever folded.
+    used = _columns_that_fit(out.width, [label, *keys, "all"], [name for name, _ in columns], cells)
+    headers = (label, *(columns[i][0] for i in used))
+    body = [(key, *(row[i] for i in used)) for key, row in zip([*keys, "all"], cells, strict=True)]
+    body[-1] = (Text("all", style="bold"), *body[-1][1:])
+    show_table(out, headers, body, title=f"by {label}", right=headers[1:], headline=2, total=True)
+
+
+def _columns_that_fit(width: int, keys: list[str], names: list[str], cells: list[list[Any]]) -> list[int]:
+    """Indices of the leading metric columns that fit in ``width`` beside the key column (at least one)."""
+    from rich.text import Text
+
+    def size(values: list[Any]) -> int:
+        return max(len(v.plain if isinstance(v, Text) else str(v)) for v in values) + 3  # padding and bar
+
+    used: list[int] = []
+    total = size(keys) + 1
+    for i, name in enumerate(names):
+        total += size([name, *(row[i] for row in cells)])
+        if total > width and used:
+            break
+        used.append(i)
+    return used

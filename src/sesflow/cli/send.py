@@ -6,10 +6,15 @@ import argparse
 import csv
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._console import UsageError, console, require_rich
+from .._text import one_line
+from ._console import UsageError, console, require_rich, warn
+from ._output import plural, print_line, progress, show_table
 from .setup import add_aws_options
+
+if TYPE_CHECKING:
+    from ..sending import SesClient
 
 __all__ = ["add_send_parser", "read_recipients", "run_send"]
 
@@ -122,28 +127,79 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
 
 
 def read_recipients(path: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
-    """``(email, template data, tags)`` for each row of a recipients CSV file."""
+    """``(email, template data, tags)`` for each row of a recipients CSV file.
+
+    Every row is checked before anything is sent, and every bad row is named (standard error, one line
+    each): a bulk send is not undone, so a file with a mistake is refused whole, to be fixed and sent once.
+    """
+    from ..sending import Destination, ValidationError
+
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{path} is not a UTF-8 CSV file: {exc}") from exc
     out = []
+    bad = 0
     for number, row in enumerate(rows, 2):
         address = (row.get("email") or "").strip()
-        if not address:
-            raise UsageError(f"{path}, line {number}: no address in the 'email' column")
         data = {k: v for k, v in row.items() if k and k != "email" and not k.startswith("tag:")}
         tags = {k[4:]: v for k, v in row.items() if k and k.startswith("tag:") and v}
+        try:
+            if not address:
+                raise UsageError("no address in the 'email' column")
+            Destination(address, data=data or None, tags=tags or None)
+        except (UsageError, ValidationError) as exc:
+            bad += 1
+            warn("send", f"{path}, line {number}: {exc}")
+            continue
         out.append((address, data, tags))
+    if bad:
+        raise UsageError(f"{plural(bad, 'row')} of {path} cannot be sent (above): fix them; nothing was sent")
     if not out:
         raise UsageError(f"{path} has no recipients: a header row with an 'email' column, then one row each")
     return out
 
 
+def _client(
+    args: argparse.Namespace, session: Any, max_send_rate: Any, *, verify_configuration_set: bool = True
+) -> SesClient:
+    from ..sending import SesClient
+
+    return SesClient(
+        args.configuration_set,
+        session=session,
+        endpoint_url=args.endpoint_url,
+        api=args.api,
+        max_send_rate=max_send_rate,
+        verify_configuration_set=verify_configuration_set,
+        tenant=args.tenant,
+    )
+
+
+def _account_rate(args: argparse.Namespace, session: Any) -> float | None:
+    """The account's maximum send rate, read here so that a failure is explained in the command's terms."""
+    from ..sending import SesError
+
+    with _client(args, session, None, verify_configuration_set=False) as probe:
+        try:
+            rate = probe.get_send_quota().max_send_rate
+        except SesError as exc:
+            warn(
+                "send",
+                f"could not read the account's maximum send rate (SES said {exc.code}: "
+                f"{one_line(exc.ses_message, 120)}); sending "
+                "without pacing: pass --max-send-rate N (sends a second) or --max-send-rate none",
+            )
+            return None
+    return rate if rate > 0 else None
+
+
 def run_send(args: argparse.Namespace) -> int:
     """Run ``sesflow send``; returns the exit status."""
-    from ..sending import Email, SesClient, SesError, Template
+    from ..sending import Email, SesError, Template
 
     if not args.configuration_set:
         raise UsageError(
@@ -162,23 +218,17 @@ def run_send(args: argparse.Namespace) -> int:
         raise UsageError("a template brings its own subject and body: drop --subject, --text and --html")
     if not args.recipients and not args.to:
         raise UsageError("nobody to send to: add --to ADDRESS (or --template with --recipients FILE)")
+    recipients = read_recipients(args.recipients) if args.recipients else []
     if not args.json:
         require_rich()
 
     import boto3
 
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    client = SesClient(
-        args.configuration_set,
-        session=session,
-        endpoint_url=args.endpoint_url,
-        api=args.api,
-        max_send_rate=args.max_send_rate,
-        tenant=args.tenant,
-    )
-    with client:
-        if args.recipients:
-            return _send_bulk(client, args, Template(args.template, data=data), tags)
+    rate = _account_rate(args, session) if args.max_send_rate == "account" else args.max_send_rate
+    with _client(args, session, rate) as client:
+        if recipients:
+            return _send_bulk(client, args, Template(args.template, data=data), tags, recipients)
         email = Email(
             args.sender,
             args.to,
@@ -204,18 +254,27 @@ def run_send(args: argparse.Namespace) -> int:
             answer["tenant"] = result.tenant
         print(json.dumps(answer))
     else:
-        for_tenant = f" for tenant [bold]{result.tenant}[/bold]" if result.tenant else ""
-        console().print(
-            f"[green]Sent[/green] message [bold]{result.message_id}[/bold] "
-            f"with configuration set [bold]{result.configuration_set}[/bold]{for_tenant}"
+        from rich.text import Text
+
+        print_line(
+            console(),
+            Text.assemble(("Sent", "green"), " message ", (result.message_id, "bold")),
+            Text.assemble("with configuration set ", (str(result.configuration_set), "bold")),
+            *([Text.assemble("for tenant ", (result.tenant, "bold"))] if result.tenant else []),
+            indent=2,
         )
     return 0
 
 
-def _send_bulk(client: Any, args: argparse.Namespace, template: Any, tags: dict[str, str]) -> int:
+def _send_bulk(
+    client: Any,
+    args: argparse.Namespace,
+    template: Any,
+    tags: dict[str, str],
+    recipients: list[tuple[str, dict[str, str], dict[str, str]]],
+) -> int:
     from ..sending import Destination
 
-    recipients = read_recipients(args.recipients)
     destinations = [
         Destination(address, data=row or None, tags=row_tags or None) for address, row, row_tags in recipients
     ]
@@ -223,22 +282,10 @@ def _send_bulk(client: Any, args: argparse.Namespace, template: Any, tags: dict[
     if args.json:
         result = client.send_bulk(template, destinations, **common)
     else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn("[bold]Sending"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            console=console(stderr=True),
-        ) as bar:
-            task = bar.add_task("send", total=len(destinations), failed=0)
-
-            def progress(update: Any) -> None:
-                bar.update(task, completed=update.done, failed=update.failed)
-
-            result = client.send_bulk(template, destinations, progress=progress, **common)
+        with progress("Sending", len(destinations), failures=True) as update:
+            result = client.send_bulk(
+                template, destinations, progress=lambda p: update(p.done, p.failed), **common
+            )
     failed = [(entry, recipients[entry.index][0]) for entry in result if not entry.ok]
     if args.json:
         print(
@@ -260,8 +307,6 @@ def _send_bulk(client: Any, args: argparse.Namespace, template: Any, tags: dict[
             )
         )
         return 1 if failed else 0
-    from rich.table import Table
-
     out = console()
     out.print(
         f"[green]{len(result.succeeded)} sent[/green], "
@@ -269,10 +314,9 @@ def _send_bulk(client: Any, args: argparse.Namespace, template: Any, tags: dict[
         f"with configuration set [bold]{result.configuration_set}[/bold]"
     )
     if failed:
-        table = Table(title="Not sent")
-        for column in ("row", "email", "status", "why"):
-            table.add_column(column, overflow="fold")
-        for entry, address in failed:
-            table.add_row(str(entry.index + 2), address, entry.status.value, str(entry.error or ""))
-        out.print(table)
+        rows = [
+            (str(entry.index + 2), address, entry.status.value, one_line(str(entry.error or "")))
+            for entry, address in failed
+        ]
+        show_table(out, ("line", "email", "status", "why"), rows, title="Not sent", headline=3, prose=["why"])
     return 1 if failed else 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..events import EventType
 from ._console import UsageError, console, require_rich
+from ._output import activity, print_json, show_table
 
 __all__ = ["add_setup_parser", "parse_event_types", "run_setup"]
 
@@ -209,6 +210,27 @@ def _policies(provisioner: Any, args: argparse.Namespace, resources: dict[str, A
     return out
 
 
+def _check_v2_destinations(provisioner: Any, configuration_set: str, endpoint_url: str) -> None:
+    """Before creating anything, ask a local endpoint once whether it has SES v2 event destinations.
+
+    Only an answer that is not the SES API at all (moto answers an HTTP 404 page) stops the command: SES's
+    own NotFoundException for a set that does not exist yet means the API is there.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        provisioner.client("sesv2").get_configuration_set_event_destinations(
+            ConfigurationSetName=configuration_set
+        )
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code.isdigit():  # botocore's stand-in for a code when the answer held none
+            raise UsageError(
+                f"{endpoint_url} has no SES v2 event destinations (it answered HTTP {code} to "
+                "GetConfigurationSetEventDestinations): add --ses-api v1; nothing was created"
+            ) from exc
+
+
 def run_setup(args: argparse.Namespace) -> int:
     """Run ``sesflow setup``; returns the exit status."""
     import boto3
@@ -237,55 +259,63 @@ def run_setup(args: argparse.Namespace) -> int:
     event_types = args.event_types or list(ALL_EVENT_TYPES)
     built: dict[str, Any] = {}
     resources = []
+    if args.endpoint_url and args.ses_api == "v2" and not args.dry_run:
+        _check_v2_destinations(provisioner, args.configuration_set, args.endpoint_url)
     try:
         if "sns-sqs" in pipelines:
-            built["sns-sqs"] = provisioner.ensure_sns_sqs_pipeline(
-                args.configuration_set,
-                topic_name=args.topic_name,
-                queue_name=args.queue_name,
-                dead_letter_queue_name=args.dead_letter_queue_name,
-                max_receive_count=args.max_receive_count,
-                visibility_timeout=args.visibility_timeout,
-                raw_delivery=args.raw_delivery,
-                event_types=event_types,
-                destination_name=args.sns_destination_name,
-            )
+            with activity(f"Building the sns-sqs pipeline of {args.configuration_set}…"):
+                built["sns-sqs"] = provisioner.ensure_sns_sqs_pipeline(
+                    args.configuration_set,
+                    topic_name=args.topic_name,
+                    queue_name=args.queue_name,
+                    dead_letter_queue_name=args.dead_letter_queue_name,
+                    max_receive_count=args.max_receive_count,
+                    visibility_timeout=args.visibility_timeout,
+                    raw_delivery=args.raw_delivery,
+                    event_types=event_types,
+                    destination_name=args.sns_destination_name,
+                )
             resources.extend(built["sns-sqs"].resources)
         if "firehose-s3" in pipelines:
-            built["firehose-s3"] = provisioner.ensure_firehose_s3_pipeline(
-                args.configuration_set,
-                args.bucket,
-                stream_name=args.stream_name,
-                event_types=event_types,
-                destination_name=args.firehose_destination_name,
-                lake=args.lake,
-                glue_database=args.glue_database,
-                glue_table=args.glue_table,
-            )
+            with activity(f"Building the firehose-s3 pipeline of {args.configuration_set}…"):
+                built["firehose-s3"] = provisioner.ensure_firehose_s3_pipeline(
+                    args.configuration_set,
+                    args.bucket,
+                    stream_name=args.stream_name,
+                    event_types=event_types,
+                    destination_name=args.firehose_destination_name,
+                    lake=args.lake,
+                    glue_database=args.glue_database,
+                    glue_table=args.glue_table,
+                )
             resources.extend(built["firehose-s3"].resources)
         if "eventbridge" in pipelines:
-            resources.append(provisioner.ensure_configuration_set(args.configuration_set))
-            resources.append(
-                provisioner.ensure_eventbridge_destination(
-                    args.configuration_set, name=args.eventbridge_destination_name, event_types=event_types
+            with activity(f"Building the eventbridge destination of {args.configuration_set}…"):
+                resources.append(provisioner.ensure_configuration_set(args.configuration_set))
+                resources.append(
+                    provisioner.ensure_eventbridge_destination(
+                        args.configuration_set,
+                        name=args.eventbridge_destination_name,
+                        event_types=event_types,
+                    )
                 )
-            )
         if args.tenant:
-            resources.extend(
-                provisioner.ensure_tenant(
-                    args.tenant,
-                    configuration_sets=[args.configuration_set],
-                    identities=args.identity,
-                    reputation_policy=args.reputation_policy,
-                    suppression_scope=args.tenant_suppression,
-                ).resources
-            )
+            with activity(f"Setting up tenant {args.tenant}…"):
+                resources.extend(
+                    provisioner.ensure_tenant(
+                        args.tenant,
+                        configuration_sets=[args.configuration_set],
+                        identities=args.identity,
+                        reputation_policy=args.reputation_policy,
+                        suppression_scope=args.tenant_suppression,
+                    ).resources
+                )
     except ProvisioningError as exc:
         destinations = "sesv2" in exc.action and "tenant" not in exc.action  # not the tenant calls
         if args.endpoint_url and args.ses_api == "v2" and destinations:
             raise ProvisioningError(
                 exc.action,
-                f"{exc} (a local emulator may lack the SES v2 API: try --ses-api v1)",
+                f"{exc.reason} (a local emulator may lack the SES v2 API: try --ses-api v1)",
                 code=exc.code,
             ) from exc
         raise
@@ -312,8 +342,6 @@ def run_setup(args: argparse.Namespace) -> int:
         )
         return 0
 
-    from rich.syntax import Syntax
-    from rich.table import Table
     from rich.text import Text
 
     out = console()
@@ -322,13 +350,17 @@ def run_setup(args: argparse.Namespace) -> int:
         if args.dry_run
         else f"Configuration set {args.configuration_set}"
     )
-    table = Table(title=title)
-    for column in ("resource", "name", "status", "ARN / in"):
-        table.add_column(column, overflow="fold")
-    for r in shown:
-        where = r.arn or (f"in {r.parent}" if r.parent else "")
-        table.add_row(r.kind, r.name, Text(r.status, _STATUS_STYLES.get(r.status, "")), where)
-    out.print(table)
+    rows = [
+        (
+            r.kind,
+            r.name,
+            Text(r.status, _STATUS_STYLES.get(r.status, "")),
+            r.arn or "",
+            r.parent or "",
+        )
+        for r in shown
+    ]
+    show_table(out, ("resource", "name", "status", "ARN", "in"), rows, title=title, headline=3)
     changed = sum(r.changed for r in shown)
     if not args.dry_run:
         out.print(
@@ -338,7 +370,7 @@ def run_setup(args: argparse.Namespace) -> int:
         )
     for name, document in policies.items():
         out.print(Text(f"\nIAM policy: {name}", style="bold"))
-        out.print(Syntax(json.dumps(document, indent=2), "json", background_color="default"))
+        print_json(out, document)
     if args.dry_run:
         if not args.identity:
             out.print(Text("Add --identity DOMAIN to print the sending application's policy too.", "dim"))

@@ -8,9 +8,11 @@ import math
 import time
 from typing import Any
 
+from .._text import one_line
 from ..events import SesEvent
 from ..sources import SourceItem, sqs_message_item
 from ._console import UsageError, console, require_rich
+from ._output import plural, print_line
 from ._render import detail, item_json, style
 from .setup import add_aws_options
 
@@ -21,7 +23,7 @@ Receive SES events from an SQS queue (SNS envelopes, raw records or EventBridge 
 arrives. Shown messages are deleted, unless --keep: then they stay on the queue and are made visible again
 when the command ends. Messages that cannot be parsed are always left on the queue (and made visible again).
 --max-messages and --timeout end the command, for scripts; otherwise it runs until Ctrl-C.
-Exit status: 0, or 1 when some messages could not be parsed."""
+Exit status: 0, 1 when some messages could not be parsed, 130 when ended by Ctrl-C."""
 
 
 def add_tail_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -67,27 +69,36 @@ class _Printer:
         from rich.text import Text
 
         record = item.record
-        line = Text()
+        line, extras = Text(), []
         if isinstance(record, SesEvent):
             line.append(record.timestamp.strftime("%H:%M:%S.%f")[:-3] + "  ", "dim")
             line.append(f"{record.event_type.value:<17}", style(record))
-            line.append(f"{record.configuration_set or '-':<16} ")
-            line.append(", ".join(record.recipients))
-            extra = detail(record)
-            if extra:
-                line.append(f"  {extra}", "dim")
+            line.append(f"{record.configuration_set or '-':<16}")
+            extras = [Text(", ".join(record.recipients)), Text(detail(record), "dim")]
         elif record is not None:
             line.append(f"{'control':<14}{type(record).__name__}", "dim")
         else:
-            line.append(f"invalid message {item.item_id}: {item.error}", "red")
-        self.out.print(line)
+            line.append(f"invalid message {item.item_id}", "red")
+            extras = [Text(one_line(str(item.error)), "red")]
+        print_line(self.out, line, *extras)
 
-    def summary(self, shown: int, invalid: int, kept: bool) -> None:
+    def summary(self, shown: int, deleted: int, invalid: int) -> None:
         if self.out is None:
             return
-        where = "left on the queue" if kept else "deleted"
-        bad = f", [red]{invalid} could not be parsed (left on the queue)[/red]" if invalid else ""
-        self.out.print(f"[dim]{shown} messages shown and {where}{bad}[/dim]")
+        from rich.text import Text
+
+        line = Text(f"{plural(shown, 'message')} shown", style="dim")
+        parts = []
+        if deleted:
+            parts.append(Text(f"{deleted} deleted", style="dim"))
+        if shown - deleted - invalid:
+            parts.append(Text(f"{shown - deleted - invalid} left on the queue (--keep)", style="dim"))
+        if invalid:
+            parts.append(Text(f"{invalid} could not be parsed (left on the queue)", style="red"))
+        if parts:
+            line.append(": ", style="dim")
+            line.append_text(Text(", ", style="dim").join(parts))
+        self.out.print(line)
 
 
 def run_tail(args: argparse.Namespace) -> int:
@@ -105,7 +116,8 @@ def run_tail(args: argparse.Namespace) -> int:
     printer = _Printer(args.format)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     held: dict[str, str] = {}  # message id -> latest receipt handle, of messages left on the queue
-    shown = invalid = 0
+    shown = deleted = invalid = 0
+    interrupted = False
     try:
         while args.max_messages is None or shown < args.max_messages:
             wait = args.wait
@@ -131,19 +143,21 @@ def run_tail(args: argparse.Namespace) -> int:
                     held[message_id] = handle  # not shown: hand it back untouched
                     continue
                 item = sqs_message_item(message)
-                printer.show(item)
+                held[message_id] = handle  # until deleted: Ctrl-C at any point hands it back
                 shown += 1
-                if not item.ok:
-                    invalid += 1
-                if args.keep or not item.ok:
-                    held[message_id] = handle
-                else:
+                invalid += not item.ok
+                printer.show(item)
+                if item.ok and not args.keep:
                     sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=handle)
+                    del held[message_id]
+                    deleted += 1
     except KeyboardInterrupt:
-        pass
+        interrupted = True  # Ctrl-C is how this command usually ends: hand back, sum up, then say so
     finally:
         _release(sqs, args.queue_url, list(held.values()))
-    printer.summary(shown, invalid, args.keep)
+    printer.summary(shown, deleted, invalid)
+    if interrupted:
+        raise KeyboardInterrupt  # main() reports it and exits with 130
     return 1 if invalid else 0
 
 

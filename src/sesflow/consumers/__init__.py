@@ -1,6 +1,6 @@
 """SQS workers: receive SES events from a queue, route them to handlers, delete only what succeeded.
 
-:class:`SqsConsumer` (boto3, blocking, optional thread pool) and :class:`AsyncSqsConsumer` (aioboto3, extra
+``SqsConsumer`` (boto3, blocking, optional thread pool) and ``AsyncSqsConsumer`` (aioboto3, extra
 ``async``) are two transports over one pure core (``sesflow.consumers._core``): its per-message flow decides
 for every message whether it is deleted or left for a retry and with what delay, and the transports only
 perform the IO it asks for.

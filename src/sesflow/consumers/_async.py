@@ -80,7 +80,7 @@ class _Run:
 
 
 class AsyncSqsConsumer(ConsumerBase):
-    """The asyncio twin of :class:`~sesflow.consumers.SqsConsumer`: the same contract, concurrent handling.
+    """The asyncio twin of ``SqsConsumer``: the same contract, concurrent handling.
 
     Handlers may be coroutines or plain functions (the router's ``run_sync_in_thread`` moves plain ones off
     the event loop). Messages of a standard queue are handled concurrently, in any order; a FIFO queue's batch
@@ -88,12 +88,12 @@ class AsyncSqsConsumer(ConsumerBase):
 
     ``queue_url``, ``verifier``, ``idempotency``, ``wait_time_seconds``, ``batch_size``,
     ``visibility_timeout``, ``backoff``, ``heartbeat`` and ``on_metrics`` are as for
-    :class:`~sesflow.consumers.SqsConsumer`; an idempotency store with ``blocking = True`` (or without the
+    ``SqsConsumer``; an idempotency store with ``blocking = True`` (or without the
     attribute) is called in a worker thread.
 
     Args:
         router: the handlers.
-        client: an open aiobotocore SQS client (inside its ``async with``); otherwise :meth:`run` opens one
+        client: an open aiobotocore SQS client (inside its ``async with``); otherwise ``run`` opens one
             from ``session`` (an aiobotocore ``AioSession`` or an ``aioboto3.Session``; a default aiobotocore
             session when omitted) with ``region_name`` and ``endpoint_url``, and closes it when it returns.
         receivers: how many receives are in flight at once.
@@ -155,11 +155,11 @@ class AsyncSqsConsumer(ConsumerBase):
 
     @property
     def stopping(self) -> bool:
-        """True once :meth:`stop` was called and until the next run starts."""
+        """True once ``stop`` was called and until the next run starts."""
         return self._stop_requested
 
     def stop(self) -> None:
-        """Ask a running :meth:`run` to stop: receives in flight are cancelled (SQS delivers what they would
+        """Ask a running ``run`` to stop: receives in flight are cancelled (SQS delivers what they would
         have returned again after the visibility timeout), messages being handled finish and are
         acknowledged, then ``run`` returns. Safe from any thread."""
         self._stop_requested = True
@@ -179,7 +179,7 @@ class AsyncSqsConsumer(ConsumerBase):
     async def run(
         self, *, max_messages: int | None = None, install_signal_handlers: bool = False
     ) -> ConsumerMetrics:
-        """Receive and handle messages until :meth:`stop` (or ``max_messages`` received); returns the metrics.
+        """Receive and handle messages until ``stop`` (or ``max_messages`` received); returns the metrics.
 
         ``install_signal_handlers=True`` makes SIGINT and SIGTERM stop the consumer gracefully (the loop must
         run in the main thread); after the first one the default action is back, so a second one exits.
@@ -196,7 +196,7 @@ class AsyncSqsConsumer(ConsumerBase):
         wait_time_seconds: int = 1,
         install_signal_handlers: bool = False,
     ) -> ConsumerMetrics:
-        """Like :meth:`run`, but stop receiving as soon as a receive (long-polling ``wait_time_seconds``)
+        """Like ``run``, but stop receiving as soon as a receive (long-polling ``wait_time_seconds``)
         finds the queue empty, then finish what is in flight."""
         return await self._run(wait_time_seconds, max_messages, True, install_signal_handlers)
 
@@ -289,7 +289,7 @@ class AsyncSqsConsumer(ConsumerBase):
             yield client
 
     async def _until_stopped(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``, or cancel it and raise :class:`_Stopped` when a stop comes first."""
+        """Await ``awaitable``, or cancel it and raise ``_Stopped`` when a stop comes first."""
         assert self._stopping is not None
         if self._stopping.is_set():
             if asyncio.iscoroutine(awaitable):

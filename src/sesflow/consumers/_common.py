@@ -138,7 +138,7 @@ _RETRY_PAUSES: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 def receive_failed(queue_url: str, exc: Exception, failures: int) -> float:
     """The pause before receiving again after ``exc``, the ``failures``-th failure in a row (counted from 0);
-    raises :class:`ConsumerError` when repeating the receive cannot help (no such queue, access denied)."""
+    raises ``ConsumerError`` when repeating the receive cannot help (no such queue, access denied)."""
     retryable, what = api_error(exc)
     if not retryable:
         raise ConsumerError(f"receiving from {queue_url} failed: {what}") from exc

@@ -1,17 +1,17 @@
 """The pure core of the SQS consumers: what to ask SQS for, and what to do with each message afterwards.
 
-Nothing here does IO or reads a clock; times are passed in. :class:`~sesflow.consumers.SqsConsumer` and
-:class:`~sesflow.consumers.AsyncSqsConsumer` build their requests and interpret every answer through these
+Nothing here does IO or reads a clock; times are passed in. ``SqsConsumer`` and
+``AsyncSqsConsumer`` build their requests and interpret every answer through these
 functions, so the two differ only in how they wait.
 
-What happens to one message is a flow (:meth:`MessagePolicy.handle`), the way the sending core drives its
+What happens to one message is a flow (``MessagePolicy.handle``), the way the sending core drives its
 transports: a generator that yields effects and receives their outcomes (or has the exception an effect
 raised thrown in). The effects are the only IO a message needs:
 
-- :class:`Verify`: unwrap the message and verify its SNS envelope (the answer is the ``SourceItem``);
-- :class:`Store`: ``seen`` or ``mark`` on the idempotency store (the answer is what the method returned);
-- :class:`Dispatch`: route the item to the handlers or the ``on_invalid`` hook (answer: a ``DispatchResult``);
-- :class:`Claim`: run a sub-flow while no other delivery of the same event is in flight in this consumer.
+- ``Verify``: unwrap the message and verify its SNS envelope (the answer is the ``SourceItem``);
+- ``Store``: ``seen`` or ``mark`` on the idempotency store (the answer is what the method returned);
+- ``Dispatch``: route the item to the handlers or the ``on_invalid`` hook (answer: a ``DispatchResult``);
+- ``Claim``: run a sub-flow while no other delivery of the same event is in flight in this consumer.
 
 The rules, in one place:
 
@@ -160,7 +160,7 @@ class Backoff:
 class MessageOutcome:
     """What happened to one received message and what the consumer does next.
 
-    ``visibility_timeout`` is set when ``action`` is :attr:`Action.CHANGE_VISIBILITY`. ``result`` is the
+    ``visibility_timeout`` is set when ``action`` is ``Action.CHANGE_VISIBILITY``. ``result`` is the
     router's result (None for a duplicate or a released message). ``reason`` says why a message was not
     handled, in one line, for logs.
     """
@@ -192,7 +192,7 @@ def decide(
     """The outcome of one message from its item and the router's result (None: a duplicate, not dispatched).
 
     Deleted: a duplicate, or a valid item whose result is ok. Anything else stays on the queue and becomes
-    visible again after :meth:`Backoff.timeout` of its receive count.
+    visible again after ``Backoff.timeout`` of its receive count.
     """
     handle = item.receipt_handle
     if result is None:
@@ -251,7 +251,7 @@ def release_outcome(item: SourceItem, reason: str) -> MessageOutcome:
 
 
 def released(messages: Iterable[Mapping[str, Any]], reason: str) -> list[MessageOutcome]:
-    """The outcomes of received messages given back unhandled (see :func:`release_outcome`)."""
+    """The outcomes of received messages given back unhandled (see ``release_outcome``)."""
     return [release_outcome(sqs_message_item(message), reason) for message in messages]
 
 
@@ -262,7 +262,7 @@ def released(messages: Iterable[Mapping[str, Any]], reason: str) -> list[Message
 class Verify:
     """Unwrap ``message`` and verify its SNS envelope with the consumer's verifier.
 
-    The answer is the :class:`~sesflow.sources.SourceItem` (``sqs_message_item`` or
+    The answer is the ``SourceItem`` (``sqs_message_item`` or
     ``sqs_message_item_async`` with the verifier); a verification failure is an invalid item, not an error.
     """
 
@@ -280,7 +280,7 @@ class Store:
 @attrs.frozen
 class Dispatch:
     """Route ``item`` with the router (``dispatch_item`` or ``dispatch_item_async``); the answer is the
-    :class:`~sesflow.routing.DispatchResult`."""
+    ``DispatchResult``."""
 
     item: SourceItem = attrs.field(repr=False)
 
@@ -297,7 +297,7 @@ class Claim:
 @attrs.frozen
 class MarkHandled:
     """Tell the verifier's replay guard that ``item``, a verified SNS message, was handled for good
-    (:func:`sesflow.sources.mark_handled`); the answer is None. Only ever asked after success: a redelivery
+    (``sesflow.sources.mark_handled``); the answer is None. Only ever asked after success: a redelivery
     after a failure carries the same ``MessageId`` and must still verify."""
 
     item: SourceItem = attrs.field(repr=False)
@@ -309,7 +309,7 @@ Flow: TypeAlias = Generator[Effect, Any, T]
 
 class Driver(Generic[T]):
     """Steps a flow for a shell: ``effect`` is what to do next (None once the flow has returned ``result``);
-    the shell performs it and hands back its value (:meth:`send`) or the exception it raised (:meth:`throw`).
+    the shell performs it and hands back its value (``send``) or the exception it raised (``throw``).
     """
 
     def __init__(self, flow: Flow[T]) -> None:
@@ -340,7 +340,7 @@ class Driver(Generic[T]):
 
 
 class FifoGate:
-    """The message groups of one FIFO batch in which a message did not succeed (see :func:`fifo_blocked`)."""
+    """The message groups of one FIFO batch in which a message did not succeed (see ``fifo_blocked``)."""
 
     def __init__(self) -> None:
         self._failed: set[str] = set()
@@ -355,10 +355,10 @@ class FifoGate:
 
 
 class MessagePolicy:
-    """What happens to each received message, from the SQS message to its :class:`MessageOutcome`.
+    """What happens to each received message, from the SQS message to its ``MessageOutcome``.
 
-    ``verifies``: the consumer has a verifier (unwrapping then needs the :class:`Verify` effect).
-    ``idempotent``: the consumer has an idempotency store (the :class:`Store` and :class:`Claim` effects).
+    ``verifies``: the consumer has a verifier (unwrapping then needs the ``Verify`` effect).
+    ``idempotent``: the consumer has an idempotency store (the ``Store`` and ``Claim`` effects).
     """
 
     def __init__(self, *, backoff: Backoff, verifies: bool, idempotent: bool) -> None:
@@ -506,7 +506,7 @@ def _chunks(items: Sequence[Any], size: int = MAX_BATCH) -> Iterable[Sequence[An
 def delete_requests(queue_url: str, outcomes: Sequence[MessageOutcome]) -> list[dict[str, Any]]:
     """``DeleteMessageBatch`` parameters for the outcomes to delete, ten entries per request.
 
-    Entry ids are positions within their request (``"0"`` to ``"9"``), so :func:`batch_failures` maps failures
+    Entry ids are positions within their request (``"0"`` to ``"9"``), so ``batch_failures`` maps failures
     back to outcomes. Outcomes without a receipt handle cannot be deleted and are left out.
     """
     deletable = [o for o in outcomes if o.action is Action.DELETE and o.receipt_handle]
@@ -666,7 +666,7 @@ class Leases:
         return out
 
     def extended(self, changes: Iterable[tuple[str, int]], now: float) -> None:
-        """Record that ``changes`` (from :meth:`due`) were applied at ``now``."""
+        """Record that ``changes`` (from ``due``) were applied at ``now``."""
         for handle, timeout in changes:
             lease = self._leases.get(handle)
             if lease is not None:

@@ -36,7 +36,7 @@ _STOPPING = "the consumer is stopping"
 
 
 class SqsConsumer(ConsumerBase):
-    """Receives SES events from an SQS queue and routes them to an :class:`~sesflow.EventRouter`'s handlers.
+    """Receives SES events from an SQS queue and routes them to an ``EventRouter``'s handlers.
 
     Each message is unwrapped (SNS envelope, raw SES record or EventBridge event; verified when ``verifier``
     is given), dispatched, and then deleted only if every selected handler succeeded. A message whose handler
@@ -44,15 +44,15 @@ class SqsConsumer(ConsumerBase):
     stays on the queue and is made visible again after ``backoff``, so that the queue's redrive policy moves a
     poison message to the dead-letter queue. While handlers run, the visibility of their messages is extended
     (``heartbeat``). The per-message policy is the consumers' pure core, shared with
-    :class:`AsyncSqsConsumer`; see the consumers documentation for the whole contract.
+    ``AsyncSqsConsumer``; see the consumers documentation for the whole contract.
 
     Args:
         queue_url: the queue's URL.
-        router: the handlers; they must be plain functions (use :class:`AsyncSqsConsumer` for coroutines).
+        router: the handlers; they must be plain functions (use ``AsyncSqsConsumer`` for coroutines).
         client: a boto3 SQS client; otherwise one is made from ``session`` (or a default session) with
             ``region_name`` and ``endpoint_url``.
         verifier: verifies SNS envelopes (then every message must be a signed SNS envelope).
-        idempotency: a store that makes a redelivered event skip its handlers (see :mod:`.idempotency`).
+        idempotency: a store that makes a redelivered event skip its handlers (see ``.idempotency``).
         wait_time_seconds: long-poll time of each receive (0-20).
         batch_size: messages per receive (1-10).
         visibility_timeout: seconds a received message stays invisible (sent with each receive); the
@@ -61,7 +61,7 @@ class SqsConsumer(ConsumerBase):
         max_workers: handlers of one batch run in a pool of this many threads (1: in the calling thread).
             FIFO queues are always handled in order, one message at a time.
         heartbeat: extend the visibility of messages whose handlers are still running.
-        on_metrics: called with a :class:`ConsumerMetrics` snapshot after each batch.
+        on_metrics: called with a ``ConsumerMetrics`` snapshot after each batch.
     """
 
     def __init__(
@@ -116,11 +116,11 @@ class SqsConsumer(ConsumerBase):
 
     @property
     def stopping(self) -> bool:
-        """True once :meth:`stop` was called (or a stop signal arrived) and until the next run starts."""
+        """True once ``stop`` was called (or a stop signal arrived) and until the next run starts."""
         return self._stopping.is_set()
 
     def stop(self) -> None:
-        """Ask a running :meth:`run` to stop: it receives nothing more once the current receive returns,
+        """Ask a running ``run`` to stop: it receives nothing more once the current receive returns,
         finishes the batch in flight, deletes what succeeded and returns. Safe from any thread or a signal
         handler."""
         self._stop_meant_for = self._runs_ended
@@ -129,11 +129,11 @@ class SqsConsumer(ConsumerBase):
     def run(
         self, *, max_messages: int | None = None, install_signal_handlers: bool = False
     ) -> ConsumerMetrics:
-        """Receive and handle messages until :meth:`stop` (or ``max_messages`` received); returns the metrics.
+        """Receive and handle messages until ``stop`` (or ``max_messages`` received); returns the metrics.
 
         ``install_signal_handlers=True`` makes SIGINT and SIGTERM stop the consumer gracefully (main thread
         only); a second signal gets the previous behaviour (exit at once). A receive error that a retry cannot
-        fix (no such queue, access denied) raises :class:`ConsumerError`; others are retried with a pause.
+        fix (no such queue, access denied) raises ``ConsumerError``; others are retried with a pause.
 
         An exception that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``) raised while a
         message is handled stops the consumer: what is in flight is acknowledged, then ``run`` raises it.
@@ -147,7 +147,7 @@ class SqsConsumer(ConsumerBase):
         wait_time_seconds: int = 1,
         install_signal_handlers: bool = False,
     ) -> ConsumerMetrics:
-        """Like :meth:`run`, but stop as soon as a receive (long-polling ``wait_time_seconds``) finds the
+        """Like ``run``, but stop as soon as a receive (long-polling ``wait_time_seconds``) finds the
         queue empty: for scripts, backfills and tests. Messages left invisible by a failure are not waited
         for."""
         return self._run(wait_time_seconds, max_messages, True, install_signal_handlers)

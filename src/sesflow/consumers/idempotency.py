@@ -5,7 +5,7 @@ but before it deleted the message sees it again. A store keyed on the event's id
 into no-ops. The consumer checks the store before dispatching and marks the key only after every handler
 succeeded, so a failed handler is retried, never skipped.
 
-The key (:func:`idempotency_key`) is a SHA-256 over the event's identity:
+The key (``idempotency_key``) is a SHA-256 over the event's identity:
 
 - the family (event publishing or feedback notification) and the event type,
 - the SES message id (``mail.messageId``),
@@ -53,8 +53,8 @@ _RECENT_COMMITS: Final = 1024
 def idempotency_key(record: ParsedRecord) -> str | None:
     """The identity of an SES event as a short string (``ses1:<sha256 hex>``), or None for a control message.
 
-    See the module documentation for what goes into it. Raises :class:`~sesflow.ParseError`, and nothing
-    else, when the event has no identity that can be written down: an :class:`~sesflow.events.UnknownEvent`
+    See the module documentation for what goes into it. Raises ``ParseError``, and nothing
+    else, when the event has no identity that can be written down: an ``UnknownEvent``
     built from a mapping that holds something JSON cannot (a cycle, a key that is not a string or number, an
     integer of thousands of digits).
     """
@@ -88,7 +88,7 @@ def idempotency_key(record: ParsedRecord) -> str | None:
 
 
 class _Close:
-    """In :func:`_canonical_json`'s work list: the end of the container ``ident``."""
+    """In ``_canonical_json``'s work list: the end of the container ``ident``."""
 
     __slots__ = ("ident", "text")
 
@@ -98,7 +98,7 @@ class _Close:
 
 
 class _Text(str):
-    """In :func:`_canonical_json`'s work list: punctuation to write as it is (never the type of a value)."""
+    """In ``_canonical_json``'s work list: punctuation to write as it is (never the type of a value)."""
 
     __slots__ = ()
 
@@ -114,7 +114,7 @@ def _canonical_json(raw: Mapping[str, object]) -> str:
     event has been built from that text since version ``ses1``).
 
     Built from a work list rather than by recursion, so the depth of the record does not matter; a mapping
-    passed to ``parse_event`` may hold what ``json.dumps`` refuses, which raises :class:`ParseError` here.
+    passed to ``parse_event`` may hold what ``json.dumps`` refuses, which raises ``ParseError`` here.
     """
 
     def refuse(reason: str) -> NoReturn:
@@ -209,7 +209,7 @@ class IdempotencyStore(Protocol):
 
     ``seen(key)`` is true when ``mark(key)`` was called for the key and it has not expired. Both may be called
     from several threads at once. A store whose methods block (disk, network) should have a class attribute
-    ``blocking = True``: :class:`~sesflow.consumers.AsyncSqsConsumer` then calls it in a worker thread
+    ``blocking = True``: ``AsyncSqsConsumer`` then calls it in a worker thread
     instead of on the event loop (a store without the attribute is treated as blocking).
     """
 
@@ -229,7 +229,7 @@ class MemoryIdempotencyStore:
     """An in-process store: bounded (least recently marked keys go first) and with a time to live.
 
     It forgets everything when the process ends, so it only protects against repeats within one worker's life
-    (SNS duplicates, redeliveries after a failed delete). Use :class:`SqliteIdempotencyStore` (or your own
+    (SNS duplicates, redeliveries after a failed delete). Use ``SqliteIdempotencyStore`` (or your own
     shared store) to survive restarts and to share between workers.
 
     Args:
@@ -286,7 +286,7 @@ class SqliteIdempotencyStore:
     ``durable=False`` (``synchronous=NORMAL``) is faster and still survives a crash of the process, but the
     last marks may be lost if the machine loses power.
 
-    :meth:`transaction` lets a handler write its own effects to the same database in one transaction with the
+    ``transaction`` lets a handler write its own effects to the same database in one transaction with the
     mark, which makes the effect happen exactly once even across a crash (see the consumers documentation).
 
     Args:
@@ -377,7 +377,7 @@ class SqliteIdempotencyStore:
     def transaction(self, record_or_key: ParsedRecord | str) -> Iterator[sqlite3.Connection]:
         """One transaction on this thread's connection that also marks the event's key when it commits.
 
-        Write a handler's effects through the yielded connection::
+        Write a handler's effects through the yielded connection:
 
             @router.on_bounce
             def suppress(event):

@@ -1,4 +1,4 @@
-"""Counters of what a consumer did, as a frozen snapshot (:class:`ConsumerMetrics`)."""
+"""Counters of what a consumer did, as a frozen snapshot (``ConsumerMetrics``)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ _FIELD_OF_STATUS = {
 
 
 class MetricsRecorder:
-    """The mutable counters behind :class:`ConsumerMetrics`; safe to update from several threads."""
+    """The mutable counters behind ``ConsumerMetrics``; safe to update from several threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -1,12 +1,12 @@
 """The one cattrs converter, and the generated structuring code behind it.
 
 Parsing is the hot path of every consumer, so structuring is not left to cattrs' generic dispatch: for each
-model class, :func:`_generate` writes a specialised function from the attrs fields (their SES keys and
+model class, ``_generate`` writes a specialised function from the attrs fields (their SES keys and
 types) once at import. The function checks each value's type inline, builds the instance positionally and
-carries no path bookkeeping on the happy path; when something is wrong it raises :class:`Invalid` and the
+carries no path bookkeeping on the happy path; when something is wrong it raises ``Invalid`` and the
 path of the failing field is assembled while the exception unwinds (``try`` is free in CPython >= 3.11 until
 it catches). The generated functions are registered as the converter's structure hooks, so
-``converter.structure(data, Bounce)`` and :func:`sesflow.parse_event` share them.
+``converter.structure(data, Bounce)`` and ``sesflow.parse_event`` share them.
 
 Unstructuring (``to_dict``) uses cattrs' own generated functions, renamed to SES's keys, omitting ``None``.
 """
@@ -32,7 +32,7 @@ __all__ = ["Invalid", "converter", "format_timestamp", "parse_timestamp", "struc
 
 
 class Invalid(Exception):
-    """Internal: a value of the wrong shape; ``path`` grows as it unwinds to :func:`sesflow.parse_event`."""
+    """Internal: a value of the wrong shape; ``path`` grows as it unwinds to ``sesflow.parse_event``."""
 
     def __init__(self, reason: str, *path: str | int) -> None:
         super().__init__(reason)
@@ -112,7 +112,7 @@ def _tags(value: object) -> models.Tags:
 def lazy_structurer(key: str, model: Any) -> Callable[[Any], Any]:
     """The function that structures one lazily kept part of ``mail`` (made once per field).
 
-    It raises :class:`ParseError` naming ``mail.<key>...``; the error's ``raw`` is that field's raw value.
+    It raises ``ParseError`` naming ``mail.<key>...``; the error's ``raw`` is that field's raw value.
     """
     if model is models.Tags:
         inner: Callable[[Any], Any] = _tags
@@ -141,7 +141,7 @@ def lazy_structurer(key: str, model: Any) -> Callable[[Any], Any]:
 
 
 def structure_lazy(raw: Any, key: str, model: Any) -> Any:
-    """Structure a lazily kept part of ``mail`` (see :func:`lazy_structurer`)."""
+    """Structure a lazily kept part of ``mail`` (see ``lazy_structurer``)."""
     return lazy_structurer(key, model)(raw)
 
 

@@ -4,9 +4,9 @@ orjson (the ``fast`` extra) and the standard library's ``json`` disagree at the 
 alone, the same payload would parse with one and fail with the other. Here the rules are fixed once, and each
 decoder is made to follow them:
 
-* **Nesting**: at most :data:`MAX_DEPTH` (1,024) levels of arrays and objects, orjson's own limit. The
+* **Nesting**: at most ``MAX_DEPTH`` (1,024) levels of arrays and objects, orjson's own limit. The
   standard library's decoder recurses, so it can fail sooner (depending on the caller's stack); such a
-  payload is decoded again by :func:`_decode_iteratively`, which does not recurse. Deeper payloads are refused
+  payload is decoded again by ``_decode_iteratively``, which does not recurse. Deeper payloads are refused
   by both.
 * **Numbers**: an integer within 64 bits (``-2**63`` to ``2**64 - 1``) is an ``int``; a larger one becomes a
   ``float``, as orjson makes it. A number too large for a ``float``, and ``NaN``/``Infinity`` (not JSON), are
@@ -15,9 +15,9 @@ decoder is made to follow them:
   ``"\\ud83d"``) is valid JSON and is kept as it is; orjson refuses it, so such a payload is decoded by the
   standard library instead.
 
-:func:`loads` is the reference implementation of these rules (the standard library's decoder with hooks);
+``loads`` is the reference implementation of these rules (the standard library's decoder with hooks);
 orjson is only an accelerator: where it decodes a payload, the value is the same, and where it refuses one,
-:func:`loads` decides.
+``loads`` decides.
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
 
 def _decode_iteratively(text: str) -> Any:
-    """The same as ``_decoder.decode(text)``, without recursion, refusing more than :data:`MAX_DEPTH` levels.
+    """The same as ``_decoder.decode(text)``, without recursion, refusing more than ``MAX_DEPTH`` levels.
 
     Containers are kept on an explicit stack; scalars (strings, numbers, literals) go to the standard
-    library's scanner, so they decode exactly as in :func:`loads`.
+    library's scanner, so they decode exactly as in ``loads``.
     """
     error = json.JSONDecodeError
     # Each frame: [container, key of the value being read (objects) or None (arrays)].
@@ -176,8 +176,8 @@ def _read_key(text: str, pos: int) -> tuple[str, int]:
 DECODERS: dict[str, Callable[[Any], Any]] = {"json": loads}
 """The decoders sesflow can use, by name: the value each gives is the same (see the module documentation).
 
-``orjson`` is :func:`orjson.loads` itself, for speed: a payload it refuses is handed to :func:`loads` by the
-caller (:func:`sesflow.events.load_json`, :func:`sesflow.parse_event`).
+``orjson`` is ``orjson.loads`` itself, for speed: a payload it refuses is handed to ``loads`` by the
+caller (``sesflow.events.load_json``, ``sesflow.parse_event``).
 """
 try:  # orjson (extra "fast") decodes about twice as fast as the standard library
     import orjson
@@ -188,7 +188,7 @@ else:
 
 
 def configured_decoder() -> str:
-    """The decoder named by :data:`ENV_VAR`, or the fastest installed one when it is unset or empty."""
+    """The decoder named by ``ENV_VAR``, or the fastest installed one when it is unset or empty."""
     name = os.environ.get(ENV_VAR, "").strip()
     if not name:
         return "orjson" if "orjson" in DECODERS else "json"

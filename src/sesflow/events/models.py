@@ -1,7 +1,7 @@
 """Frozen attrs models of every record SES publishes about a message.
 
 Attribute names are snake_case; the SES spelling of each is in the field's ``metadata["ses"]`` and is used by
-the one converter in :mod:`sesflow.events._converter`. Lists are tuples and maps are read-only by contract
+the one converter in ``sesflow.events._converter``. Lists are tuples and maps are read-only by contract
 (``Mapping``), so a parsed event can be shared between handlers without defensive copies.
 """
 
@@ -159,7 +159,7 @@ class CommonHeaders:
 
 
 def _lazy(key: str, model: Any) -> Any:
-    """A field structured on first access rather than at parse time (see :class:`Mail`).
+    """A field structured on first access rather than at parse time (see ``Mail``).
 
     The slot holds SES's raw value until a property asks for it; equality, hashing and repr look at the
     structured value, so a lazy field behaves like an eager one apart from *when* a bad value is reported.
@@ -190,7 +190,7 @@ class Mail:
 
     ``headers``, ``common_headers`` and ``tags`` are structured when first read, not when the record is
     parsed: most handlers never look at them, and building them is most of the cost of a parse. A malformed
-    value in one of them raises :class:`sesflow.ParseError` (naming the field) on that first read.
+    value in one of them raises ``sesflow.ParseError`` (naming the field) on that first read.
     """
 
     timestamp: datetime = _ses("timestamp")
@@ -635,4 +635,4 @@ EVENT_CLASSES: tuple[type[SesEvent], ...] = (
     DeliveryDelayEvent,
     SubscriptionEvent,
 )
-"""One class per known :class:`EventType`, in the enum's order."""
+"""One class per known ``EventType``, in the enum's order."""

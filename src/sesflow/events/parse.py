@@ -18,7 +18,7 @@ __all__ = ["TOPIC_VALIDATION_TEXT", "ParsedRecord", "load_json", "parse_event", 
 TOPIC_VALIDATION_TEXT = "Successfully validated SNS topic for Amazon SES event publishing."
 
 ParsedRecord = models.SesEvent | models.ControlMessage
-"""What :func:`parse_event` returns: a sending event, or a control message that shares its channels."""
+"""What ``parse_event`` returns: a sending event, or a control message that shares its channels."""
 
 # The decoder of the hot path, and the reference decoder that decides what it refused (None when it is the
 # reference itself): see sesflow.events._json for why both give the same value.
@@ -28,7 +28,7 @@ _decoder_name = "json"
 
 
 def _use_decoder(name: str) -> str:
-    """Switch the JSON decoder of :func:`parse_event` and :func:`load_json`; returns the previous one's name.
+    """Switch the JSON decoder of ``parse_event`` and ``load_json``; returns the previous one's name.
 
     Internal, for tests and ``bench/fuzz.py``, which run the same payloads through both decoders in one
     process. Applications choose with the ``SESFLOW_JSON_DECODER`` environment variable instead (read at
@@ -50,7 +50,7 @@ _use_decoder(_json.configured_decoder())
 
 
 def load_json(data: bytes | str) -> Any:
-    """Decode JSON as :func:`parse_event` does (orjson when installed); raises ``ValueError`` on bad input.
+    """Decode JSON as ``parse_event`` does (orjson when installed); raises ``ValueError`` on bad input.
 
     The value is the same whichever decoder is installed: see "Decoding JSON" in the parsing guide.
     """
@@ -192,14 +192,14 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> ParsedRecord:
     """Parse one SES record into its typed model.
 
     ``data`` is the record as JSON (bytes or text) or as the mapping ``json.loads`` gives. The result is one
-    of the :class:`~sesflow.events.SesEvent` subclasses (both families: event publishing and feedback
-    notifications), an :class:`~sesflow.events.UnknownEvent` for an ``eventType`` this version does not know,
-    or a :class:`~sesflow.events.ControlMessage` for what SES sends on the same channels that is not about a
+    of the ``SesEvent`` subclasses (both families: event publishing and feedback
+    notifications), an ``UnknownEvent`` for an ``eventType`` this version does not know,
+    or a ``ControlMessage`` for what SES sends on the same channels that is not about a
     sent message (subscription succeeded, topic validation, inbound mail).
 
-    Raises :class:`sesflow.ParseError`, and nothing else, for anything that is not a valid record; the error
+    Raises ``sesflow.ParseError``, and nothing else, for anything that is not a valid record; the error
     carries the payload as given and the path of the failing field. ``mail.headers``,
-    ``mail.common_headers`` and ``mail.tags`` are checked when first read (see :class:`~sesflow.events.Mail`).
+    ``mail.common_headers`` and ``mail.tags`` are checked when first read (see ``Mail``).
     """
     try:
         kind = type(data)
@@ -234,7 +234,7 @@ def to_dict(event: models.SesEvent) -> dict[str, Any]:
 
     Normalisation: fields this version does not model are dropped, ``null`` values are omitted, timestamps
     are written as SES writes them (UTC, milliseconds, ``Z``), and a ``sender`` common header given as a
-    string comes back as a one-item list. An :class:`~sesflow.events.UnknownEvent` gives back its raw record.
+    string comes back as a one-item list. An ``UnknownEvent`` gives back its raw record.
     """
     result: dict[str, Any] = converter.unstructure(event)
     return result

@@ -1,14 +1,14 @@
-"""Web framework integrations: SNS HTTPS subscriptions delivered to an :class:`~sesflow.EventRouter`.
+"""Web framework integrations: SNS HTTPS subscriptions delivered to an ``EventRouter``.
 
-- :mod:`sesflow.integrations.fastapi` (extra ``fastapi``): ``sns_webhook_router`` (an ``APIRouter``) and
+- ``sesflow.integrations.fastapi`` (extra ``fastapi``): ``sns_webhook_router`` (an ``APIRouter``) and
   ``sns_webhook_endpoint``.
-- :mod:`sesflow.integrations.aiohttp` (extra ``aiohttp``): ``add_sns_route``, ``sns_webhook_app`` (a
+- ``sesflow.integrations.aiohttp`` (extra ``aiohttp``): ``add_sns_route``, ``sns_webhook_app`` (a
   sub-application) and ``sns_webhook_handler``.
 
-- :mod:`sesflow.integrations.django` (extra ``django``): an email backend, sync and async webhook views, a
+- ``sesflow.integrations.django`` (extra ``django``): an email backend, sync and async webhook views, a
   Django signal per event and the ``sesflow_consume`` management command, configured by ``settings.SESFLOW``.
 
-All share :func:`handle_sns_request` (and its blocking twin :func:`handle_sns_request_sync`), which any other
+All share ``handle_sns_request`` (and its blocking twin ``handle_sns_request_sync``), which any other
 framework can call with a request's body and headers.
 """
 

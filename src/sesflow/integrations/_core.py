@@ -184,9 +184,9 @@ async def handle_sns_request(
 ) -> WebhookResponse:
     """Verify, confirm or dispatch one SNS HTTP(S) delivery and say what to answer.
 
-    ``headers`` is None when the request repeated a header with different values (see :func:`merge_headers`).
+    ``headers`` is None when the request repeated a header with different values (see ``merge_headers``).
     A ``SubscriptionConfirmation`` is confirmed (when ``confirm_subscriptions``; see
-    :meth:`~sesflow.SnsVerifier.confirm_subscription_async` for the checks) and then, like an
+    ``confirm_subscription_async`` for the checks) and then, like an
     ``UnsubscribeConfirmation`` (never followed), dispatched to the router's ``on_control`` handlers. A
     message answered 200 is marked handled in the verifier's replay guard, if it has one; a message the guard
     already remembers is answered 200 ``duplicate`` without reaching the router.
@@ -225,7 +225,7 @@ def handle_sns_request_sync(
     confirm_subscriptions: bool = True,
     confirm_any_topic: bool = False,
 ) -> WebhookResponse:
-    """The blocking twin of :func:`handle_sns_request`, for synchronous frameworks (Django, Flask).
+    """The blocking twin of ``handle_sns_request``, for synchronous frameworks (Django, Flask).
 
     Same decisions and answers; the certificate and the confirmation are fetched with the verifier's blocking
     methods and the router's plain-function handlers run in the calling thread (``router.dispatch_item``), so

@@ -45,7 +45,7 @@ def sns_webhook_handler(
 ) -> Handler:
     """A request handler that receives SNS HTTPS deliveries; register it for ``POST`` yourself.
 
-    The same contract as :func:`sesflow.integrations.fastapi.sns_webhook_router`: verify, confirm
+    The same contract as ``sesflow.integrations.fastapi.sns_webhook_router``: verify, confirm
     subscriptions safely, dispatch through ``router``, and answer 200 / 400 / 403 / 413 / 500 / 503 (see
     the webhooks documentation).
     """
@@ -81,7 +81,7 @@ def add_sns_route(
     path: str = "/sns",
     **options: Any,
 ) -> web.AbstractRoute:
-    """Add ``POST path`` to ``app`` with :func:`sns_webhook_handler` (``options`` are its keywords)."""
+    """Add ``POST path`` to ``app`` with ``sns_webhook_handler`` (``options`` are its keywords)."""
     return app.router.add_post(path, sns_webhook_handler(router, verifier, **options), name="sesflow-sns")
 
 
@@ -91,7 +91,7 @@ def sns_webhook_app(
     """A sub-application with the webhook at ``path``; mount it with ``app.add_subapp("/sns", sub)``.
 
     The sub-application keeps ``router`` and ``verifier`` under the keys ``"sesflow_router"`` and
-    ``"sesflow_verifier"`` (as :class:`aiohttp.web.AppKey` s ``ROUTER_KEY`` and ``VERIFIER_KEY``) so other
+    ``"sesflow_verifier"`` (as ``aiohttp.web.AppKey`` s ``ROUTER_KEY`` and ``VERIFIER_KEY``) so other
     code of the application can reach them.
     """
     sub = web.Application()

@@ -97,7 +97,7 @@ def sns_webhook_router(
 ) -> APIRouter:
     """An ``APIRouter`` with one ``POST`` route at ``path`` that receives SNS HTTPS deliveries.
 
-    Each request is verified with ``verifier`` (an :class:`~sesflow.SnsVerifier`), a
+    Each request is verified with ``verifier`` (an ``SnsVerifier``), a
     ``SubscriptionConfirmation`` is confirmed safely when ``confirm_subscriptions`` (only for the verifier's
     allowlisted topics, unless ``confirm_any_topic``), and notifications are dispatched through ``router``
     (async). Answers: 200 once handled (also for a verified payload that is not an SES record, after the

@@ -1,7 +1,7 @@
 """Idempotent ``ensure_*`` operations that build the SES event pipelines, and their teardown.
 
 Each operation looks before it creates: running it twice changes nothing the second time, and every call
-reports what it found, created or updated as a :class:`Resource`. With ``dry_run=True`` nothing is called at
+reports what it found, created or updated as a ``Resource``. With ``dry_run=True`` nothing is called at
 all; the report lists what would be ensured, with the exact parameters.
 """
 
@@ -17,6 +17,7 @@ import attrs
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .._text import one_line
 from ..analytics.schema import Layout, glue_key_mappings, glue_table_input
 from ..errors import SesflowError
 from ..events import EventType
@@ -78,10 +79,15 @@ _V2_EVENT_NAMES = {
 
 
 class ProvisioningError(SesflowError):
-    """An AWS call made while provisioning failed; ``code`` is AWS's error code when there is one."""
+    """An AWS call made while provisioning failed.
+
+    ``action`` is the call (``"sns.create_topic"``), ``reason`` what went wrong, on one line, and ``code``
+    AWS's error code when there is one.
+    """
 
     def __init__(self, action: str, reason: str, *, code: str | None = None) -> None:
         self.action = action
+        self.reason = reason
         self.code = code
         super().__init__(f"{action} failed: {reason}")
 
@@ -199,7 +205,7 @@ def parquet_conversion(
     database: str, table: str, role_arn: str, region: str, *, compression: str = "SNAPPY"
 ) -> dict[str, Any]:
     """The ``DataFormatConversionConfiguration`` that has Firehose write SES records as Parquet rows of the
-    Glue table ``database.table`` (:func:`~sesflow.analytics.glue_table_input`).
+    Glue table ``database.table`` (``glue_table_input``).
 
     Records are read with the OpenX JSON SerDe: ``CaseInsensitive`` (its default) lower-cases the JSON keys so
     SES's camelCase keys meet Glue's lower-case names at every depth, and ``ColumnToJsonKeyMappings`` maps the
@@ -312,9 +318,9 @@ class Provisioner:
         try:
             return getattr(self.client(service), operation)(**params)
         except ClientError as exc:
-            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc)), code=_code(exc)) from exc
         except BotoCoreError as exc:  # no answer at all: endpoint unreachable, credentials missing...
-            raise ProvisioningError(f"{service}.{operation}", str(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc))) from exc
 
     def _find(self, service: str, operation: str, missing: tuple[str, ...], **params: Any) -> Any:
         """The answer of a read call, or None when AWS says the thing is missing (one of ``missing``)."""
@@ -323,9 +329,9 @@ class Provisioner:
         except ClientError as exc:
             if _code(exc) in missing:
                 return None
-            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc)), code=_code(exc)) from exc
         except BotoCoreError as exc:
-            raise ProvisioningError(f"{service}.{operation}", str(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc))) from exc
 
     def _planned(self, kind: str, name: str, arn: str | None = None, **details: Any) -> Resource:
         log.info("dry run: would ensure %s %s", kind, name)
@@ -755,7 +761,7 @@ class Provisioner:
     ) -> Resource:
         """A Firehose delivery stream into ``bucket`` under the date-partitioned ``prefix``.
 
-        ``conversion`` (:func:`parquet_conversion`) has it write Parquet. A stream that exists is left alone
+        ``conversion`` (``parquet_conversion``) has it write Parquet. A stream that exists is left alone
         when it writes the wanted format under the wanted prefix, and switched (``UpdateDestination``) when it
         does not.
         """
@@ -1089,7 +1095,7 @@ class Provisioner:
             paginator = self.client(service).get_paginator(operation)
             return [item for page in paginator.paginate(**params) for item in page.get(key, [])]
         except ClientError as exc:
-            raise ProvisioningError(f"{service}.{operation}", str(exc), code=_code(exc)) from exc
+            raise ProvisioningError(f"{service}.{operation}", one_line(str(exc)), code=_code(exc)) from exc
 
 
 def _v1_target(target: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The handler router: typed events to decorated handlers, sync or async, and the Lambda entry points.
 
 ``EventRouter`` (re-exported as ``sesflow.EventRouter``) holds the routes and dispatches; the Lambda entry
-points (:func:`handle_lambda` and the explicit ``handle_*_lambda`` functions) take a router and an event.
+points (``handle_lambda`` and the explicit ``handle_*_lambda`` functions) take a router and an event.
 """
 
 from .._public import publish

@@ -1,8 +1,8 @@
 """The Lambda entry points: a Lambda event in, dispatched through an ``EventRouter``, Lambda's answer out.
 
-:func:`handle_lambda` recognises which service invoked the function and calls the entry point for it; the
-explicit ones (:func:`handle_sqs_lambda`, :func:`handle_sns_lambda`, :func:`handle_eventbridge_lambda`,
-:func:`handle_firehose_lambda` and their async twins) answer one trigger each. Each is a pure part (which
+``handle_lambda`` recognises which service invoked the function and calls the entry point for it; the
+explicit ones (``handle_sqs_lambda``, ``handle_sns_lambda``, ``handle_eventbridge_lambda``,
+``handle_firehose_lambda`` and their async twins) answer one trigger each. Each is a pure part (which
 items failed, what the response is) and a loop that dispatches, written once for sync and once for async;
 the sources do the unwrapping and verification, the router the dispatch. They live here, beside the router
 and not in it, the way a batch processor stays apart from the handlers it calls.
@@ -180,7 +180,7 @@ async def handle_sqs_lambda_async(
     verifier: MessageVerifier | None = None,
     concurrency: int = 1,
 ) -> SqsBatchResponse:
-    """The async twin of :func:`handle_sqs_lambda`.
+    """The async twin of ``handle_sqs_lambda``.
 
     ``concurrency`` is how many messages of a standard queue's batch are dispatched at once (1: one
     after the other, in batch order). A FIFO queue's batch is always dispatched in order, one at a time.
@@ -229,7 +229,7 @@ async def _dispatch_all_async(
 
 
 def raise_for_results(results: Sequence[DispatchResult]) -> None:
-    """Raise :class:`DispatchError` when any result is not ok (chaining the first handler exception)."""
+    """Raise ``DispatchError`` when any result is not ok (chaining the first handler exception)."""
     if all(result.ok for result in results):
         return
     error = DispatchError(results)
@@ -253,7 +253,7 @@ def handle_sns_lambda(
 ) -> None:
     """Handle a Lambda invocation by an SNS topic (``Records[].Sns``) with ``router``.
 
-    Raises :class:`DispatchError` (carrying every item's result) when a handler failed or a message could
+    Raises ``DispatchError`` (carrying every item's result) when a handler failed or a message could
     not be verified or parsed; returns None otherwise. SNS invokes Lambda asynchronously, so a raised
     error makes Lambda retry the invocation (twice by default) and then hand the event to the function's
     on-failure destination or dead-letter queue, when one is configured. Handlers should be idempotent:
@@ -273,7 +273,7 @@ async def handle_sns_lambda_async(
     *,
     verifier: MessageVerifier | None = None,
 ) -> None:
-    """The async twin of :func:`handle_sns_lambda`."""
+    """The async twin of ``handle_sns_lambda``."""
     items = await sns_lambda_items_async(event, verifier=verifier)
     results = [await _dispatch_async(router, item) for item in items]
     _mark_handled(verifier, items, results)
@@ -283,7 +283,7 @@ async def handle_sns_lambda_async(
 def handle_eventbridge_lambda(router: EventRouter, event: Mapping[str, Any], context: object = None) -> None:
     """Handle a Lambda invocation by an EventBridge rule (an event with ``source: aws.ses``) with ``router``.
 
-    Raises :class:`DispatchError` when a handler failed or the event is not a valid SES email event;
+    Raises ``DispatchError`` when a handler failed or the event is not a valid SES email event;
     returns None otherwise. EventBridge invokes Lambda asynchronously, so a raised error makes Lambda
     retry (twice by default) and then use the function's on-failure destination or dead-letter queue.
     A non-email ``aws.ses`` event (``NonEmailEvent``) is a control message: it goes to ``on_control``
@@ -296,7 +296,7 @@ def handle_eventbridge_lambda(router: EventRouter, event: Mapping[str, Any], con
 async def handle_eventbridge_lambda_async(
     router: EventRouter, event: Mapping[str, Any], context: object = None
 ) -> None:
-    """The async twin of :func:`handle_eventbridge_lambda`."""
+    """The async twin of ``handle_eventbridge_lambda``."""
     raise_for_results([await router.dispatch_item_async(eventbridge_item(event))])
 
 
@@ -308,7 +308,7 @@ def firehose_outcomes(
 ) -> dict[str, FirehoseOutcome]:
     """The outcome of each dispatched record: ``ProcessingFailed`` when a handler failed, otherwise what
     ``transform`` makes of it (``Ok`` with new data, or ``Dropped``). Records without an entry (passed
-    through unchanged, or invalid) get :func:`~sesflow.sources.firehose_response`'s default.
+    through unchanged, or invalid) get ``firehose_response``'s default.
     """
     outcomes: dict[str, FirehoseOutcome] = {}
     for item, result in zip(items, results, strict=True):
@@ -374,7 +374,7 @@ async def handle_firehose_lambda_async(
     transform: FirehoseTransform | None = None,
     concurrency: int = 1,
 ) -> dict[str, Any]:
-    """The async twin of :func:`handle_firehose_lambda`; up to ``concurrency`` records run at once."""
+    """The async twin of ``handle_firehose_lambda``; up to ``concurrency`` records run at once."""
     _check_concurrency(concurrency)
     items = firehose_lambda_items(event)
     results = await _dispatch_all_async(router, items, concurrency)
@@ -390,7 +390,7 @@ def lambda_transport(event: object) -> Transport:
     Told apart by the fields each service always sends: ``Records[].eventSource`` is ``aws:sqs`` for SQS and
     ``Records[].EventSource`` is ``aws:sns`` for SNS (every record must agree); a Firehose transformation
     event has ``invocationId``, ``deliveryStreamArn`` and ``records``; an EventBridge event has ``source``,
-    ``detail-type`` and ``detail``. Raises :class:`LambdaEventError` for anything else.
+    ``detail-type`` and ``detail``. Raises ``LambdaEventError`` for anything else.
     """
     if isinstance(event, Mapping):
         records = event.get("Records")
@@ -417,11 +417,11 @@ def handle_lambda(
 ) -> dict[str, Any] | None:
     """Handle a Lambda invocation by SQS, SNS, EventBridge or Firehose with ``router``, whichever it is.
 
-    Recognises the service by the event's shape (see :func:`lambda_transport`) and answers as the explicit
-    entry point for it would: the partial batch response for SQS (:func:`handle_sqs_lambda`), None or
-    :class:`DispatchError` for SNS and EventBridge, the transformation response for Firehose.
+    Recognises the service by the event's shape (see ``lambda_transport``) and answers as the explicit
+    entry point for it would: the partial batch response for SQS (``handle_sqs_lambda``), None or
+    ``DispatchError`` for SNS and EventBridge, the transformation response for Firehose.
     ``verifier`` applies to the SQS and SNS invocations (the ones that carry SNS envelopes), ``transform``
-    to Firehose. An event none of the four sent raises :class:`LambdaEventError`, which fails the
+    to Firehose. An event none of the four sent raises ``LambdaEventError``, which fails the
     invocation, so the service keeps the event and retries it (or dead-letters it) instead of losing it.
     """
     transport = lambda_transport(event)
@@ -445,7 +445,7 @@ async def handle_lambda_async(
     transform: FirehoseTransform | None = None,
     concurrency: int = 1,
 ) -> dict[str, Any] | None:
-    """The async twin of :func:`handle_lambda`; ``concurrency`` applies to SQS and Firehose batches."""
+    """The async twin of ``handle_lambda``; ``concurrency`` applies to SQS and Firehose batches."""
     transport = lambda_transport(event)
     if transport is Transport.SQS:
         return await handle_sqs_lambda_async(router, event, verifier=verifier, concurrency=concurrency)

@@ -18,14 +18,14 @@ _local = threading.local()
 def run_async(coroutine: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coroutine`` to completion from synchronous code and return its result.
 
-    Unlike :func:`asyncio.run`, the event loop is kept (one per thread) and reused by the next call, so
+    Unlike ``asyncio.run``, the event loop is kept (one per thread) and reused by the next call, so
     what is bound to a loop — an aioboto3 client, an aiohttp session, a connection pool created on first
-    use — survives from one warm Lambda invocation to the next::
+    use — survives from one warm Lambda invocation to the next:
 
         def handler(event, context):
             return run_async(handle_sqs_lambda_async(router, event, context))
 
-    Raises :class:`RoutingError` when called from inside a running event loop (``await`` the coroutine
+    Raises ``RoutingError`` when called from inside a running event loop (``await`` the coroutine
     there instead).
     """
     try:

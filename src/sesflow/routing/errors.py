@@ -37,7 +37,7 @@ class AsyncHandlerError(RoutingError, TypeError):
     """A synchronous dispatch met a coroutine handler or hook, which only an event loop can run.
 
     Raised before any handler runs, so nothing is half done. Use ``await router.dispatch_async(...)`` or the
-    ``handle_*_lambda_async`` entry points (with :func:`sesflow.routing.run_async` in a sync Lambda handler).
+    ``handle_*_lambda_async`` entry points (with ``sesflow.routing.run_async`` in a sync Lambda handler).
     ``handlers`` names the coroutine functions that were found.
     """
 
@@ -71,7 +71,7 @@ class DispatchError(RoutingError):
 
 
 class LambdaEventError(RoutingError, ValueError):
-    """:func:`~sesflow.routing.handle_lambda` was given an event that no SQS, SNS, EventBridge or Firehose
+    """``handle_lambda`` was given an event that no SQS, SNS, EventBridge or Firehose
     invocation looks like (a test payload, another trigger, something that is not a JSON object).
 
     Raising fails the invocation, so the service that sent the event keeps it (retries it, then hands it to

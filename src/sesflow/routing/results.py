@@ -44,7 +44,7 @@ class DispatchResult:
     ``where`` predicate raised). ``failures`` are those that raised, each with its exception; one failure does
     not stop the other handlers or hide their results. A hook that raised is listed in ``failures`` too.
 
-    For :meth:`EventRouter.dispatch_item <sesflow.routing.EventRouter.dispatch_item>`, ``item`` is the source
+    For ``EventRouter.dispatch_item``, ``item`` is the source
     item; when it could not be unwrapped, verified or parsed, ``record`` is None and ``error`` says why.
     """
 

@@ -71,10 +71,10 @@ class EventFilters(TypedDict, total=False):
       notifications have none, so they never match.
     - ``tag``: ``"name=value"`` (the message tag ``name`` has that value) or ``"name"`` (the tag is present);
       a sequence of them means every one must hold.
-    - ``recipient_domain``: at least one address the event concerns (:attr:`SesEvent.recipients`) is at this
+    - ``recipient_domain``: at least one address the event concerns (``SesEvent.recipients``) is at this
       domain (or one of these), compared case-insensitively and exactly (no subdomains).
-    - ``family``: :attr:`EventFamily.EVENT` (configuration-set event publishing) or
-      :attr:`EventFamily.NOTIFICATION` (identity feedback notifications).
+    - ``family``: ``EventFamily.EVENT`` (configuration-set event publishing) or
+      ``EventFamily.NOTIFICATION`` (identity feedback notifications).
     """
 
     configuration_set: str | Collection[str]
@@ -223,24 +223,24 @@ def _compile_filter(
 class EventRouter:
     """Routes parsed SES records to the handlers registered for them.
 
-    Register handlers with the decorators (:meth:`on`, :meth:`on_bounce`, ..., :meth:`on_any`,
-    :meth:`on_control`); each accepts the :class:`EventFilters` keywords and a ``where`` predicate, and works
+    Register handlers with the decorators (``on``, ``on_bounce``, ..., ``on_any``,
+    ``on_control``); each accepts the ``EventFilters`` keywords and a ``where`` predicate, and works
     bare (``@router.on_bounce``) or called (``@router.on_bounce(bounce_type="Permanent")``). A record reaches
     every handler whose types and filters match, in registration order.
 
     ``dispatch`` runs plain-function handlers; ``dispatch_async`` runs plain functions and coroutines (the
     coroutines of one record concurrently). Plain functions run in the event loop's thread, in order, unless
     ``run_sync_in_thread`` is true: then they run, still in order, in a worker thread
-    (:func:`asyncio.to_thread`) while the coroutines run, so a blocking handler does not stall the loop.
+    (``asyncio.to_thread``) while the coroutines run, so a blocking handler does not stall the loop.
 
     ``on_unmatched`` is called with a record no handler was selected for (that is not a failure);
-    ``on_invalid`` with a :class:`~sesflow.sources.SourceItem` that could not be unwrapped, verified or
+    ``on_invalid`` with a ``SourceItem`` that could not be unwrapped, verified or
     parsed (the dead-letter hook; the item's result is a failure, so a Lambda entry point reports it for
     retry). Both can also be set with the decorators of the same name. A hook that raises is recorded as a
     failure of the result.
 
     A large application can register handlers on one router per module and compose them with
-    :meth:`include`. Register handlers before dispatching (at import time); registration is not meant to
+    ``include``. Register handlers before dispatching (at import time); registration is not meant to
     race dispatches.
     """
 
@@ -346,9 +346,9 @@ class EventRouter:
         """Register a handler for event types: ``@router.on(EventType.BOUNCE, EventType.COMPLAINT)``.
 
         The handler receives the event's own class (annotate it as a union, or use the typed shortcuts such
-        as :meth:`on_bounce`). An event type this version does not know (``EventType("NewThing")``) selects
-        the :class:`~sesflow.events.UnknownEvent` records SES sends with that ``eventType``. ``bounce_type``
-        is allowed only when the one type is ``EventType.BOUNCE``. See :class:`EventFilters` for the filters.
+        as ``on_bounce``). An event type this version does not know (``EventType("NewThing")``) selects
+        the ``UnknownEvent`` records SES sends with that ``eventType``. ``bounce_type``
+        is allowed only when the one type is ``EventType.BOUNCE``. See ``EventFilters`` for the filters.
         """
         if not event_types:
             raise RouterConfigError("on() needs at least one event type, e.g. @router.on(EventType.BOUNCE)")
@@ -384,10 +384,10 @@ class EventRouter:
         where: Callable[[SesEvent], bool] | None = None,
         **filters: Unpack[EventFilters],
     ) -> _EventH | Callable[[_EventH], _EventH]:
-        """Register a catch-all handler: every event, :class:`~sesflow.events.UnknownEvent` included.
+        """Register a catch-all handler: every event, ``UnknownEvent`` included.
 
         Control messages (subscription confirmations, topic validation, inbound mail) are not events; they go
-        to :meth:`on_control` handlers.
+        to ``on_control`` handlers.
         """
         result: _EventH | Callable[[_EventH], _EventH] = self._add(
             None, handler, "on_any", where=where, **filters
@@ -403,8 +403,8 @@ class EventRouter:
     def on_control(
         self, handler: _ControlH | None = None, /, *, where: Callable[[ControlMessage], bool] | None = None
     ) -> _ControlH | Callable[[_ControlH], _ControlH]:
-        """Register a handler for control messages: :class:`~sesflow.events.SubscriptionSucceeded`,
-        :class:`~sesflow.events.TopicValidation` and :class:`~sesflow.events.ReceivedMail`.
+        """Register a handler for control messages: ``SubscriptionSucceeded``,
+        ``TopicValidation`` and ``ReceivedMail``.
 
         These arrive on the same channels as events but are not about a sent message. Without a control
         handler they go to the ``on_unmatched`` hook and count as handled.
@@ -512,7 +512,7 @@ class EventRouter:
         return hook
 
     def on_invalid(self, hook: _InvalidH) -> _InvalidH:
-        """Set the dead-letter hook, called with each :class:`~sesflow.sources.SourceItem` that could not be
+        """Set the dead-letter hook, called with each ``SourceItem`` that could not be
         unwrapped, verified or parsed (its ``error`` says why, its ``raw`` is the payload as delivered).
         Usable as a decorator.
         """
@@ -529,14 +529,14 @@ class EventRouter:
         dispatches with. ``other``'s routes are appended in their own registration order, each with its own
         types and filters, so a record reaches the handlers of both routers in the order the routes were
         added here. The routes are copied now: ``other`` cannot register anything after it has been
-        included (it raises :class:`RouterConfigError`), so that no handler is silently left out.
+        included (it raises ``RouterConfigError``), so that no handler is silently left out.
 
         Hooks: a hook ``other`` sets (``on_unmatched``, ``on_invalid``) becomes this router's when this one
-        has none; two different hooks for the same purpose raise :class:`RouterConfigError`, since a router
+        has none; two different hooks for the same purpose raise ``RouterConfigError``, since a router
         has one of each (the same hook on both is fine). Dispatch settings are this router's; including a
         router with ``run_sync_in_thread=True`` into one without it raises, since its plain handlers would
         then run in the event loop's thread. A router is included once: including it into itself, or again
-        (here or into another router) raises :class:`RouterConfigError`, so routers form a tree and no
+        (here or into another router) raises ``RouterConfigError``, so routers form a tree and no
         handler runs twice for one record. Nothing is changed when it raises.
         """
         self._check_not_included("include")
@@ -579,7 +579,7 @@ class EventRouter:
         return names
 
     def check_sync(self, entry_point: str = "dispatch") -> None:
-        """Raise :class:`AsyncHandlerError` if any handler or hook is a coroutine function.
+        """Raise ``AsyncHandlerError`` if any handler or hook is a coroutine function.
 
         The synchronous Lambda entry points call this before touching the batch, so a router that needs an
         event loop fails on its first invocation, not on the first record of a rarer type.
@@ -599,7 +599,7 @@ class EventRouter:
     def dispatch(self, record: ParsedRecord) -> DispatchResult:
         """Run the plain-function handlers selected for ``record`` and return what happened.
 
-        Raises :class:`AsyncHandlerError`, before running anything, when a handler registered for the
+        Raises ``AsyncHandlerError``, before running anything, when a handler registered for the
         record's type is a coroutine function (whether or not its filters would match this record).
         """
         return self._dispatch(record, None, None)
@@ -718,13 +718,13 @@ class EventRouter:
 
         Plain functions run first, in registration order, in the loop's thread (with ``run_sync_in_thread``:
         in a worker thread, while the coroutines run); the coroutines of the record run concurrently
-        (:func:`asyncio.gather`). A plain function that returns an awaitable has it awaited with the
+        (``asyncio.gather``). A plain function that returns an awaitable has it awaited with the
         coroutines. ``handlers`` and ``failures`` are in registration order either way.
         """
         return await self._dispatch_async(record, None)
 
     async def dispatch_item_async(self, item: SourceItem) -> DispatchResult:
-        """The async twin of :meth:`dispatch_item`."""
+        """The async twin of ``dispatch_item``."""
         record = item.record
         if record is None:
             result = self._invalid_result(item)
@@ -885,8 +885,8 @@ def _shortcut(spec: _Shortcut) -> Callable[..., Any]:
     register.__name__ = name
     register.__qualname__ = f"EventRouter.{name}"
     register.__doc__ = (
-        f"Register a handler for :class:`~sesflow.events.{spec.event_class.__name__}`, bare or with the "
-        f":class:`EventFilters` keywords and a ``where`` predicate. {spec.note}"
+        f"Register a handler for ``{spec.event_class.__name__}``, bare or with the "
+        f"``EventFilters`` keywords and a ``where`` predicate. {spec.note}"
     ).rstrip()
     return register
 

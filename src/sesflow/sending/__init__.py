@@ -1,7 +1,7 @@
 """Sending through SES with a configuration set always attached and checked.
 
-Messages (:class:`Email` and its parts) are validated on construction; :class:`SesClient` (boto3) and
-:class:`AsyncSesClient` (aiobotocore, extra ``async``) send them through the v2 (default) or v1 API over one
+Messages (``Email`` and its parts) are validated on construction; ``SesClient`` (boto3) and
+``AsyncSesClient`` (aiobotocore, extra ``async``) send them through the v2 (default) or v1 API over one
 pure core; ``sesflow.sending.smtp`` sends them over SMTP.
 """
 

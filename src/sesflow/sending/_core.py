@@ -1,18 +1,18 @@
-"""The one sending core shared by :class:`SesClient` and :class:`AsyncSesClient`.
+"""The one sending core shared by ``SesClient`` and ``AsyncSesClient``.
 
 Everything that decides anything lives here: which configuration set a send uses, when to check it exists (and
 what the cached answer is), how many tokens a send takes from the rate limit, which failures to retry and
 after how long, how a bulk send is chunked and how each destination's outcome is recorded. It does no IO. Each
 operation is a generator ("flow") that yields effects and receives their outcomes:
 
-- :class:`~sesflow.sending._requests.Request`: make this API call; the transport sends back the response, or
+- ``Request``: make this API call; the transport sends back the response, or
   throws in what the call raised;
-- :class:`Sleep`: wait this long;
-- :class:`Exclusive`: run this sub-flow while holding the lock named ``key`` (so that concurrent sends check a
+- ``Sleep``: wait this long;
+- ``Exclusive``: run this sub-flow while holding the lock named ``key`` (so that concurrent sends check a
   configuration set, or read the account's quota, once).
 
 The transports (``client.py`` with boto3 and ``time.sleep``, ``aio.py`` with aioboto3 and ``asyncio.sleep``)
-only run effects, with :func:`run_flow` / :func:`run_flow_async`. The rules every path shares (which
+only run effects, with ``run_flow`` / ``run_flow_async``. The rules every path shares (which
 configuration set a send uses, how tags merge, what ``send_many`` returns for a failed message) are module
 functions here, so that the SMTP dialogue (``sesflow.sending.smtp``) applies the same ones.
 """
@@ -153,7 +153,7 @@ def run_flow(flow: Generator[Any, Any, T], perform: Callable[[Any], Any]) -> T:
 
 
 async def run_flow_async(flow: Generator[Any, Any, T], perform: Callable[[Any], Awaitable[Any]]) -> T:
-    """:func:`run_flow` with an async ``perform``."""
+    """``run_flow`` with an async ``perform``."""
     value: Any = None
     error: Exception | None = None
     while True:
@@ -174,7 +174,7 @@ def choose_configuration_set(candidates: Iterable[tuple[str | None, str]], *, al
 
     ``candidates`` are ``(name, field)`` pairs, most specific first (the send's own, then defaults); the
     chosen name is checked by SES's naming rule, an error naming its ``field``. When none names a set this
-    raises :class:`ConfigurationSetRequired`, unless ``allow_none``.
+    raises ``ConfigurationSetRequired``, unless ``allow_none``.
     """
     for name, field in candidates:
         if name is not None:
@@ -196,10 +196,10 @@ def merge_tags(*layers: Mapping[str, str] | Iterable[tuple[str, str]] | None) ->
 def failed_send(exc: Exception, *, before_io: bool = False) -> SendingError:
     """What ``send_many`` returns in the place of a message whose send raised ``exc``.
 
-    A :class:`SendingError` is returned as it is. Anything else is a fault sesflow did not foresee (in the
+    A ``SendingError`` is returned as it is. Anything else is a fault sesflow did not foresee (in the
     message's encoding, a library below, or sesflow itself): it is logged with its traceback and returned with
-    the exception as its ``__cause__``: as a :class:`ValidationError` of the field ``"message"`` when it came
-    ``before_io`` (nothing was sent), else as a :class:`SendOutcomeUnknown` whose ``code`` is the exception's
+    the exception as its ``__cause__``: as a ``ValidationError`` of the field ``"message"`` when it came
+    ``before_io`` (nothing was sent), else as a ``SendOutcomeUnknown`` whose ``code`` is the exception's
     class name, since where it happened the message may already have been handed over.
     """
     if isinstance(exc, SendingError):
@@ -404,7 +404,7 @@ class SendingCore:
         self._known.pop(("configuration_set", name), None)
 
     def ensure_configuration_set(self, name: str | None) -> Flow[None]:
-        """Raise :class:`ConfigurationSetNotFound` unless ``name`` exists (asking SES once per ttl)."""
+        """Raise ``ConfigurationSetNotFound`` unless ``name`` exists (asking SES once per ttl)."""
         if name is None or not self.verify_configuration_set:
             return
         if self.cached_configuration_set(name) is True:
@@ -437,7 +437,7 @@ class SendingCore:
         self._known.pop(("tenant", name), None)
 
     def ensure_tenant(self, name: str | None) -> Flow[None]:
-        """Raise :class:`TenantNotFound` unless tenant ``name`` exists (asking SES once per ttl)."""
+        """Raise ``TenantNotFound`` unless tenant ``name`` exists (asking SES once per ttl)."""
         if name is None or not self.verify_tenant:
             return
         if self.cached_tenant(name) is True:
@@ -452,7 +452,7 @@ class SendingCore:
         yield Exclusive(f"tenant:{name}", self._check("tenant", name))
 
     def get_tenant(self, name: str) -> Flow[TenantInfo]:
-        """What ``GetTenant`` says of tenant ``name`` (:class:`TenantNotFound` when there is none)."""
+        """What ``GetTenant`` says of tenant ``name`` (``TenantNotFound`` when there is none)."""
         validate_tenant_name(name)
         _tenants_need_v2(self.api)
         try:
@@ -659,7 +659,7 @@ class SendingCore:
         """Make ``request``, retrying what is retryable; returns ``(response, attempts)`` or raises SesError.
 
         ``on_attempt`` runs just before each attempt goes out; when it returns False the call is abandoned
-        (:class:`_Abandoned`) without being made.
+        (``_Abandoned``) without being made.
         """
         attempt = 0
         while True:
@@ -892,7 +892,7 @@ def _status_for_call_error(error: SesError) -> BulkStatus:
 
 
 class CoreProperties:
-    """The read-only views both clients give of their :class:`SendingCore` (one definition for the twins)."""
+    """The read-only views both clients give of their ``SendingCore`` (one definition for the twins)."""
 
     _core: SendingCore
 

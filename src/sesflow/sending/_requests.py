@@ -14,6 +14,7 @@ import attrs
 import botocore.exceptions
 import botocore.model
 
+from .._text import one_line
 from .errors import (
     AccessDenied,
     AccountSendingPaused,
@@ -78,7 +79,7 @@ class Request:
 
     ``feature`` marks a call that needs a botocore model newer than sesflow's oldest supported one: the
     option it comes from and what it does (``("tenant", "sending for a tenant")``). The transports check
-    such calls against their client's model before making them (:func:`unsupported_by_model`).
+    such calls against their client's model before making them (``unsupported_by_model``).
     """
 
     operation: str
@@ -147,7 +148,7 @@ class Routing:
 
     @property
     def feature(self) -> tuple[str, str] | None:
-        """What a send with this routing needs of botocore's model (see :class:`Request`)."""
+        """What a send with this routing needs of botocore's model (see ``Request``)."""
         if self.tenant is not None:
             return ("tenant", "sending for a tenant")
         if self.endpoint_id is not None:
@@ -177,7 +178,7 @@ def send_request(
     """The request that sends ``email`` with ``configuration_set`` and ``tags`` attached (and, v2 only, the
     tenant and global endpoint of ``routing``).
 
-    Raises :class:`ValidationError` for what the chosen API cannot carry (inline templates, template headers
+    Raises ``ValidationError`` for what the chosen API cannot carry (inline templates, template headers
     or list management on v1, a raw message over v1's 10 MB).
     """
     if email.list_management is not None and api == "v1":
@@ -503,7 +504,7 @@ def tenant_suppression_request(name: str, scope: str, reasons: Sequence[str]) ->
 
 
 def parse_tenant(response: Mapping[str, Any]) -> TenantInfo:
-    """The :class:`TenantInfo` of a ``GetTenant`` answer."""
+    """The ``TenantInfo`` of a ``GetTenant`` answer."""
     tenant = response.get("Tenant") or {}
     raw_suppression = tenant.get("SuppressionAttributes")
     suppression = None
@@ -706,7 +707,7 @@ def error_from_exception(
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "")) or "Unknown"
-        message = str(error.get("Message", ""))
+        message = one_line(str(error.get("Message", "")))
         metadata = exc.response.get("ResponseMetadata", {})
         http_status = metadata.get("HTTPStatusCode")
         request_id = metadata.get("RequestId") or None

@@ -28,17 +28,17 @@ T = TypeVar("T")
 class AsyncSesClient(CoreProperties):
     """Send through SES with a configuration set always attached and checked (aiobotocore, asyncio).
 
-    Takes the same options as :class:`SesClient` (``session=`` is an aiobotocore ``AioSession`` or an
+    Takes the same options as ``SesClient`` (``session=`` is an aiobotocore ``AioSession`` or an
     ``aioboto3.Session``, ``client=`` an aiobotocore ``sesv2``/``ses`` client that is already open, as an
     aioboto3 session's ``client()`` opens it too), plus ``max_concurrency``: how many API calls
-    may be in flight at once across all sends of this client. Open it before use and close it after::
+    may be in flight at once across all sends of this client. Open it before use and close it after:
 
         async with AsyncSesClient("my-config-set") as ses:
             result = await ses.send(email)
 
-    Concurrent sends (``asyncio.gather``, :meth:`send_many`, the chunks of :meth:`send_bulk`) share one rate
+    Concurrent sends (``asyncio.gather``, ``send_many``, the chunks of ``send_bulk``) share one rate
     limit, one configuration-set (and tenant) check and one connection pool. ``tenant``, ``verify_tenant`` and
-    ``endpoint_id`` are as for :class:`SesClient`.
+    ``endpoint_id`` are as for ``SesClient``.
     """
 
     def __init__(
@@ -155,14 +155,14 @@ class AsyncSesClient(CoreProperties):
     # ------------------------------------------------------------------ sending
 
     async def send(self, email: Email) -> SendResult:
-        """Send one message: its SES message id and what was attached, or a :class:`SendingError`."""
+        """Send one message: its SES message id and what was attached, or a ``SendingError``."""
         return await self._run(self._core.send(email))
 
     async def send_many(self, emails: Iterable[Email]) -> list[SendResult | SendingError]:
         """Send the messages concurrently (up to ``max_concurrency`` calls at once); results in input order.
 
         A failure is returned in its message's place instead of stopping the others (as with
-        :meth:`SesClient.send_many`, an unexpected exception comes back as a :class:`SendOutcomeUnknown`).
+        ``SesClient.send_many``, an unexpected exception comes back as a ``SendOutcomeUnknown``).
         """
 
         async def one(email: Email) -> SendResult | SendingError:
@@ -187,7 +187,7 @@ class AsyncSesClient(CoreProperties):
         tenant: str | None = None,
     ) -> BulkResult:
         """Send ``template`` to every destination, 50 per call, calls running concurrently; see
-        :meth:`SesClient.send_bulk`."""
+        ``SesClient.send_bulk``."""
         run = self._core.prepare_bulk(
             template,
             destinations,
@@ -225,34 +225,34 @@ class AsyncSesClient(CoreProperties):
     # ------------------------------------------------------------------ tenants
 
     async def check_tenant(self, name: str | None = None) -> None:
-        """See :meth:`SesClient.check_tenant`."""
+        """See ``SesClient.check_tenant``."""
         chosen = name if name is not None else self._core.tenant
         if chosen is None:
             raise ValidationError("name", "no tenant to check: pass a name")
         await self._run(self._core.check_tenant(chosen))
 
     async def get_tenant(self, name: str) -> TenantInfo:
-        """See :meth:`SesClient.get_tenant`."""
+        """See ``SesClient.get_tenant``."""
         return await self._run(self._core.get_tenant(name))
 
     async def set_tenant_suppression(
         self, name: str, *, scope: str = "TENANT", reasons: Iterable[str] = ("BOUNCE", "COMPLAINT")
     ) -> None:
-        """See :meth:`SesClient.set_tenant_suppression`."""
+        """See ``SesClient.set_tenant_suppression``."""
         await self._run(self._core.set_tenant_suppression(name, scope, tuple(reasons)))
 
     # ------------------------------------------------------------------ suppression lists
 
     async def get_suppression(self, address: str, *, tenant: str | None = None) -> SuppressedAddress | None:
-        """See :meth:`SesClient.get_suppression`."""
+        """See ``SesClient.get_suppression``."""
         return await self._run(self._core.get_suppression(address, tenant))
 
     async def suppress(self, address: str, reason: str = "BOUNCE", *, tenant: str | None = None) -> None:
-        """See :meth:`SesClient.suppress`."""
+        """See ``SesClient.suppress``."""
         await self._run(self._core.suppress(address, reason, tenant))
 
     async def unsuppress(self, address: str, *, tenant: str | None = None) -> bool:
-        """See :meth:`SesClient.unsuppress`."""
+        """See ``SesClient.unsuppress``."""
         return await self._run(self._core.unsuppress(address, tenant))
 
     async def list_suppressed(
@@ -263,7 +263,7 @@ class AsyncSesClient(CoreProperties):
         until: datetime | None = None,
         tenant: str | None = None,
     ) -> AsyncIterator[SuppressedAddress]:
-        """See :meth:`SesClient.list_suppressed` (``async for``)."""
+        """See ``SesClient.list_suppressed`` (``async for``)."""
         wanted = tuple(reasons)
         token: str | None = None
         while True:

@@ -61,7 +61,7 @@ def client_config(config: botocore.config.Config | None, *, max_pool_connections
 
 
 def require_sigv4a() -> None:
-    """Raise :class:`MissingExtra` unless botocore can sign with SigV4A (global endpoints need it)."""
+    """Raise ``MissingExtra`` unless botocore can sign with SigV4A (global endpoints need it)."""
     from botocore.compat import HAS_CRT
 
     if not HAS_CRT:
@@ -90,15 +90,15 @@ class SesClient(CoreProperties):
 
     Every send needs a configuration set (the message's own, else ``configuration_set``) unless
     ``allow_no_configuration_set=True``. A set is checked to exist once per ``configuration_set_ttl`` seconds
-    (``verify_configuration_set=False`` skips that), raising :class:`ConfigurationSetNotFound` before sending.
+    (``verify_configuration_set=False`` skips that), raising ``ConfigurationSetNotFound`` before sending.
     ``max_send_rate`` is sends (recipients) per second: ``"account"`` reads it from SES on first use, a number
-    sets it, a :class:`~sesflow.sending.TokenBucket` is shared with the other senders given it, ``None`` turns
+    sets it, a ``TokenBucket`` is shared with the other senders given it, ``None`` turns
     client-side pacing off. Throttling and transient failures are retried as ``retry``
     says. ``tags`` are added to every message's own tags. Safe to share between threads.
 
     ``tenant`` is the tenant every send is made for unless the message names its own (``Email.tenant``,
     ``send_bulk(tenant=)``); a tenant is checked to exist like a configuration set (``GetTenant``, cached;
-    ``verify_tenant=False`` skips that), raising :class:`TenantNotFound` before sending. ``endpoint_id`` sends
+    ``verify_tenant=False`` skips that), raising ``TenantNotFound`` before sending. ``endpoint_id`` sends
     through a global (multi-region) endpoint; it needs the ``global`` extra (SigV4A signing). Both: v2 only.
     """
 
@@ -177,14 +177,14 @@ class SesClient(CoreProperties):
     # ------------------------------------------------------------------ sending
 
     def send(self, email: Email) -> SendResult:
-        """Send one message: its SES message id and what was attached, or a :class:`SendingError`."""
+        """Send one message: its SES message id and what was attached, or a ``SendingError``."""
         return self._run(self._core.send(email))
 
     def send_many(self, emails: Iterable[Email]) -> list[SendResult | SendingError]:
         """Send each message in turn; a failure is returned in its place instead of stopping the others.
 
         Any failure of one message is returned, never raised: an exception that is not a
-        :class:`SendingError` comes back as a :class:`SendOutcomeUnknown` (see the sending guide).
+        ``SendingError`` comes back as a ``SendOutcomeUnknown`` (see the sending guide).
         """
         out: list[SendResult | SendingError] = []
         for email in emails:
@@ -212,7 +212,7 @@ class SesClient(CoreProperties):
         Everything is checked before the first call (including that the configuration set exists). Throttled
         and transiently failed destinations are retried; an error that dooms the rest (missing set or
         template, paused or suspended account, daily quota) stops the run and marks the unsent destinations
-        ``NOT_SENT``. ``progress`` is called with a :class:`BulkProgress` after each call.
+        ``NOT_SENT``. ``progress`` is called with a ``BulkProgress`` after each call.
         """
         run = self._core.prepare_bulk(
             template,
@@ -255,7 +255,7 @@ class SesClient(CoreProperties):
 
     def get_tenant(self, name: str) -> TenantInfo:
         """What SES knows of tenant ``name`` (``GetTenant``): its id, ARN, sending status, suppression
-        preferences and tags; :class:`TenantNotFound` when there is no such tenant."""
+        preferences and tags; ``TenantNotFound`` when there is no such tenant."""
         return self._run(self._core.get_tenant(name))
 
     def set_tenant_suppression(
@@ -263,7 +263,7 @@ class SesClient(CoreProperties):
     ) -> None:
         """Set tenant ``name``'s suppression preferences (``PutTenantSuppressionAttributes``): ``scope``
         ``TENANT`` gives it its own list, ``ACCOUNT`` makes it use the account's; ``reasons`` are why SES adds
-        addresses to it. Read them back with :meth:`get_tenant` (``.suppression``)."""
+        addresses to it. Read them back with ``get_tenant`` (``.suppression``)."""
         self._run(self._core.set_tenant_suppression(name, scope, tuple(reasons)))
 
     # ------------------------------------------------------------------ suppression lists

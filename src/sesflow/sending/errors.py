@@ -2,9 +2,9 @@
 
 Two families:
 
-- :class:`ValidationError` (and :class:`ConfigurationSetRequired`): the message or call is wrong and was never
+- ``ValidationError`` (and ``ConfigurationSetRequired``): the message or call is wrong and was never
   sent. ``field`` names what to fix.
-- :class:`SesError` and its subclasses: SES (or the way to it) refused or failed a send. Each keeps SES's
+- ``SesError`` and its subclasses: SES (or the way to it) refused or failed a send. Each keeps SES's
   error ``code`` (an API error code such as ``MessageRejected``, a bulk entry status such as
   ``ACCOUNT_THROTTLED``, or an SMTP reply code), the ``request_id`` of the API call when there was one, and
   SES's own message. ``retryable`` says whether sending the same thing again later can succeed without
@@ -87,7 +87,7 @@ class ConfigurationSetRequired(ValidationError):
 
 
 class ClientNotOpen(SendingError, RuntimeError):
-    """An :class:`AsyncSesClient` was used before it was opened (or after it was closed)."""
+    """An ``AsyncSesClient`` was used before it was opened (or after it was closed)."""
 
     def __init__(self) -> None:
         super().__init__(

@@ -7,9 +7,9 @@ click publishes a Click event. Two attributes on an ``<a>`` steer it:
   follow the message tag rules);
 - ``ses:no-track`` leaves that link alone.
 
-SES tracks at most 250 links per message. :func:`scan_links` reads what an HTML body asks for,
-:func:`check_links` enforces the rules (``Email`` calls it for its ``html``), :func:`tag_link` writes an
-anchor, and :func:`add_link_tags` tags every tracked anchor of an existing body.
+SES tracks at most 250 links per message. ``scan_links`` reads what an HTML body asks for,
+``check_links`` enforces the rules (``Email`` calls it for its ``html``), ``tag_link`` writes an
+anchor, and ``add_link_tags`` tags every tracked anchor of an existing body.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def link_tags_attribute(tags: Mapping[str, str]) -> str:
 
 
 def parse_link_tags(value: str, *, field: str = "html") -> dict[str, str]:
-    """The tags in a ``ses:tags`` attribute value; raises :class:`ValidationError` on a malformed one."""
+    """The tags in a ``ses:tags`` attribute value; raises ``ValidationError`` on a malformed one."""
     tags: dict[str, str] = {}
     for part in value.split(";"):
         part = part.strip()

@@ -1,4 +1,4 @@
-"""The message models: :class:`Email` and the parts it is made of.
+"""The message models: ``Email`` and the parts it is made of.
 
 All are frozen: built once, checked once on construction against SES's rules (each error names the field), and
 safe to share between threads and tasks. Mappings given to them are copied into read-only mappings.
@@ -112,7 +112,7 @@ class Address:
 
     @classmethod
     def parse(cls, value: str | Address, *, field: str = "address") -> Address:
-        """An :class:`Address` from ``"jane@example.com"`` or ``"Jane Doe <jane@example.com>"``."""
+        """An ``Address`` from ``"jane@example.com"`` or ``"Jane Doe <jane@example.com>"``."""
         if isinstance(value, Address):
             return value
         if not isinstance(value, str):
@@ -366,8 +366,8 @@ def _frozen_data(data: Mapping[str, Any] | str | None, field: str) -> Mapping[st
 class Template:
     """An SES template: by ``name`` (stored in SES), or inline content (v2 API only), with its data.
 
-    ``data`` fills the template's placeholders: for :meth:`SesClient.send` it is the message's data, for
-    ``send_bulk`` the default that each :class:`Destination`'s own data overrides.
+    ``data`` fills the template's placeholders: for ``SesClient.send`` it is the message's data, for
+    ``send_bulk`` the default that each ``Destination``'s own data overrides.
     """
 
     name: str | None

@@ -1,7 +1,7 @@
-"""Raw MIME from an :class:`~sesflow.sending.message.Email`, with the standard library's ``email`` package.
+"""Raw MIME from an ``Email``, with the standard library's ``email`` package.
 
 Used for ``SendRawEmail`` / v2 ``Raw`` content (attachments, inline images, custom headers) and by the SMTP
-sender. The structure is the usual one::
+sender. The structure is the usual one:
 
     multipart/mixed                  (only with attachments)
       multipart/alternative          (only with both text and html)
@@ -55,7 +55,7 @@ def build_mime(
     ``configuration_set`` and ``tags`` are what to put in SES's headers (``None`` / empty leaves a header
     out); both are checked by SES's rules. The caller decides them (the clients merge the message's own with
     their defaults); the message's ``configuration_set`` and ``tags`` fields are not read here. Templated
-    messages are rendered by SES and have no MIME form: they raise :class:`ValidationError`.
+    messages are rendered by SES and have no MIME form: they raise ``ValidationError``.
     """
     if email.template is not None:
         raise ValidationError(
@@ -118,7 +118,7 @@ def mime_bytes(message: EmailMessage, *, limit: int = MAX_MESSAGE_SIZE_V2, api: 
     """The wire bytes of ``message`` (CRLF), checked for SES's line length and ``limit`` (bytes).
 
     A message the email package cannot write (a header value it refuses, text without a UTF-8 form) raises
-    :class:`ValidationError` naming what it said, like any other message that cannot be sent.
+    ``ValidationError`` naming what it said, like any other message that cannot be sent.
     """
     try:
         data = message.as_bytes(policy=MIME_POLICY)

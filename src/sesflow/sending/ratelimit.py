@@ -24,7 +24,7 @@ class TokenBucket:
     SES counts its maximum send rate in recipients, so a send takes one token per recipient. A request may
     cost more than the bucket holds (a bulk call of 50 destinations at 14/s): it goes when the bucket is not
     in debt and its cost is paid afterwards, so the average rate holds. Thread-safe; never blocks:
-    :meth:`reserve` says how long the caller must wait.
+    ``reserve`` says how long the caller must wait.
     """
 
     def __init__(
@@ -60,7 +60,7 @@ class TokenBucket:
 def make_bucket(
     max_send_rate: object, *, clock: Callable[[], float] = time.monotonic, allowed: str = "or None (no limit)"
 ) -> TokenBucket | None:
-    """The bucket a sender paces with: ``None`` for none, a given :class:`TokenBucket` itself (so several
+    """The bucket a sender paces with: ``None`` for none, a given ``TokenBucket`` itself (so several
     senders, API and SMTP, can share one account rate), or a new one for a number of sends per second."""
     if max_send_rate is None:
         return None

@@ -1,4 +1,4 @@
-"""What a send returns: :class:`SendResult`, and for bulk sends :class:`BulkResult` (one entry each)."""
+"""What a send returns: ``SendResult``, and for bulk sends ``BulkResult`` (one entry each)."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ __all__ = [
 class BulkStatus(OpenEnum):
     """The outcome of one destination of a bulk send.
 
-    SES's statuses use the v2 spelling (v1's ``MessageRejected`` is :attr:`MESSAGE_REJECTED`). Two are
-    sesflow's own: :attr:`NOT_SENT`, for destinations never sent because the run stopped on an error that
+    SES's statuses use the v2 spelling (v1's ``MessageRejected`` is ``MESSAGE_REJECTED``). Two are
+    sesflow's own: ``NOT_SENT``, for destinations never sent because the run stopped on an error that
     dooms every send (missing configuration set or template, paused or suspended account, daily quota); and
-    :attr:`OUTCOME_UNKNOWN`, for destinations whose request left without an answer coming back (they may have
+    ``OUTCOME_UNKNOWN``, for destinations whose request left without an answer coming back (they may have
     been sent, so sesflow did not send them again).
     """
 
@@ -126,7 +126,7 @@ class BulkProgress:
 
 @attrs.frozen
 class BulkResult:
-    """One :class:`BulkEntryResult` per destination, in input order: none lost, none twice."""
+    """One ``BulkEntryResult`` per destination, in input order: none lost, none twice."""
 
     entries: tuple[BulkEntryResult, ...]
     configuration_set: str | None

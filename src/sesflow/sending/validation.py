@@ -1,6 +1,6 @@
 """SES's rules for names, tags, headers, template data and sizes, checked before anything is sent.
 
-Every check raises :class:`~sesflow.sending.errors.ValidationError` naming the field. The limits are SES's
+Every check raises ``ValidationError`` naming the field. The limits are SES's
 documented ones (see ``docs/sending.md``); sesflow enforces them itself because SES's test doubles (moto)
 accept what real SES refuses.
 """
@@ -60,7 +60,7 @@ MAX_TEMPLATE_SIZE: Final = 500 * 1024
 """Largest template (subject, text and html together, UTF-8 bytes)."""
 
 HEADER_LINE_BREAKS: Final = frozenset("\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029")
-"""The characters :meth:`str.splitlines` breaks a line at: the email package refuses a header value holding
+"""The characters ``str.splitlines`` breaks a line at: the email package refuses a header value holding
 any of them (``ValueError``), and each could end a header early where a message is written by other means."""
 
 # What header text cannot hold: the line breaks above, NUL, and lone surrogates (no UTF-8 form).
@@ -250,7 +250,7 @@ def validate_header_text(value: str, field: str) -> None:
     """Raise unless ``value`` can travel in a message header as written (header injection, and what the MIME
     and SMTP paths cannot encode).
 
-    Refused: every character of :data:`HEADER_LINE_BREAKS` (CR, LF, VT, FF, U+001C to U+001E, NEL, U+2028,
+    Refused: every character of ``HEADER_LINE_BREAKS`` (CR, LF, VT, FF, U+001C to U+001E, NEL, U+2028,
     U+2029), NUL, and lone surrogates (U+D800 to U+DFFF).
     """
     match = _NOT_IN_HEADER.search(value)

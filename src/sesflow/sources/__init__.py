@@ -1,8 +1,8 @@
-"""Event sources: what SQS, SNS, EventBridge and Firehose deliver, turned into :class:`SourceItem` s.
+"""Event sources: what SQS, SNS, EventBridge and Firehose deliver, turned into ``SourceItem`` s.
 
 Every function here keeps the transport's identity of each item and never drops or raises for bad input: an
 item that cannot be unwrapped, verified or parsed comes back with its raw payload and its error.
-:class:`SnsVerifier` (imported on first use) verifies SNS signatures for the SNS and SQS sources.
+``SnsVerifier`` (imported on first use) verifies SNS signatures for the SNS and SQS sources.
 """
 
 from __future__ import annotations

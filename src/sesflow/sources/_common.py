@@ -1,7 +1,7 @@
-"""The pure core the sources share: a payload becomes a :class:`SourceItem`, and SNS verification settles.
+"""The pure core the sources share: a payload becomes a ``SourceItem``, and SNS verification settles.
 
 Every source builds its items here without IO. An item whose SNS envelope must be verified first is a
-:class:`Pending`; :func:`settle` (sync) and :func:`settle_async` / :func:`settle_all_async` (async) are the
+``Pending``; ``settle`` (sync) and ``settle_async`` / ``settle_all_async`` (async) are the
 only places a verifier is called, so the sync and async entry points of every source share one core.
 """
 
@@ -40,19 +40,19 @@ logger = logging.getLogger("sesflow.sources")
 
 
 class MessageVerifier(Protocol):
-    """What the sources need from a verifier of SNS envelopes; :class:`sesflow.SnsVerifier` is one.
+    """What the sources need from a verifier of SNS envelopes; ``sesflow.SnsVerifier`` is one.
 
     Both methods receive the envelope exactly as it was delivered (HTTP and SQS spell ``SigningCertURL``,
     Lambda spells ``SigningCertUrl``) and return nothing when it verifies; they raise
-    :class:`~sesflow.errors.SnsVerificationError` when it does not. Any other exception (a bug, a
+    ``SnsVerificationError`` when it does not. Any other exception (a bug, a
     cancelled task) is not caught by the sources and propagates to the caller.
 
     ``delivered_at`` is given when the transport recorded when SNS delivered the message (SQS's
     ``SentTimestamp``): the message's age is then judged at that moment, not now, so a message that waited in
     a queue is not taken for a replay. Only the SQS source passes it.
 
-    A verifier may also have ``mark_handled(message_id)`` (an :class:`~sesflow.SnsVerifier` with a replay
-    guard uses it): :func:`mark_handled` calls it once a verified message was handled for good.
+    A verifier may also have ``mark_handled(message_id)`` (an ``SnsVerifier`` with a replay
+    guard uses it): ``mark_handled`` calls it once a verified message was handled for good.
     """
 
     def verify(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None: ...
@@ -136,7 +136,7 @@ def parsed_item(
     receipt_handle: str | None = None,
     meta: Mapping[str, Any],
 ) -> SourceItem:
-    """``payload`` parsed as an SES record: an item with its record, or with the :class:`ParseError`."""
+    """``payload`` parsed as an SES record: an item with its record, or with the ``ParseError``."""
     try:
         record = parse_event(payload)
     except ParseError as exc:
@@ -176,7 +176,7 @@ def settle(work: Work, verifier: MessageVerifier | None) -> SourceItem:
 
 
 async def settle_async(work: Work, verifier: MessageVerifier | None) -> SourceItem:
-    """:func:`settle` awaiting ``verifier.verify_async``."""
+    """``settle`` awaiting ``verifier.verify_async``."""
     if not isinstance(work, Pending):
         return work
     assert verifier is not None, "a Pending item is only made when a verifier is given"
@@ -188,10 +188,10 @@ async def settle_async(work: Work, verifier: MessageVerifier | None) -> SourceIt
 
 
 async def settle_all_async(works: Sequence[Work], verifier: MessageVerifier | None) -> list[SourceItem]:
-    """:func:`settle_async` for a batch, verifying its envelopes concurrently; items keep their order.
+    """``settle_async`` for a batch, verifying its envelopes concurrently; items keep their order.
 
     Every verification runs to its end before an unexpected exception (anything but
-    :class:`SnsVerificationError`) is re-raised, so no task is left running behind the caller.
+    ``SnsVerificationError``) is re-raised, so no task is left running behind the caller.
     """
     pending = [work for work in works if isinstance(work, Pending)]
     if not pending:

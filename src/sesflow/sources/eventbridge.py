@@ -108,9 +108,9 @@ def eventbridge_item(event: Mapping[str, Any]) -> SourceItem:
     """The item of an EventBridge event whose ``source`` must be ``aws.ses`` (a Lambda target's input).
 
     ``item_id`` is the event's ``id``; ``raw`` is the event. ``detail-type`` is mapped to an
-    :class:`~sesflow.EventType` (:data:`EVENTBRIDGE_DETAIL_TYPES`) and must agree with the parsed
+    ``EventType`` (``EVENTBRIDGE_DETAIL_TYPES``) and must agree with the parsed
     ``detail``; a disagreement is an error item. Non-email ``aws.ses`` events become a
-    :class:`NonEmailEvent` record (``item.ok`` is true, and the record is not a ``SesEvent``). A detail with
+    ``NonEmailEvent`` record (``item.ok`` is true, and the record is not a ``SesEvent``). A detail with
     ``eventType`` and ``mail`` under an unlisted detail-type is parsed as an email event. Never raises for bad
     input.
     """

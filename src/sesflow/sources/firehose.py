@@ -2,7 +2,7 @@
 
 Firehose hands a transformation function ``records[]`` (``recordId``, base64 ``data``,
 ``approximateArrivalTimestamp``) and expects every ``recordId`` back with a ``result`` and base64 ``data``.
-:func:`firehose_lambda_items` parses the records; :func:`firehose_response` answers for every one of them.
+``firehose_lambda_items`` parses the records; ``firehose_response`` answers for every one of them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ FirehoseOutcome = FirehoseResult | str | tuple[FirehoseResult | str, bytes | Non
 
 
 class FirehoseResponseError(SesflowError, ValueError):
-    """:func:`firehose_response` was given outcomes it cannot turn into a valid Firehose response."""
+    """``firehose_response`` was given outcomes it cannot turn into a valid Firehose response."""
 
 
 def _b64decode(data: object) -> bytes | None:
@@ -80,8 +80,8 @@ def firehose_lambda_items(event: Mapping[str, Any]) -> list[SourceItem]:
 
     ``item_id`` is the ``recordId``; ``raw`` is the record as delivered (``data`` still base64);
     ``meta`` has ``approximate_arrival_timestamp`` (milliseconds since the epoch) and the event's
-    ``delivery_stream_arn``. Bad base64 is an error item (:class:`~sesflow.errors.SourceError`), a bad
-    record one with a :class:`~sesflow.errors.ParseError`. Never raises for bad input.
+    ``delivery_stream_arn``. Bad base64 is an error item (``SourceError``), a bad
+    record one with a ``ParseError``. Never raises for bad input.
     """
     records = lambda_records(event, Transport.FIREHOSE, "records")
     if isinstance(records, SourceItem):
@@ -131,13 +131,13 @@ def firehose_response(
 ) -> dict[str, list[dict[str, str]]]:
     """The response of a Firehose transformation Lambda: one entry per item, in order, none missing.
 
-    ``outcomes`` maps a ``recordId`` to a :class:`FirehoseResult` (or its string) or to ``(result, new_data)``
+    ``outcomes`` maps a ``recordId`` to a ``FirehoseResult`` (or its string) or to ``(result, new_data)``
     where ``new_data`` bytes replace the record (base64-encoded here; ``None`` keeps the original). A record
     without an outcome is ``Ok`` with its data unchanged when it parsed, and ``ProcessingFailed`` when it did
     not, so Firehose routes it to the error output instead of losing it.
 
-    Raises :class:`FirehoseResponseError` for an outcome that names no item, an unknown result, data that
-    is not bytes, or an item that did not come from :func:`firehose_lambda_items`.
+    Raises ``FirehoseResponseError`` for an outcome that names no item, an unknown result, data that
+    is not bytes, or an item that did not come from ``firehose_lambda_items``.
     """
     outcomes = {} if outcomes is None else outcomes
     records: list[dict[str, str]] = []

@@ -103,7 +103,7 @@ class _Objects:
     Boundaries are found at ``}`` + optional whitespace + ``{``, which valid JSON only contains inside a
     string; a candidate cut inside a string leaves an unterminated string, so it never parses and the next
     candidate is tried. A segment that does not parse within ``_MAX_RECORD`` bytes is given up on (see
-    :func:`_salvage` for the record that follows a broken one) and reading resumes at its first boundary,
+    ``_salvage`` for the record that follows a broken one) and reading resumes at its first boundary,
     so one broken record cannot stall the rest.
 
     With ``final`` false (``data`` is the start of a longer line), iteration stops before the last object,
@@ -356,9 +356,9 @@ def iter_ndjson(
     its n-th object; a file with no newlines at all is one such line, still read with constant memory.
     ``raw`` is the line (or object) as bytes; ``meta`` has ``object`` (the name) and ``line``.
 
-    Every bad line is an item with a :class:`~sesflow.errors.ParseError`; a record cut short is reported and
+    Every bad line is an item with a ``ParseError``; a record cut short is reported and
     the record after it recovered. A corrupt or truncated gzip stream ends with one item carrying a
-    :class:`~sesflow.errors.SourceError` and the partial line. A run of over 16 MiB without a newline that
+    ``SourceError`` and the partial line. A run of over 16 MiB without a newline that
     holds no record (Firehose records are at most 1,000 KiB) is reported as error items and reading goes on.
     A file object passed in is not closed; a path is opened and closed here. Errors opening or reading the
     file (OSError) propagate.
@@ -379,7 +379,7 @@ def iter_s3_object(s3_client: Any, bucket: str, key: str) -> Iterator[SourceItem
 
     ``s3_client`` is a boto3 S3 client; the body is read in chunks from ``get_object``'s ``StreamingBody``,
     never whole, and closed when the iteration ends (or is abandoned). ``item_id`` is
-    ``"s3://<bucket>/<key>:<line>"``; otherwise as :func:`iter_ndjson`. S3 errors (``NoSuchKey``, access)
+    ``"s3://<bucket>/<key>:<line>"``; otherwise as ``iter_ndjson``. S3 errors (``NoSuchKey``, access)
     propagate from the first ``next()``.
     """
     response = s3_client.get_object(Bucket=bucket, Key=key)

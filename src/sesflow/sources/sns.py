@@ -1,8 +1,8 @@
 """SNS: a Lambda SNS event, an HTTP(S) POST from SNS, and the envelope core SQS shares.
 
 An SNS envelope (``Type``, ``MessageId``, ``TopicArn``, ``Message``, signature fields) carries the SES record
-as a JSON string in ``Message``. :func:`unwrap_sns` is the pure core: it checks the envelope, parses the
-record, and, when a verifier is given, returns a :class:`~sesflow.sources._common.Pending` so the caller's
+as a JSON string in ``Message``. ``unwrap_sns`` is the pure core: it checks the envelope, parses the
+record, and, when a verifier is given, returns a ``Pending`` so the caller's
 sync or async transport verifies it before the item is handed out.
 """
 
@@ -71,7 +71,7 @@ class SnsSubscriptionConfirmation(SnsConfirmation):
     """``Type: SubscriptionConfirmation``: SNS asks the endpoint to confirm a new subscription.
 
     Confirm it only after it verified and only for a topic you expect, with
-    :meth:`sesflow.SnsVerifier.confirm_subscription` or the SNS ``ConfirmSubscription`` call using ``token``.
+    ``sesflow.SnsVerifier.confirm_subscription`` or the SNS ``ConfirmSubscription`` call using ``token``.
     """
 
     subscribe_url: str | None = None
@@ -118,8 +118,8 @@ def unwrap_sns(
 
     ``meta`` is filled with ``sns_message_id``, ``topic_arn``, ``sns_type``, ``subject`` and
     ``sequence_number`` (FIFO topics) when present, and ``sns_verified``. A ``Notification`` carries the SES
-    record in ``Message``; the two confirmation types become :class:`SnsSubscriptionConfirmation` /
-    :class:`SnsUnsubscribeConfirmation` records. With a ``verifier`` the result is a :class:`Pending` (to
+    record in ``Message``; the two confirmation types become ``SnsSubscriptionConfirmation`` /
+    ``SnsUnsubscribeConfirmation`` records. With a ``verifier`` the result is a ``Pending`` (to
     verify before handing it out), except for an envelope without ``Signature`` (FIFO topics do not sign),
     which fails verification at once; ``delivered_at`` (when SNS delivered it to a queue) goes with it, so the
     verifier judges the message's age at that moment.
@@ -223,9 +223,9 @@ def sns_lambda_items(
     """The items of a Lambda SNS event (``Records[].Sns``), one per record, in order.
 
     ``item_id`` is the SNS ``MessageId``; ``raw`` is the whole record; ``meta`` has ``subscription_arn`` and
-    the envelope's fields (see :func:`unwrap_sns`). With a ``verifier`` every envelope is verified (Lambda's
+    the envelope's fields (see ``unwrap_sns``). With a ``verifier`` every envelope is verified (Lambda's
     ``SigningCertUrl`` spelling is passed through as delivered) and one that fails becomes an item with an
-    :class:`~sesflow.errors.SnsVerificationError`. Never raises for bad input.
+    ``SnsVerificationError``. Never raises for bad input.
     """
     return [settle(work, verifier) for work in _lambda_works(event, verifier)]
 
@@ -233,7 +233,7 @@ def sns_lambda_items(
 async def sns_lambda_items_async(
     event: Mapping[str, Any], *, verifier: MessageVerifier | None = None
 ) -> list[SourceItem]:
-    """:func:`sns_lambda_items` verifying with ``await verifier.verify_async``, concurrently per batch."""
+    """``sns_lambda_items`` verifying with ``await verifier.verify_async``, concurrently per batch."""
     return await settle_all_async(_lambda_works(event, verifier), verifier)
 
 
@@ -295,7 +295,7 @@ def sns_http_item(
 
     The headers ``x-amz-sns-message-type``, ``x-amz-sns-message-id`` and ``x-amz-sns-topic-arn`` (names
     compared case-insensitively) must be present and equal the body's ``Type``, ``MessageId`` and
-    ``TopicArn``; otherwise the item carries a :class:`~sesflow.errors.SourceError`. ``raw`` is the body as
+    ``TopicArn``; otherwise the item carries a ``SourceError``. ``raw`` is the body as
     given; ``meta["subscription_arn"]`` comes from ``x-amz-sns-subscription-arn``. An HTTPS endpoint should
     always pass a verifier: anyone can POST to it. Never raises for bad input.
     """
@@ -305,5 +305,5 @@ def sns_http_item(
 async def sns_http_item_async(
     body: bytes | str, headers: Mapping[str, str], *, verifier: MessageVerifier | None = None
 ) -> SourceItem:
-    """:func:`sns_http_item` verifying with ``await verifier.verify_async``."""
+    """``sns_http_item`` verifying with ``await verifier.verify_async``."""
     return await settle_async(_http_work(body, headers, verifier), verifier)

@@ -3,7 +3,7 @@
 The checks, in the order they run (everything up to the certificate URL runs before any network request):
 
 1. the message is an SNS envelope of a known ``Type`` with every signed field present as valid Unicode text,
-   and no signed field but ``Message`` holds a line break or control character (see :func:`canonical_string`);
+   and no signed field but ``Message`` holds a line break or control character (see ``canonical_string``);
 2. its ``TopicArn`` is in the allowlist, when one is given;
 3. ``SignatureVersion`` is ``1`` (SHA1) or ``2`` (SHA256) and ``Signature`` is base64;
 4. ``Timestamp`` is at most ``max_age`` old and at most ``clock_skew`` in the future (replay window);
@@ -13,11 +13,11 @@ The checks, in the order they run (everything up to the certificate URL runs bef
 7. the signature over the canonical string verifies with the version's hash;
 8. with a replay guard, the ``MessageId`` is not one already handled.
 
-Whatever the input, only :class:`~sesflow.errors.SnsVerificationError` subclasses come out: an unexpected
-exception inside the checks becomes :class:`SnsUnexpectedError` (logged with its traceback).
+Whatever the input, only ``SnsVerificationError`` subclasses come out: an unexpected
+exception inside the checks becomes ``SnsUnexpectedError`` (logged with its traceback).
 
-The pure core (:func:`check_signing_cert_url`, :func:`canonical_string`, :func:`verify_with_certificate`,
-:func:`check_subscribe_url`, :func:`subscription_confirmation_params`) does no IO. :class:`SnsVerifier` adds
+The pure core (``check_signing_cert_url``, ``canonical_string``, ``verify_with_certificate``,
+``check_subscribe_url``, ``subscription_confirmation_params``) does no IO. ``SnsVerifier`` adds
 the certificate cache and the only IO: fetching certificates and, on request, confirmation URLs, sync or
 async.
 """
@@ -194,7 +194,7 @@ class SnsUnexpectedError(SnsVerificationError):
 
 @contextlib.contextmanager
 def _only_verification_errors(message: object) -> Iterator[None]:
-    """Let only :class:`SnsVerificationError` out: anything else is a bug, turned into SnsUnexpectedError.
+    """Let only ``SnsVerificationError`` out: anything else is a bug, turned into SnsUnexpectedError.
 
     Defence in depth: every check raises its own error for hostile input; this boundary makes sure that a
     case nobody foresaw still counts as "not verified" instead of escaping as, say, a TypeError (which a
@@ -329,7 +329,7 @@ def canonical_string(message: Mapping[str, Any]) -> bytes:
     other signed key must be present as a string. Lambda's ``SubscribeUrl`` spelling is accepted and signed
     under its canonical name ``SubscribeURL``. Only ``Message`` may hold line breaks or control characters
     (SNS never writes one elsewhere, and one elsewhere could shift text between fields under the same
-    signature), and no field may hold a lone surrogate. Raises :class:`~sesflow.errors.SnsVerificationError`.
+    signature), and no field may hold a lone surrogate. Raises ``SnsVerificationError``.
     """
     with _only_verification_errors(message):
         return _canonical(_signed_fields(message)[1])
@@ -412,7 +412,7 @@ def _check_cert_url(url: object, *, message_id: str | None, test_origins: Collec
 
 
 def check_signing_cert_url(url: str) -> None:
-    """Raise :class:`SnsCertificateUrlError` unless ``url`` is a genuine SNS signing-certificate URL.
+    """Raise ``SnsCertificateUrlError`` unless ``url`` is a genuine SNS signing-certificate URL.
 
     Accepted: exactly ``https://sns.<region>.amazonaws.com/SimpleNotificationService-<hex>.pem`` (China
     regions: ``.amazonaws.com.cn``), lowercase, ASCII, with no userinfo, port, query or fragment. Everything
@@ -480,8 +480,8 @@ def check_subscribe_url(message: Mapping[str, Any]) -> str:
 
     It must be ``https://sns.<region>.amazonaws.com[.cn]/`` (no userinfo, port or fragment) with the query
     ``Action=ConfirmSubscription``, the message's own ``TopicArn`` and ``Token``, and the host's region must
-    be the topic's region. Raises :class:`SnsCertificateUrlError`. This checks the URL only: verify the
-    message first (:meth:`SnsVerifier.verify`), or let :meth:`SnsVerifier.confirm_subscription` do both.
+    be the topic's region. Raises ``SnsCertificateUrlError``. This checks the URL only: verify the
+    message first (``SnsVerifier.verify``), or let ``SnsVerifier.confirm_subscription`` do both.
     """
     with _only_verification_errors(message):
         return _check_subscribe_url(_require_mapping(message), test_origins=())
@@ -639,7 +639,7 @@ def _load_certificate(data: object, *, url: str, message_id: str | None) -> x509
     """Parse a fetched or given PEM certificate and insist that it is one SNS signs with.
 
     It must hold an RSA key of at least 2048 bits, be issued to an SNS name for ``url``'s partition
-    (:func:`_sns_certificate_names`: a subject common name or subjectAltName DNS name) and, if it restricts
+    (``_sns_certificate_names``: a subject common name or subjectAltName DNS name) and, if it restricts
     its key's usage, allow digital signatures. The same rule applies to fetched, injected and given
     certificates.
     """
@@ -710,10 +710,10 @@ def verify_with_certificate(
 ) -> None:
     """Verify ``message`` against a certificate you already hold, with no IO.
 
-    Runs every check of :class:`SnsVerifier` (including the strict ``SigningCertURL`` rule, since the
+    Runs every check of ``SnsVerifier`` (including the strict ``SigningCertURL`` rule, since the
     certificate is only trustworthy as the one SNS serves there, and the rule on the certificate itself)
     with ``now`` (an aware datetime) as the current time; there is no replay guard here.
-    Raises :class:`~sesflow.errors.SnsVerificationError`.
+    Raises ``SnsVerificationError``.
     """
     now = _check_now(now, "now must be")
     with _only_verification_errors(message):
@@ -771,7 +771,7 @@ def subscription_confirmation_params(
 
     Pure: it does not verify. Verify the message first (and check its topic is one you expect);
     ``authenticate_on_unsubscribe`` makes SNS require AWS credentials to unsubscribe the endpoint.
-    Raises :class:`SnsSubscriptionError` for any other message type (never an UnsubscribeConfirmation).
+    Raises ``SnsSubscriptionError`` for any other message type (never an UnsubscribeConfirmation).
     """
     with _only_verification_errors(message):
         message = _require_mapping(message)
@@ -840,7 +840,7 @@ def _load_aiohttp() -> Any:
 
 
 async def _aiohttp_get(aiohttp: Any, url: str, *, seconds: float, ssl_context: ssl.SSLContext) -> bytes:
-    """GET with aiohttp under the rules of :func:`_urllib_get`: no redirects, no proxies, bounded body."""
+    """GET with aiohttp under the rules of ``_urllib_get``: no redirects, no proxies, bounded body."""
     import yarl  # aiohttp's own URL type; encoded=True sends the validated URL byte for byte
 
     headers = {"User-Agent": "sesflow"}
@@ -921,13 +921,13 @@ class _CertificateCache:
 class ReplayGuard(Protocol):
     """Where a verifier remembers the ``MessageId`` s of SNS messages that were handled.
 
-    :class:`SnsVerifier` asks :meth:`seen` after a message verified and refuses it (:class:`SnsReplayError`)
-    when the answer is true; it calls :meth:`remember` only from :meth:`SnsVerifier.mark_handled`, once the
-    message was handled. :class:`MemoryReplayGuard` keeps the ids in the process; to share them between
+    ``SnsVerifier`` asks ``seen`` after a message verified and refuses it (``SnsReplayError``)
+    when the answer is true; it calls ``remember`` only from ``SnsVerifier.mark_handled``, once the
+    message was handled. ``MemoryReplayGuard`` keeps the ids in the process; to share them between
     processes, implement these two methods over a shared store (a database table, Redis ``SET ... PX``).
-    Both may raise: a failing :meth:`seen` makes the message retryable (:class:`SnsReplayGuardError`), a
-    failing :meth:`remember` is logged and only weakens the protection. They are called synchronously, also
-    from :meth:`SnsVerifier.verify_async`, so keep them quick.
+    Both may raise: a failing ``seen`` makes the message retryable (``SnsReplayGuardError``), a
+    failing ``remember`` is logged and only weakens the protection. They are called synchronously, also
+    from ``SnsVerifier.verify_async``, so keep them quick.
     """
 
     def seen(self, message_id: str, now: datetime) -> bool:
@@ -940,7 +940,7 @@ class ReplayGuard(Protocol):
 
 
 class MemoryReplayGuard:
-    """A :class:`ReplayGuard` in this process's memory: thread-safe, bounded, expired ids dropped as it goes.
+    """A ``ReplayGuard`` in this process's memory: thread-safe, bounded, expired ids dropped as it goes.
 
     It holds at most ``max_entries`` ids; past that the oldest is forgotten (logged once at warning level),
     which lets that message be replayed again while it is still inside the verifier's age window. It does
@@ -1030,21 +1030,21 @@ class SnsVerifier:
         fetcher: ``fetcher(url) -> body`` replaces the built-in HTTPS GET (urllib) for certificates and
             confirmation URLs, e.g. to serve a certificate from memory in tests. It only ever receives URLs
             that passed the URL rules; it should raise on anything but a 200 answer.
-        async_fetcher: the same for :meth:`verify_async` / :meth:`confirm_subscription_async`; when omitted
+        async_fetcher: the same for ``verify_async`` / ``confirm_subscription_async``; when omitted
             they use aiohttp if installed, else run ``fetcher`` (or urllib) in a worker thread.
         ssl_context: TLS settings for the built-in fetchers; when omitted, a default verifying context
             (the system's CA store), created on the first real fetch, so a verifier with an injected
             fetcher never loads it. Tests pass a context that trusts their own CA.
         clock_skew: how far in the future a ``Timestamp`` may be (clock differences).
-        replay_guard: remembers the ``MessageId`` s of handled messages (a :class:`MemoryReplayGuard`, or
-            your :class:`ReplayGuard` over a shared store) so that a verified message that was already
-            handled is refused with :class:`SnsReplayError`. Ids are remembered only by
-            :meth:`mark_handled`, once handling succeeded, so a redelivery after a failure still verifies.
+        replay_guard: remembers the ``MessageId`` s of handled messages (a ``MemoryReplayGuard``, or
+            your ``ReplayGuard`` over a shared store) so that a verified message that was already
+            handled is refused with ``SnsReplayError``. Ids are remembered only by
+            ``mark_handled``, once handling succeeded, so a redelivery after a failure still verifies.
         test_only_allowed_origins: **for tests only.** Loopback ``host:port`` origins (e.g.
             ``"127.0.0.1:8443"``) whose https URLs are accepted in place of an SNS host, so a local HTTPS
             test server can serve certificates and confirmation answers. Only loopback hosts are accepted
             here (anything else raises ``ValueError``), every other URL rule still applies, TLS is still
-            verified, and the module-level :func:`check_signing_cert_url` never consults it.
+            verified, and the module-level ``check_signing_cert_url`` never consults it.
     """
 
     def __init__(
@@ -1244,8 +1244,8 @@ class SnsVerifier:
         instead of now, so a message that waited in the queue is not rejected for its age. Its signature,
         certificate and topic are checked all the same.
 
-        With a replay guard, a message it remembers as handled raises :class:`SnsReplayError` (only once
-        everything else verified). Raises :class:`~sesflow.errors.SnsVerificationError` (or a subclass from
+        With a replay guard, a message it remembers as handled raises ``SnsReplayError`` (only once
+        everything else verified). Raises ``SnsVerificationError`` (or a subclass from
         this module) saying why, and nothing else for any message; ``ValueError`` only for a naive
         ``delivered_at`` or clock (a programming error).
         """
@@ -1307,7 +1307,7 @@ class SnsVerifier:
             task.exception()  # retrieved here too, in case every waiter was cancelled
 
     async def verify_async(self, message: Mapping[str, Any], *, delivered_at: datetime | None = None) -> None:
-        """Verify ``message`` like :meth:`verify`, fetching without blocking the event loop.
+        """Verify ``message`` like ``verify``, fetching without blocking the event loop.
 
         Concurrent verifications that need the same uncached certificate share one fetch.
         """
@@ -1342,9 +1342,9 @@ class SnsVerifier:
 
         In order: the message must be a SubscriptionConfirmation (an UnsubscribeConfirmation is always
         refused), its topic must be allowlisted (without an allowlist, ``confirm_any_topic=True`` is
-        required), the message must verify, and the ``SubscribeURL`` must pass :func:`check_subscribe_url`.
+        required), the message must verify, and the ``SubscribeURL`` must pass ``check_subscribe_url``.
         Only then is the URL fetched. Returns the ``SubscriptionArn`` SNS answers with, or the URL fetched
-        if the answer names none. Raises :class:`~sesflow.errors.SnsVerificationError` subclasses.
+        if the answer names none. Raises ``SnsVerificationError`` subclasses.
         """
         self._check_confirmable(message, confirm_any_topic)
         self.verify(message)
@@ -1360,7 +1360,7 @@ class SnsVerifier:
     async def confirm_subscription_async(
         self, message: Mapping[str, Any], *, confirm_any_topic: bool = False
     ) -> str:
-        """The async twin of :meth:`confirm_subscription`."""
+        """The async twin of ``confirm_subscription``."""
         self._check_confirmable(message, confirm_any_topic)
         await self.verify_async(message)
         with _only_verification_errors(message):

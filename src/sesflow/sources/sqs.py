@@ -1,7 +1,7 @@
 """SQS: a message as boto3 ``receive_message`` returns it, and the records of a Lambda SQS event.
 
 The body is one of: an SNS envelope (subscription with raw message delivery off), the SES record itself (raw
-message delivery on), or an EventBridge event (a rule whose target is the queue). :func:`sqs_body_work` tells
+message delivery on), or an EventBridge event (a rule whose target is the queue). ``sqs_body_work`` tells
 them apart and is the one pure core of the four public functions here.
 """
 
@@ -194,7 +194,7 @@ def sqs_message_item(message: Mapping[str, Any], *, verifier: MessageVerifier | 
 async def sqs_message_item_async(
     message: Mapping[str, Any], *, verifier: MessageVerifier | None = None
 ) -> SourceItem:
-    """:func:`sqs_message_item` verifying with ``await verifier.verify_async``."""
+    """``sqs_message_item`` verifying with ``await verifier.verify_async``."""
     return await settle_async(_message_work(message, verifier, index=None), verifier)
 
 
@@ -203,7 +203,7 @@ def sqs_lambda_items(
 ) -> list[SourceItem]:
     """The items of a Lambda SQS event (``Records[]`` with ``messageId``, ``receiptHandle``, ``body``...).
 
-    One item per record, in order, as :func:`sqs_message_item` describes; ``meta["queue_arn"]`` is the
+    One item per record, in order, as ``sqs_message_item`` describes; ``meta["queue_arn"]`` is the
     record's ``eventSourceARN`` (a FIFO queue's ends in ``.fifo``). A record that is not an SQS record is an
     error item; an event with no ``Records`` list is one error item with an empty ``item_id``.
     """
@@ -213,5 +213,5 @@ def sqs_lambda_items(
 async def sqs_lambda_items_async(
     event: Mapping[str, Any], *, verifier: MessageVerifier | None = None
 ) -> list[SourceItem]:
-    """:func:`sqs_lambda_items` verifying with ``await verifier.verify_async``, concurrently per batch."""
+    """``sqs_lambda_items`` verifying with ``await verifier.verify_async``, concurrently per batch."""
     return await settle_all_async(_lambda_works(event, verifier), verifier)

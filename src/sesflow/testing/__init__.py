@@ -1,5 +1,5 @@
 """Tools for testing code that uses sesflow: sample records, factories, hypothesis strategies,
-:class:`LocalSes`, which publishes the SES events of sends made against a moto server, and :class:`FakeSes`, a
+``LocalSes``, which publishes the SES events of sends made against a moto server, and ``FakeSes``, a
 local endpoint that answers the sending calls like SES.
 
 ``sesflow.testing.strategies`` needs the ``testing`` extra (hypothesis); ``LocalSes`` needs a moto server to

@@ -1,7 +1,7 @@
-"""The pure half of :class:`~sesflow.testing.LocalSes`: requests in, SES event records out. No IO.
+"""The pure half of ``LocalSes``: requests in, SES event records out. No IO.
 
-:func:`messages_from_request` reads what an accepted send asked SES to do (any of the v1 and v2 send
-operations, raw MIME included); :class:`Simulator` decides what happens to each recipient (the mailbox
+``messages_from_request`` reads what an accepted send asked SES to do (any of the v1 and v2 send
+operations, raw MIME included); ``Simulator`` decides what happens to each recipient (the mailbox
 simulator's fixed outcomes, configurable ones for other addresses, opens and clicks drawn from a seeded
 random generator) and builds the records SES would publish, in time order.
 """
@@ -126,7 +126,7 @@ class DestinationKind(enum.StrEnum):
 
 @attrs.frozen
 class LocalDestination:
-    """One event destination of a configuration set, as :class:`~sesflow.testing.LocalSes` publishes to it.
+    """One event destination of a configuration set, as ``LocalSes`` publishes to it.
 
     ``target`` is the topic ARN (SNS), the delivery stream ARN (Firehose), the event bus name or ARN
     (EventBridge), or None (CloudWatch, which publishes metrics, not records: LocalSes publishes nothing
@@ -739,7 +739,7 @@ class Simulator:
     """Builds the records SES publishes for a message. Deterministic for a given ``rng`` state.
 
     ``outcomes`` maps an address (``"jane@example.com"``) or a domain (``"@example.org"``) to the
-    :class:`Outcome` of every other address; ``default_outcome`` covers the rest. Mailbox-simulator addresses
+    ``Outcome`` of every other address; ``default_outcome`` covers the rest. Mailbox-simulator addresses
     always behave as the simulator does, and never open or click. ``open_rate`` and ``click_rate`` are the
     chances that a delivered recipient opens the message, and clicks one of its tracked links; both need an
     HTML body, and a click needs a link SES would track.
@@ -805,7 +805,7 @@ class Simulator:
         """Every record SES would publish for ``message`` sent at ``sent_at``, oldest first.
 
         One Send (or one Rendering Failure, and nothing else, when the template did not render), then each
-        recipient's events as its :class:`Outcome` says; a message with a virus gets one Reject instead.
+        recipient's events as its ``Outcome`` says; a message with a virus gets one Reject instead.
         """
         mail = self.mail(message, sent_at)
         timeline: list[tuple[datetime, int, EventType, Record]] = []
@@ -1075,7 +1075,7 @@ def firehose_row(
     lower_map_keys: bool | None = None,
 ) -> dict[str, Any]:
     """The row Firehose's record format conversion makes of a JSON ``record`` for a Glue table, as LocalSes
-    emulates it: ``schema`` is the table's columns as a :class:`~sesflow.analytics.schema.Struct` keyed by
+    emulates it: ``schema`` is the table's columns as a ``Struct`` keyed by
     the Glue names.
 
     With the OpenX JSON SerDe and ``CaseInsensitive`` (its default) every JSON key is lower-cased before it is

@@ -19,7 +19,7 @@ __all__ = ["embedded_moto"]
 def embedded_moto(feature: str, *, dummy_credentials: bool = False) -> Iterator[str]:
     """Start moto in server mode on 127.0.0.1 (a free port); yield its endpoint URL; stop it on exit.
 
-    ``feature`` names what needs it in the :class:`~sesflow.MissingExtra` raised without ``moto[server]``.
+    ``feature`` names what needs it in the ``MissingExtra`` raised without ``moto[server]``.
     ``dummy_credentials`` sets AWS credentials and region in the environment where none are set, so that
     clients the caller does not build itself can sign their requests.
     """

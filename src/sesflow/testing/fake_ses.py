@@ -1,7 +1,7 @@
 """A local HTTP endpoint that answers like SES for the sending operations, for tests and benchmarks.
 
 moto covers most of SES but not v2 ``SendBulkEmail``, ``GetAccount`` or v2 templates, and it accepts what SES
-refuses (a send naming a configuration set that does not exist). :class:`FakeSes` speaks SES's two wire
+refuses (a send naming a configuration set that does not exist). ``FakeSes`` speaks SES's two wire
 protocols on 127.0.0.1 for the few operations a sender needs, so boto3 / aioboto3 clients talk to it through
 their real serializers, parsers and HTTP stacks:
 
@@ -19,8 +19,8 @@ exists, is not paused, and has the send's configuration set, sending identity an
 documents no error code of its own for a tenant's refusals, so the fake answers them with codes the API model
 lists for ``SendEmail`` (``NotFoundException``, ``BadRequestException``, ``SendingPausedException``) and words
 of its own that name the tenant. It records every call, and plays scripted failures:
-whole-call errors (:meth:`FakeSes.fail`, e.g. throttling) and per-destination bulk statuses
-(:meth:`FakeSes.script_status`). ``delay`` makes every answer wait, like a real network round trip. Standard
+whole-call errors (``FakeSes.fail``, e.g. throttling) and per-destination bulk statuses
+(``FakeSes.script_status``). ``delay`` makes every answer wait, like a real network round trip. Standard
 library only.
 """
 

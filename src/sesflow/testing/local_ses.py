@@ -1,6 +1,6 @@
 """``LocalSes``: the SES event publishing that moto leaves out, for local runs and integration tests.
 
-moto accepts sends but publishes no events. A :class:`LocalSes` watches the sends made against a moto server
+moto accepts sends but publishes no events. A ``LocalSes`` watches the sends made against a moto server
 (through sesflow's clients, boto3 clients, or sessions it instruments) and, for every accepted message,
 publishes the records real SES would publish to the event destinations of the message's configuration set:
 SNS topics (so SQS subscribers receive real SNS envelopes through moto), the EventBridge default bus, and
@@ -149,7 +149,7 @@ class LocalSes:
             Click events only if one of its destinations asks for them.
         click_rate: the chance (0 to 1) that a delivered recipient clicks one of the message's tracked
             links (``http(s)`` anchors without ``ses:no-track``).
-        outcomes: the :class:`Outcome` of addresses that are not the mailbox simulator's, by address
+        outcomes: the ``Outcome`` of addresses that are not the mailbox simulator's, by address
             (``"jane@example.com"``) or domain (``"@example.org"``); ``default_outcome`` for the others
             (delivered).
         clock: gives the send time (default: now, UTC); event times follow it by realistic delays.
@@ -158,12 +158,12 @@ class LocalSes:
         caller_identity: the ``ses:caller-identity`` tag of every record.
         session: the boto3 session LocalSes publishes with (default: one with dummy credentials).
 
-    Sends are seen through :meth:`instrument` (an ``SesClient``, an open ``AsyncSesClient``, a boto3 or
+    Sends are seen through ``instrument`` (an ``SesClient``, an open ``AsyncSesClient``, a boto3 or
     aiobotocore ``ses``/``sesv2`` client, or a boto3, aiobotocore or aioboto3 session before it makes its
-    clients), and through what :meth:`client`, :meth:`session`, :meth:`ses_client`, :meth:`async_session` and
-    :meth:`aioboto3_session` hand out.
+    clients), and through what ``client``, ``session``, ``ses_client``, ``async_session`` and
+    ``aioboto3_session`` hand out.
     Sends without a configuration set, to a set the server does not know, or to a set without destinations,
-    publish nothing, as with SES. Use it as a context manager (or call :meth:`close`) to remove its hooks.
+    publish nothing, as with SES. Use it as a context manager (or call ``close``) to remove its hooks.
     """
 
     def __init__(
@@ -222,7 +222,7 @@ class LocalSes:
 
     def session(self) -> boto3.session.Session:
         """A boto3 session whose ``ses``/``sesv2`` clients are all observed (made after this call): give it to
-        a :class:`~sesflow.provisioning.Provisioner` so that the destinations it creates are known exactly."""
+        a ``Provisioner`` so that the destinations it creates are known exactly."""
         with self._lock:
             if self._instrumented_session is None:
                 session = _fresh_session(self.region)
@@ -243,7 +243,7 @@ class LocalSes:
 
     def aioboto3_session(self) -> Any:
         """An ``aioboto3.Session`` whose clients are observed, for apps that use aioboto3 (which the
-        ``async`` extra no longer installs: :meth:`async_session` needs only the extra)."""
+        ``async`` extra no longer installs: ``async_session`` needs only the extra)."""
         try:
             import aioboto3
         except ImportError as exc:
@@ -260,7 +260,7 @@ class LocalSes:
     def ses_client(
         self, configuration_set: str | None = None, *, api: Literal["v2", "v1"] = "v2", **options: Any
     ) -> SesClient:
-        """An observed :class:`~sesflow.SesClient` on the server (no client-side rate limit unless
+        """An observed ``SesClient`` on the server (no client-side rate limit unless
         ``max_send_rate=`` is given; other options as ``SesClient`` takes them)."""
         from ..sending import SesClient
 
@@ -270,7 +270,7 @@ class LocalSes:
     def instrument(self, target: T) -> T:
         """Observe the sends made through ``target`` from now on; returns ``target``.
 
-        ``target`` is an :class:`~sesflow.SesClient`, an open :class:`~sesflow.AsyncSesClient`, a boto3 or
+        ``target`` is an ``SesClient``, an open ``AsyncSesClient``, a boto3 or
         aiobotocore ``ses``/``sesv2`` client, or a boto3, aiobotocore or aioboto3 session (its clients made
         afterwards).
         Instrumenting twice is harmless.
@@ -416,7 +416,7 @@ class LocalSes:
     def events(
         self, *, event_type: EventType | str | None = None, configuration_set: str | None = None
     ) -> list[SesEvent]:
-        """:meth:`records`, parsed."""
+        """``records``, parsed."""
         out = []
         for record in self.records(event_type=event_type, configuration_set=configuration_set):
             event = parse_event(record)

@@ -1,4 +1,4 @@
-"""pytest fixtures for testing SES pipelines locally: a moto server and a :class:`LocalSes` on it.
+"""pytest fixtures for testing SES pipelines locally: a moto server and a ``LocalSes`` on it.
 
 Installed with sesflow, this plugin is loaded by pytest through the ``pytest11`` entry point
 (``-p no:sesflow`` turns it off); without the entry point, add
@@ -7,7 +7,7 @@ the ``testing`` extra (``moto[server]``).
 
 - ``local_ses_endpoint`` (session): the URL of a moto server on a loopback port, started once. Define a
   fixture of the same name in your ``conftest.py`` to use a server of your own.
-- ``local_ses`` (function): a :class:`LocalSes` on that server, seeded (``seed=0``), closed after the test.
+- ``local_ses`` (function): a ``LocalSes`` on that server, seeded (``seed=0``), closed after the test.
   ``@pytest.mark.local_ses(seed=..., open_rate=..., click_rate=..., outcomes=..., default_outcome=...)``
   passes options to it.
 """
@@ -48,7 +48,7 @@ def local_ses_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def local_ses(request: pytest.FixtureRequest, local_ses_endpoint: str) -> Iterator[LocalSes]:
-    """A :class:`LocalSes` on ``local_ses_endpoint``, options from the ``local_ses`` marker (seed 0 by
+    """A ``LocalSes`` on ``local_ses_endpoint``, options from the ``local_ses`` marker (seed 0 by
     default); its hooks are removed after the test."""
     from .local_ses import LocalSes
 

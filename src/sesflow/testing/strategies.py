@@ -668,7 +668,7 @@ def bounce_records(
     (feedback notifications) or None for either. ``bounce_type`` fixes the type (``"Permanent"`` to test
     suppression); otherwise every type is drawn with the subtypes SES pairs it with, and, with
     ``allow_unknown``, sometimes a type or subtype this version does not know. ``recipients`` and
-    ``configuration_set`` are as in :func:`mail_objects`.
+    ``configuration_set`` are as in ``mail_objects``.
     """
     kind = None if bounce_type is None else str(BounceType(bounce_type).value)
     detail = _bounce_detail(kind, allow_unknown)
@@ -686,7 +686,7 @@ def complaint_records(
 ) -> st.SearchStrategy[Record]:
     """Complaint records: with or without a feedback report, ``complaintSubType`` null or
     ``OnAccountSuppressionList``, every feedback type including ``not-spam`` (and, with ``allow_unknown``,
-    sometimes an unknown one). Arguments as in :func:`bounce_records`.
+    sometimes an unknown one). Arguments as in ``bounce_records``.
     """
     families = _families(family, EventType.COMPLAINT)
     return _records(
@@ -702,7 +702,7 @@ def delivery_records(
 ) -> st.SearchStrategy[Record]:
     """Delivery records (``processingTimeMillis``, ``smtpResponse``...).
 
-    Arguments as in :func:`bounce_records`.
+    Arguments as in ``bounce_records``.
     """
     families = _families(family, EventType.DELIVERY)
     return _records(EventType.DELIVERY, families, recipients, configuration_set, _delivery_detail)
@@ -807,8 +807,8 @@ def ses_records(
     ``event_types`` restricts the types (``[EventType.BOUNCE, "Complaint"]``); ``families`` restricts the
     families (feedback notifications exist for Bounce, Complaint and Delivery only). ``allow_unknown`` lets
     open enumerations sometimes carry unknown values; ``unknown_event_types`` also draws records of an
-    ``eventType`` this version does not know (parsed as :class:`~sesflow.events.UnknownEvent`).
-    ``recipients`` and ``configuration_set`` are as in :func:`mail_objects`.
+    ``eventType`` this version does not know (parsed as ``UnknownEvent``).
+    ``recipients`` and ``configuration_set`` are as in ``mail_objects``.
     """
     types = [EventType(t) for t in event_types] if event_types is not None else list(EventType)
     for t in types:
@@ -854,7 +854,7 @@ def ses_events(
     allow_unknown: bool = True,
     unknown_event_types: bool = False,
 ) -> st.SearchStrategy[SesEvent]:
-    """Parsed events: :func:`ses_records` (same arguments) passed through :func:`sesflow.parse_event`."""
+    """Parsed events: ``ses_records`` (same arguments) passed through ``sesflow.parse_event``."""
     records = ses_records(
         event_types=event_types,
         families=families,
@@ -919,8 +919,8 @@ def control_messages() -> st.SearchStrategy[Record | str | bytes]:
     """What SES sends on event and notification channels that is not an event about a sent message.
 
     The topic-validation text (as ``str`` and as ``bytes``), ``AmazonSnsSubscriptionSucceeded``
-    notifications, and ``Received`` (inbound mail) notifications. :func:`sesflow.parse_event` returns a
-    :class:`~sesflow.events.ControlMessage` for each; a handler should ignore them without failing.
+    notifications, and ``Received`` (inbound mail) notifications. ``sesflow.parse_event`` returns a
+    ``ControlMessage`` for each; a handler should ignore them without failing.
     """
 
     return st.one_of(

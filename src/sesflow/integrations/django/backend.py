@@ -1,8 +1,8 @@
-"""``EmailBackend``: Django's email API over :class:`~sesflow.SesClient`, and the per-message options.
+"""``EmailBackend``: Django's email API over ``SesClient``, and the per-message options.
 
 ``email_from_django`` turns a Django ``EmailMessage`` (or ``EmailMultiAlternatives``) into a sesflow
-:class:`~sesflow.Email`: everything sesflow checks about an ``Email`` is checked here too, and anything the
-message carries that SES would not get as written raises :class:`~sesflow.ValidationError` instead of being
+``Email``: everything sesflow checks about an ``Email`` is checked here too, and anything the
+message carries that SES would not get as written raises ``ValidationError`` instead of being
 dropped on the way.
 """
 
@@ -60,7 +60,7 @@ class SesflowOptions:
     ``configuration_set`` replaces the backend's default for this message (checked to exist like every set);
     ``tags`` are added to the default tags; ``template`` sends an SES template instead of the message's
     content (leave its subject and body empty); ``list_unsubscribe``, ``list_management`` and
-    ``feedback_address`` are those of :class:`~sesflow.Email`. :meth:`apply` sets the attribute and returns
+    ``feedback_address`` are those of ``Email``. ``apply`` sets the attribute and returns
     the message, for one-liners and for type checkers that do not know the attribute.
     """
 
@@ -272,9 +272,9 @@ def _bodies(message: EmailMessage) -> tuple[str | None, str | None]:
 
 
 def email_from_django(message: EmailMessage) -> Email:
-    """The sesflow :class:`~sesflow.Email` for a Django ``EmailMessage``.
+    """The sesflow ``Email`` for a Django ``EmailMessage``.
 
-    Raises :class:`~sesflow.ValidationError` (naming the field) for what cannot be sent as written.
+    Raises ``ValidationError`` (naming the field) for what cannot be sent as written.
     """
     if not isinstance(message, EmailMessage):
         raise ValidationError(
@@ -360,16 +360,16 @@ def email_from_django(message: EmailMessage) -> Email:
 class EmailBackend(BaseEmailBackend):
     """Django's email backend for SES: ``EMAIL_BACKEND = "sesflow.integrations.django.EmailBackend"``.
 
-    Configured by ``settings.SESFLOW`` (see :data:`~sesflow.integrations.django.conf.CLIENT_SETTINGS`);
+    Configured by ``settings.SESFLOW`` (see ``CLIENT_SETTINGS``);
     keyword arguments (``get_connection(backend, configuration_set="other")``) replace single settings, named
     as the client's keyword arguments. Without them every backend shares the process's one
-    :class:`~sesflow.SesClient`, so the configuration set is checked once per ``CONFIGURATION_SET_TTL`` and
-    the send rate is shared; with them the backend builds its own, opened by :meth:`open` and closed by
-    :meth:`close`.
+    ``SesClient``, so the configuration set is checked once per ``CONFIGURATION_SET_TTL`` and
+    the send rate is shared; with them the backend builds its own, opened by ``open`` and closed by
+    ``close``.
 
-    :meth:`send_messages` returns how many messages SES accepted. Each message gets ``message.sesflow_result``
-    (the :class:`~sesflow.SendResult`, with SES's message id, or None) and ``message.sesflow_error`` (None, or
-    the error). A message that was not sent raises its :class:`~sesflow.SendingError` (nothing after it is
+    ``send_messages`` returns how many messages SES accepted. Each message gets ``message.sesflow_result``
+    (the ``SendResult``, with SES's message id, or None) and ``message.sesflow_error`` (None, or
+    the error). A message that was not sent raises its ``SendingError`` (nothing after it is
     sent); with ``fail_silently`` it is logged at error level, not counted, and the next message is sent.
     """
 
@@ -388,7 +388,7 @@ class EmailBackend(BaseEmailBackend):
         self._owns_client = False
 
     def open(self) -> bool:
-        """Get the client ready; True when this call did (so :meth:`send_messages` closes it after)."""
+        """Get the client ready; True when this call did (so ``send_messages`` closes it after)."""
         if self._client is not None:
             return False
         if self._overrides:

@@ -1,6 +1,6 @@
 """``settings.SESFLOW``: the one settings dict of the Django integration, read once and checked key by key.
 
-Sending keys map to :class:`~sesflow.SesClient` keyword arguments through :data:`CLIENT_SETTINGS` (the only
+Sending keys map to ``SesClient`` keyword arguments through ``CLIENT_SETTINGS`` (the only
 place the two spellings meet); the other keys configure the webhook views and the worker command. Everything
 built from the settings (the shared client, the router, the verifier, the idempotency store) is built once per
 process and rebuilt when Django reports that ``SESFLOW`` changed (``override_settings`` in tests).
@@ -62,7 +62,7 @@ CLIENT_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
         "AWS_SESSION_TOKEN": "aws_session_token",
     }
 )
-"""``SESFLOW`` key -> :class:`~sesflow.SesClient` keyword argument, for every sending setting.
+"""``SESFLOW`` key -> ``SesClient`` keyword argument, for every sending setting.
 
 A key left out of ``SESFLOW`` is not passed, so the client's own default holds. ``TENANT`` needs a client
 that takes ``tenant=``; with ``None`` it is not passed at all."""
@@ -218,7 +218,7 @@ setting_changed.connect(_on_setting_changed, dispatch_uid="sesflow-settings-chan
 
 
 def read_settings() -> SesflowSettings:
-    """``settings.SESFLOW``, checked (raises :class:`SettingsError`)."""
+    """``settings.SESFLOW``, checked (raises ``SettingsError``)."""
     return _once("settings", lambda: _parse(getattr(django_settings, "SESFLOW", None)))
 
 
@@ -230,7 +230,7 @@ def _accepted_keywords() -> frozenset[str]:
 
 
 def client_options(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The keyword arguments of the backend's :class:`~sesflow.SesClient`: the settings, then ``overrides``
+    """The keyword arguments of the backend's ``SesClient``: the settings, then ``overrides``
     (keyword names, as ``get_connection(**overrides)`` passes them)."""
     options = dict(read_settings().client)
     keywords = {keyword: name for name, keyword in CLIENT_SETTINGS.items()}
@@ -263,7 +263,7 @@ def _setting_for(field: str) -> str:
 
 
 def new_client(options: Mapping[str, Any]) -> SesClient:
-    """A :class:`~sesflow.SesClient` built with ``options``; a bad option raises :class:`SettingsError`."""
+    """A ``SesClient`` built with ``options``; a bad option raises ``SettingsError``."""
     try:
         return SesClient(**options)
     except ValidationError as exc:
@@ -273,7 +273,7 @@ def new_client(options: Mapping[str, Any]) -> SesClient:
 
 
 def shared_client() -> SesClient:
-    """The process's one :class:`~sesflow.SesClient` built from the settings (thread-safe, so shared by every
+    """The process's one ``SesClient`` built from the settings (thread-safe, so shared by every
     backend instance: one connection pool, one rate limit, one configuration-set check)."""
     return _once("client", lambda: new_client(client_options()))
 
@@ -309,7 +309,7 @@ def _router() -> EventRouter:
 
 def event_router(*, asynchronous: bool) -> EventRouter:
     """The router the views and the worker dispatch to: ``SESFLOW['ROUTER']``, and when ``SIGNALS`` is on,
-    :data:`~sesflow.integrations.django.signals.ses_event` sent after its handlers (see ``signals``)."""
+    ``ses_event`` sent after its handlers (see ``signals``)."""
     from .signals import signalling_router
 
     def build() -> EventRouter:
@@ -327,7 +327,7 @@ def event_router(*, asynchronous: bool) -> EventRouter:
 
 
 def sns_verifier() -> MessageVerifier:
-    """The process's :class:`~sesflow.SnsVerifier`, with ``TOPIC_ARNS`` as its allowlist."""
+    """The process's ``SnsVerifier``, with ``TOPIC_ARNS`` as its allowlist."""
 
     def build() -> MessageVerifier:
         from ...sources.sns_verify import SnsVerifier

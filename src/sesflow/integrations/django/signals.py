@@ -2,7 +2,7 @@
 
 For code written the django-ses way (``@receiver(...)`` functions in an app's ``signals.py``). The signal is
 sent with the event's class as ``sender``, so a receiver can ask for one type only, the way ``post_save``
-receivers ask for one model::
+receivers ask for one model:
 
     from django.dispatch import receiver
     from sesflow.events import BounceEvent
@@ -13,7 +13,7 @@ receivers ask for one model::
         ...
 
 It is sent after the router's handlers, for every SES event (also when no handler matched, and for events of
-types sesflow does not know, as :class:`~sesflow.events.UnknownEvent`); control messages (subscription
+types sesflow does not know, as ``UnknownEvent``); control messages (subscription
 confirmations) and payloads that are not SES events are not signalled. Every receiver runs even when another
 raises (``send_robust``); if any receiver raised, the delivery counts as failed (the webhook answers 500 so
 SNS retries, the worker leaves the message on its queue), exactly like a failing router handler.
@@ -35,13 +35,13 @@ from ...sources import SourceItem
 __all__ = ["EventNotHandled", "ses_event", "signalling_router"]
 
 ses_event = Signal()
-"""Sent with ``sender=type(event)`` and ``event=`` the typed :class:`~sesflow.SesEvent`."""
+"""Sent with ``sender=type(event)`` and ``event=`` the typed ``SesEvent``."""
 
 
 class EventNotHandled(SesflowError):
     """A router handler or a ``ses_event`` receiver raised for a record, so its delivery is to be retried.
 
-    ``result`` is the router's :class:`~sesflow.DispatchResult`; ``receiver_errors`` pairs each receiver that
+    ``result`` is the router's ``DispatchResult``; ``receiver_errors`` pairs each receiver that
     raised with its exception. The first exception is chained as ``__cause__``.
     """
 
@@ -63,7 +63,7 @@ def _check(result: DispatchResult, responses: Sequence[tuple[Any, object]] = ())
 
 
 def signalling_router(router: EventRouter, *, asynchronous: bool) -> EventRouter:
-    """A router that hands every record to ``router`` and then sends :data:`ses_event` for each SES event.
+    """A router that hands every record to ``router`` and then sends ``ses_event`` for each SES event.
 
     Records go through ``router.dispatch`` (or ``dispatch_async``) unchanged, so its handlers, filters and
     hooks behave as they would alone; a failure there, or of a receiver, fails the relay, which is what the

@@ -1,6 +1,6 @@
 """``path("ses/", include("sesflow.integrations.django.urls"))`` puts the webhook at ``ses/events/``.
 
-The URL's name is ``sesflow-sns``. Mount :func:`~sesflow.integrations.django.views.sns_webhook_async` yourself
+The URL's name is ``sesflow-sns``. Mount ``sns_webhook_async`` yourself
 for the async view.
 """
 

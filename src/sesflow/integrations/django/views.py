@@ -1,7 +1,7 @@
 """The SNS HTTPS webhook as Django views: ``sns_webhook`` (blocking) and ``sns_webhook_async``.
 
 Both read the request and write the answer; verifying, confirming subscriptions, dispatching and choosing the
-status code are :func:`sesflow.integrations.handle_sns_request` (and its blocking twin), the same as for the
+status code are ``sesflow.integrations.handle_sns_request`` (and its blocking twin), the same as for the
 FastAPI and aiohttp endpoints. Both are exempt from CSRF (SNS cannot send a token; the signature is what
 proves the request) and take ``POST`` only.
 """

@@ -2,15 +2,15 @@
 
 SES reads two headers on SMTP (and raw MIME) messages: ``X-SES-CONFIGURATION-SET`` names the configuration
 set, and ``X-SES-MESSAGE-TAGS`` carries the message tags as ``name1=value1, name2=value2``; it strips both
-before delivery. :func:`prepare_message` builds the message with those headers set and checked by the same
+before delivery. ``prepare_message`` builds the message with those headers set and checked by the same
 rules as the API path, and works out the SMTP envelope. The SMTP dialogue itself (connecting, securing,
 logging in, MAIL / RCPT / DATA, RSET after a refusal, reconnecting after a ``421`` or a dropped connection,
-and the typed errors: ``454 Throttling failure`` is the same :class:`~sesflow.sending.errors.Throttled` as
-on the API path) is written once, without IO, in ``_dialogue``; :class:`SmtpSender` (smtplib) and
-:class:`AsyncSmtpSender` (aiosmtplib, extra ``smtp``) only carry out its commands over one TLS connection and
+and the typed errors: ``454 Throttling failure`` is the same ``Throttled`` as
+on the API path) is written once, without IO, in ``_dialogue``; ``SmtpSender`` (smtplib) and
+``AsyncSmtpSender`` (aiosmtplib, extra ``smtp``) only carry out its commands over one TLS connection and
 one login reused across many messages.
 
-The modules: ``_settings`` (endpoints, ports, the SMTP password, :class:`SmtpSettings`), ``_errors`` (replies
+The modules: ``_settings`` (endpoints, ports, the SMTP password, ``SmtpSettings``), ``_errors`` (replies
 and errors), ``_message`` (preparing a message), ``_dialogue`` (the protocol, no IO), ``_sync`` and ``_async``
 (the two shells).
 """

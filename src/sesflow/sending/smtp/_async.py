@@ -30,7 +30,7 @@ _async_sleep = asyncio.sleep
 
 
 class AsyncSmtpSender(SenderBase):
-    """The asyncio twin of :class:`~sesflow.sending.smtp.SmtpSender`, over :mod:`aiosmtplib` (extra ``smtp``).
+    """The asyncio twin of ``SmtpSender``, over ``aiosmtplib`` (extra ``smtp``).
 
     Same options and behaviour: one connection and one login reused (``async with``), a reconnect when the
     server has dropped it, typed errors. Concurrent ``send`` calls on one sender take turns on its
@@ -71,7 +71,7 @@ class AsyncSmtpSender(SenderBase):
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> SmtpResult:
-        """Send one message; see :meth:`SmtpSender.send <sesflow.sending.smtp.SmtpSender.send>`."""
+        """Send one message; see ``SmtpSender.send``."""
         return await self._run(self._dialogue.send(message, configuration_set, tags))
 
     async def send_many(self, messages: Iterable[Email | EmailMessage]) -> list[SmtpResult | SendingError]:

@@ -1,18 +1,18 @@
 """The SMTP dialogue with SES, written once and without IO (as h11 keeps HTTP/1.1 apart from sockets).
 
-:class:`SmtpDialogue` decides everything a send over SMTP involves: which configuration set and tags a
+``SmtpDialogue`` decides everything a send over SMTP involves: which configuration set and tags a
 message carries (by the API clients' rules, in ``_message``), how long the rate limit makes it wait, how a
 connection is opened, secured and logged in, the MAIL / RCPT / DATA exchange, what each reply means (a
 per-recipient refusal, an ``RSET`` after a refused message, a reconnect after a ``421`` or a dropped
 connection, and when sending again would risk a duplicate), and which typed error comes out. Like
-:class:`~sesflow.sending._core.SendingCore`, each operation is a flow: a generator that yields effects and is
+``SendingCore``, each operation is a flow: a generator that yields effects and is
 sent their answers.
 
-The effects are :class:`~sesflow.sending._core.Sleep`, :class:`~sesflow.sending._core.Exclusive` (the
+The effects are ``Sleep``, ``Exclusive`` (the
 sender's one connection is used by one flow at a time) and the commands below. Every command is answered by
-a normalised reply: an :class:`SmtpReply` (whatever the library raised or returned for it),
-:class:`Extensions` (a successful ``EHLO``), :class:`NoReply` (the connection failed or dropped), or None
-(for :class:`Close`). The shells (``_sync`` over smtplib, ``_async`` over aiosmtplib) only
+a normalised reply: an ``SmtpReply`` (whatever the library raised or returned for it),
+``Extensions`` (a successful ``EHLO``), ``NoReply`` (the connection failed or dropped), or None
+(for ``Close``). The shells (``_sync`` over smtplib, ``_async`` over aiosmtplib) only
 carry out commands and normalise answers, so the two cannot decide differently.
 """
 
@@ -84,7 +84,7 @@ class Connect:
 
 @attrs.frozen
 class Hello:
-    """``EHLO``; a ``250`` is answered with the :class:`Extensions` the server offers."""
+    """``EHLO``; a ``250`` is answered with the ``Extensions`` the server offers."""
 
 
 @attrs.frozen
@@ -158,7 +158,7 @@ class NoReply:
 
 
 Answer: TypeAlias = "SmtpReply | Extensions | NoReply | None"
-"""What a command is answered with (None for :class:`Close` only)."""
+"""What a command is answered with (None for ``Close`` only)."""
 
 T = TypeVar("T")
 SmtpFlow: TypeAlias = Generator["Sleep | Exclusive | Command", Any, T]
@@ -219,7 +219,7 @@ class SmtpDialogue:
     def prepare(
         self, message: Email | EmailMessage, configuration_set: str | None, tags: Mapping[str, str] | None
     ) -> PreparedMessage:
-        """The message as :meth:`send` would send it, ``configuration_set`` and ``tags`` overriding the
+        """The message as ``send`` would send it, ``configuration_set`` and ``tags`` overriding the
         message's own (no IO)."""
         return prepare_message(
             message,
@@ -254,7 +254,7 @@ class SmtpDialogue:
         self, messages: Iterable[Email | EmailMessage]
     ) -> SmtpFlow[list[SmtpResult | SendingError]]:
         """Send each message in turn; any failure of one is returned in its place (see
-        :func:`~sesflow.sending._core.failed_send`) and the others still go."""
+        ``failed_send``) and the others still go."""
         out: list[SmtpResult | SendingError] = []
         for message in messages:
             try:
@@ -321,7 +321,7 @@ class SmtpDialogue:
         return (yield from self._fail(answer, "CONNECT"))
 
     def _expect(self, answer: Answer, *codes: int, stage: str = "CONNECT") -> SmtpFlow[None]:
-        """Go on when ``answer`` is a reply with one of ``codes``; otherwise :meth:`_fail`."""
+        """Go on when ``answer`` is a reply with one of ``codes``; otherwise ``_fail``."""
         if not (isinstance(answer, SmtpReply) and answer.code in codes):
             yield from self._fail(answer, stage)
 

@@ -1,5 +1,5 @@
-"""SMTP replies and the errors they become: the same :class:`~sesflow.sending.errors.SesError` types as the
-API path (``code`` is the reply code as text), each also an :class:`SmtpError` keeping the reply."""
+"""SMTP replies and the errors they become: the same ``SesError`` types as the
+API path (``code`` is the reply code as text), each also an ``SmtpError`` keeping the reply."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ class SmtpRecipientsRefused(SmtpError):
 
 
 class SmtpThrottled(SmtpError, Throttled):
-    """``454 Throttling failure: Maximum sending rate exceeded``: the API path's :class:`Throttled`."""
+    """``454 Throttling failure: Maximum sending rate exceeded``: the API path's ``Throttled``."""
 
     advice = (
         "the account's maximum send rate was exceeded: the SMTP senders do not wait and retry by themselves, "
@@ -167,7 +167,7 @@ class SmtpDailyQuotaExceeded(SmtpError, DailyQuotaExceeded):
 
 
 class SmtpMessageRejected(SmtpError, MessageRejected):
-    """``554 Message rejected: ...``: the API path's :class:`MessageRejected`."""
+    """``554 Message rejected: ...``: the API path's ``MessageRejected``."""
 
 
 class SmtpConfigurationSetNotFound(SmtpError, ConfigurationSetNotFound):
@@ -196,10 +196,10 @@ def names_missing_configuration_set(text: str) -> bool:
 def reply_error(stage: str, code: int, message: str, *, configuration_set: str | None = None) -> SmtpError:
     """The typed error for a refusing reply ``code message`` to the ``stage`` command.
 
-    SES's throttling (``454 Throttling failure: ...``) gives the API path's types (:class:`Throttled`,
-    :class:`DailyQuotaExceeded`), as do a rejected message (``554 Message rejected``) and a missing
-    configuration set; other replies give :class:`SmtpAuthenticationError` (at AUTH or 535),
-    :class:`SmtpTemporaryError` (4xx) or :class:`SmtpPermanentError` (5xx).
+    SES's throttling (``454 Throttling failure: ...``) gives the API path's types (``Throttled``,
+    ``DailyQuotaExceeded``), as do a rejected message (``554 Message rejected``) and a missing
+    configuration set; other replies give ``SmtpAuthenticationError`` (at AUTH or 535),
+    ``SmtpTemporaryError`` (4xx) or ``SmtpPermanentError`` (5xx).
     """
     text = message.lower()
     cls: type[SmtpError]

@@ -51,14 +51,14 @@ def prepare_message(
     The configuration set is the first of: ``configuration_set``, the message's own (an ``Email``'s
     ``configuration_set``, or an ``X-SES-CONFIGURATION-SET`` header already on an ``EmailMessage``), and
     ``default_configuration_set``. Without any, this raises
-    :class:`~sesflow.sending.errors.ConfigurationSetRequired` unless ``allow_no_configuration_set``.
+    ``ConfigurationSetRequired`` unless ``allow_no_configuration_set``.
     ``tags`` are added to the message's own (an ``Email``'s ``tags``, or those of an ``X-SES-MESSAGE-TAGS``
     header), winning on equal names. The name and the tags are checked by the same rules as the API path.
 
     An ``EmailMessage`` is copied, never changed: the copy gets both headers (replacing any), a
     ``Message-ID`` and a ``Date`` when it has none, and loses its ``Bcc`` header; the envelope sender is its
     ``Sender`` or ``From`` address and the recipients are those of ``To``, ``Cc`` and ``Bcc``. An ``Email``
-    is built by :func:`~sesflow.sending.mime.build_mime`; its envelope sender is its ``feedback_address``
+    is built by ``build_mime``; its envelope sender is its ``feedback_address``
     (where SES sends bounces for SMTP mail) or its sender.
     """
     if isinstance(message, EmailMessage):
@@ -122,7 +122,7 @@ def prepare_message(
 
 def parse_tags_header(value: str, *, field: str = "X-SES-MESSAGE-TAGS") -> dict[str, str]:
     """The tags of an ``X-SES-MESSAGE-TAGS`` value (``name1=value1, name2=value2``), not yet checked by
-    SES's rules; raises :class:`~sesflow.sending.errors.ValidationError` for an entry without ``=``."""
+    SES's rules; raises ``ValidationError`` for an entry without ``=``."""
     tags: dict[str, str] = {}
     for entry in value.split(","):
         entry = entry.strip()

@@ -51,7 +51,7 @@ def smtp_host(region: str) -> str:
 
 @attrs.frozen
 class SmtpSettings:
-    """Where and how to connect. Build it with :meth:`build`, which fills in SES's defaults."""
+    """Where and how to connect. Build it with ``build``, which fills in SES's defaults."""
 
     host: str
     port: int

@@ -17,7 +17,7 @@ __all__ = ["SenderBase"]
 
 
 class SenderBase:
-    """The options of :class:`~sesflow.sending.smtp.SmtpSender` and its async twin, and their dialogue."""
+    """The options of ``SmtpSender`` and its async twin, and their dialogue."""
 
     _conn: Any  # the library's connection, None when there is none
 
@@ -91,6 +91,6 @@ class SenderBase:
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> PreparedMessage:
-        """The message as ``send`` would send it (see :func:`~sesflow.sending.smtp.prepare_message`), without
+        """The message as ``send`` would send it (see ``prepare_message``), without
         sending."""
         return self._dialogue.prepare(message, configuration_set, tags)

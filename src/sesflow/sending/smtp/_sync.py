@@ -28,18 +28,18 @@ _sleep = time.sleep
 
 
 class SmtpSender(SenderBase):
-    """Send through SES's SMTP interface with :mod:`smtplib`, reusing one connection.
+    """Send through SES's SMTP interface with ``smtplib``, reusing one connection.
 
     ``host`` defaults to ``email-smtp.<region>.amazonaws.com``; the port decides the TLS mode (465 and 2465
     implicit TLS, the others STARTTLS) unless ``tls`` says. ``username`` is the IAM access key id and
-    ``password`` :func:`~sesflow.sending.smtp.smtp_password` of its secret; neither is ever logged.
+    ``password`` ``smtp_password`` of its secret; neither is ever logged.
     ``ssl_context`` replaces the system trust store (the certificate is always verified).
     ``configuration_set`` is attached to every message that does not name its own; a message with none raises
     unless ``allow_no_configuration_set``. ``max_send_rate`` paces sending to that many recipients per second
-    (SES counts its maximum send rate in recipients); pass the :class:`~sesflow.sending.TokenBucket` an API
+    (SES counts its maximum send rate in recipients); pass the ``TokenBucket`` an API
     client uses to keep both within one account rate. ``None`` (the default) does not pace.
 
-    Use it as a context manager (one connection and one login for many messages), or call :meth:`close`.
+    Use it as a context manager (one connection and one login for many messages), or call ``close``.
     It is safe to share between threads; messages go one at a time over the connection.
     """
 
@@ -77,8 +77,8 @@ class SmtpSender(SenderBase):
         """Send one message; ``configuration_set`` and ``tags`` override the message's own for this send.
 
         A connection the server has dropped is reopened and the message sent once more. Raises
-        :class:`~sesflow.sending.errors.Throttled` on ``454 Throttling failure``, and an
-        :class:`~sesflow.sending.smtp.SmtpError` for other refusals (keeping the SMTP code).
+        ``Throttled`` on ``454 Throttling failure``, and an
+        ``SmtpError`` for other refusals (keeping the SMTP code).
         """
         return self._run(self._dialogue.send(message, configuration_set, tags))
 

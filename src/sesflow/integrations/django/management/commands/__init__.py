@@ -1,3 +1,3 @@
-"""``python manage.py sesflow_consume``: see :mod:`.sesflow_consume`."""
+"""``python manage.py sesflow_consume``: see ``.sesflow_consume``."""
 
 __all__: list[str] = []
