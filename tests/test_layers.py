@@ -15,6 +15,7 @@ SRC = Path(sesflow.__file__).parent
 LAYERS: dict[str, int] = {
     "_public": 0,
     "errors": 1,
+    "_text": 1,  # one-line text for messages (errors and the command quote outside answers with it)
     "events": 2,
     "_aio": 2,  # opening aiobotocore clients, for the async twins of sending and consuming
     "sources": 3,

@@ -1,7 +1,7 @@
 """The Parquet layout of the lake: what Firehose's record format conversion writes, and how to read it back.
 
-Firehose converts each JSON record to a row of the AWS Glue table it is given (:func:`~sesflow.analytics.
-glue_table_input`) and writes Parquet files under the same ``year=/month=/day=`` prefixes, named
+Firehose converts each JSON record to a row of the AWS Glue table it is given (``glue_table_input``) and
+writes Parquet files under the same ``year=/month=/day=`` prefixes, named
 ``<stream>-<version>-<time>-<uuid>.parquet``. Every column and struct field then carries its Glue name:
 ``eventType`` is ``eventtype``, ``mail.messageId`` is ``mail.messageid``, ``commonHeaders.from`` is
 ``commonheaders.from_``; tags stay a ``map<string,array<string>>``. This module turns NDJSON records into
