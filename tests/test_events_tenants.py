@@ -209,4 +209,5 @@ def test_a_bot_flag_of_the_wrong_type_is_a_parse_error(name: str, key: str, valu
 def test_the_samples_are_where_the_readme_says(tmp_path: Path) -> None:
     names = sorted(p.name for p in TENANTS.glob("*.json"))
     readme = (TENANTS / "README.md").read_text(encoding="utf-8")
-    assert names and all(f"`{name}`" in readme for name in names)
+    assert names
+    assert all(f"`{name}`" in readme for name in names)
