@@ -27,6 +27,7 @@ __all__ = [
     "MAX_TEMPLATE_SIZE",
     "RESERVED_HEADERS",
     "validate_configuration_set_name",
+    "validate_tenant_name",
     "validate_tags",
     "validate_tag",
     "validate_template_name",
@@ -66,6 +67,7 @@ _NOT_IN_HEADER = re.compile("[\x00\n\v\f\r\x1c-\x1e\x85\u2028\u2029\ud800-\udfff
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _CONFIGURATION_SET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TENANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # RFC 5322 field name: printable US-ASCII except ':'.
@@ -89,6 +91,7 @@ RESERVED_HEADERS: Final = frozenset(
         "list-unsubscribe-post",
         "x-ses-configuration-set",
         "x-ses-message-tags",
+        "x-ses-tenant",
         "x-ses-source-arn",
         "x-ses-from-arn",
         "x-ses-return-path-arn",
@@ -120,6 +123,22 @@ def validate_configuration_set_name(name: object, *, field: str = "configuration
         raise ValidationError(
             field,
             f"{name!r} is not a valid configuration set name: use 1 to 64 ASCII letters, digits, '_' or '-'",
+        )
+    return name
+
+
+def validate_tenant_name(name: object, *, field: str = "tenant") -> str:
+    """``name`` if it is a valid tenant name, else raise.
+
+    SES's rule (``CreateTenant``'s ``TenantName``, SES API v2 reference): up to 64 characters, ASCII letters,
+    digits, hyphens and underscores only (``^[A-Za-z0-9_-]{1,64}$``). So a valid name can go in an SMTP
+    header (``X-SES-TENANT``) as it is: it holds no line break or other character a header cannot carry.
+    """
+    if not isinstance(name, str):
+        raise ValidationError(field, f"a tenant name is a str, not {type(name).__name__}")
+    if not _TENANT_NAME.fullmatch(name):
+        raise ValidationError(
+            field, f"{name!r} is not a valid tenant name: use 1 to 64 ASCII letters, digits, '_' or '-'"
         )
     return name
 
