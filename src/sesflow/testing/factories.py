@@ -195,7 +195,8 @@ def make_record(
     ``recipients`` become ``mail.destination`` and the addresses the detail concerns. The event happens
     ``delay`` after ``sent_at``. ``detail`` entries replace or add to the detail object (SES spelling:
     ``detail={"bounceType": "Transient", "bounceSubType": "MailboxFull"}``). Other keyword arguments go to
-    :func:`make_mail` (``source``, ``message_id``, ``subject``, ``configuration_set``, ``tags``, ``tenant``...).
+    :func:`make_mail` (``source``, ``message_id``, ``subject``, ``configuration_set``, ``tags``,
+    ``tenant``...).
     ``family=EventFamily.NOTIFICATION`` builds a feedback notification (Bounce, Complaint, Delivery only).
     """
     event_type = EventType(event_type)
