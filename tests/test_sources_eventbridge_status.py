@@ -15,8 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sesflow import ParseError
+from sesflow.errors import SourceError
 from sesflow.events import (
     ControlMessage,
     RecommendationImpact,
@@ -38,6 +41,7 @@ from sesflow.sources import (
     sqs_message_item,
 )
 
+from ._hypothesis import PROFILE
 from .conftest import DATA
 
 SAMPLES = DATA / "eventbridge"
@@ -398,3 +402,40 @@ def test_an_sqs_body_holding_the_event() -> None:
     assert failed.error.location == "detail.data.record.status"
     assert failed.raw is broken
     assert failed.receipt_handle == "r-1"
+
+
+# --- any value anywhere: the source never raises, and what it gives never fails to repr or hash ------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out.extend(_paths(child, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            out.extend(_paths(child, (*prefix, index)))
+    return out
+
+
+@PROFILE
+@given(data=st.data(), name=st.sampled_from([_STATUS, _ADVISOR]), value=_JSON)
+def test_a_hostile_value_anywhere_is_a_record_or_a_parse_error_item(data: Any, name: str, value: Any) -> None:
+    event = sample(name)
+    path = data.draw(st.sampled_from(_paths(event)))
+    _set(path, value)(event)
+    item = eventbridge_item(event)  # never raises
+    assert (item.record is None) != (item.error is None)
+    if item.error is not None:
+        assert isinstance(item.error, ParseError | SourceError)
+    else:
+        assert isinstance(item.record, NonEmailEvent)
+        repr(item.record)
+        hash(item.record)
+        assert item.record == eventbridge_item(event).record
