@@ -20,7 +20,7 @@ from sesflow.routing import EventRouter
 from sesflow.sources import SendingStatusEvent, eventbridge_item, sqs_message_item
 from sesflow.testing import LocalSes
 
-from ._local_ses_support import SIM, drain, events_of, pipeline, unique
+from ._local_ses_support import SIM, drain, eventbridge_queue, events_of, pipeline
 
 HTML = '<p>Hello <a href="https://shop.example.com/sale">Sale</a></p>'
 
@@ -176,19 +176,10 @@ def test_closing_removes_the_refusal(moto_server: str) -> None:
 
 
 def test_pausing_and_resuming_reach_an_eventbridge_rule_as_typed_records(local: LocalSes) -> None:
-    sqs, events = local.client("sqs"), local.client("events")
-    queue_url = sqs.create_queue(QueueName=unique("tenant-status"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    rule = unique("tenant-status")
-    events.put_rule(
-        Name=rule,
-        EventPattern=json.dumps(
-            {"source": ["aws.ses"], "detail-type": ["Sending Status Disabled", "Sending Status Enabled"]}
-        ),
+    sqs = local.client("sqs")
+    queue_url = eventbridge_queue(
+        local, {"source": ["aws.ses"], "detail-type": ["Sending Status Disabled", "Sending Status Enabled"]}
     )
-    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
 
     paused = local.pause_tenant("acme", cause="Bounce rate too high.", origin="AWS_MANAGED")
     local.resume_tenant("acme")

@@ -43,6 +43,7 @@ from sesflow.sources import (
 
 from ._hypothesis import PROFILE
 from .conftest import DATA
+from .test_events_cases import _DELETE, _set
 
 SAMPLES = DATA / "eventbridge"
 TENANT_ARN = "arn:aws:ses:us-east-1:123456789012:tenant/acme/tn-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4"
@@ -207,100 +208,85 @@ def test_unknown_recommendation_values_are_kept() -> None:
     assert record.recommendation_type == "SPAMTRAP"
 
 
-def _set(path: tuple[str | int, ...], value: Any) -> Any:
-    def change(event: dict[str, Any]) -> dict[str, Any]:
-        target: Any = event
-        for part in path[:-1]:
-            target = target[part]
-        if value is _DELETE:
-            del target[path[-1]]
-        else:
-            target[path[-1]] = value
-        return event
-
-    return change
-
-
-_DELETE = object()
 _STATUS = "sending_status_disabled.json"
 _ADVISOR = "advisor_recommendation_open.json"
 _RECORD = ("detail", "data", "record")
 
 HOSTILE = [
     # (sample, change, location of the ParseError)
-    (_STATUS, _set(("detail",), None), "detail"),
-    (_STATUS, _set(("detail",), "DISABLED"), "detail"),
-    (_STATUS, _set(("detail",), ["DISABLED"]), "detail"),
-    (_STATUS, _set(("detail",), {}), "detail.data"),
-    (_STATUS, _set(("detail", "data"), "DISABLED"), "detail.data"),
-    (_STATUS, _set(("detail", "data", "record"), _DELETE), "detail.data.record"),
-    (_STATUS, _set(("detail", "data", "record"), []), "detail.data.record"),
-    (_STATUS, _set((*_RECORD, "status"), _DELETE), "detail.data.record.status"),
-    (_STATUS, _set((*_RECORD, "status"), 1), "detail.data.record.status"),
-    (_STATUS, _set((*_RECORD, "status"), None), "detail.data.record.status"),
-    (_STATUS, _set((*_RECORD, "cause"), 5), "detail.data.record.cause"),
+    (_STATUS, _set("detail", value=None), "detail"),
+    (_STATUS, _set("detail", value="DISABLED"), "detail"),
+    (_STATUS, _set("detail", value=["DISABLED"]), "detail"),
+    (_STATUS, _set("detail", value={}), "detail.data"),
+    (_STATUS, _set("detail", "data", value="DISABLED"), "detail.data"),
+    (_STATUS, _set("detail", "data", "record", value=_DELETE), "detail.data.record"),
+    (_STATUS, _set("detail", "data", "record", value=[]), "detail.data.record"),
+    (_STATUS, _set(*_RECORD, "status", value=_DELETE), "detail.data.record.status"),
+    (_STATUS, _set(*_RECORD, "status", value=1), "detail.data.record.status"),
+    (_STATUS, _set(*_RECORD, "status", value=None), "detail.data.record.status"),
+    (_STATUS, _set(*_RECORD, "cause", value=5), "detail.data.record.cause"),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), "yesterday"),
+        _set(*_RECORD, "lastUpdatedTimestamp", value="yesterday"),
         "detail.data.record.lastUpdatedTimestamp",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), 1753361068),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=1753361068),
         "detail.data.record.lastUpdatedTimestamp",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 7, 24, 12]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 7, 24, 12]),
         "detail.data.record.lastUpdatedTimestamp",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 7, 24, 12, 44, 28, 0, 0]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 7, 24, 12, 44, 28, 0, 0]),
         "detail.data.record.lastUpdatedTimestamp",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 13, 24, 12, 44]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 13, 24, 12, 44]),
         "detail.data.record.lastUpdatedTimestamp",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [10**30, 7, 24, 12, 44]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[10**30, 7, 24, 12, 44]),
         "detail.data.record.lastUpdatedTimestamp",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 7, "24", 12, 44]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 7, "24", 12, 44]),
         "detail.data.record.lastUpdatedTimestamp[2]",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 7, 24, 12, 44, 28, True]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 7, 24, 12, 44, 28, True]),
         "detail.data.record.lastUpdatedTimestamp[6]",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 7, 24, 12, 44, 28, -1]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 7, 24, 12, 44, 28, -1]),
         "detail.data.record.lastUpdatedTimestamp[6]",
     ),
     (
         _STATUS,
-        _set((*_RECORD, "lastUpdatedTimestamp"), [2026, 7, 24, 12, 44, 28, 10**9]),
+        _set(*_RECORD, "lastUpdatedTimestamp", value=[2026, 7, 24, 12, 44, 28, 10**9]),
         "detail.data.record.lastUpdatedTimestamp[6]",
     ),
-    (_STATUS, _set(("detail", "data", "origin"), 3), "detail.data.origin"),
-    (_STATUS, _set(("detail", "version"), 1.0), "detail.version"),
-    (_STATUS, _set(("resources",), TENANT_ARN), "resources"),
-    (_STATUS, _set(("resources",), [TENANT_ARN, 7]), "resources[1]"),
-    (_STATUS, _set(("time",), "yesterday"), "time"),
-    (_STATUS, _set(("time",), 1753361068), "time"),
-    (_ADVISOR, _set(("detail",), "HIGH"), "detail"),
-    (_ADVISOR, _set(("detail", "data"), {"text": "bounces"}), "detail.data"),
-    (_ADVISOR, _set(("detail", "metadata"), "HIGH"), "detail.metadata"),
-    (_ADVISOR, _set(("detail", "metadata", "impact"), ["HIGH"]), "detail.metadata.impact"),
-    (_ADVISOR, _set(("detail", "metadata", "type"), 2), "detail.metadata.type"),
-    (_ADVISOR, _set(("resources",), None), "resources"),
+    (_STATUS, _set("detail", "data", "origin", value=3), "detail.data.origin"),
+    (_STATUS, _set("detail", "version", value=1.0), "detail.version"),
+    (_STATUS, _set("resources", value=TENANT_ARN), "resources"),
+    (_STATUS, _set("resources", value=[TENANT_ARN, 7]), "resources[1]"),
+    (_STATUS, _set("time", value="yesterday"), "time"),
+    (_STATUS, _set("time", value=1753361068), "time"),
+    (_ADVISOR, _set("detail", value="HIGH"), "detail"),
+    (_ADVISOR, _set("detail", "data", value={"text": "bounces"}), "detail.data"),
+    (_ADVISOR, _set("detail", "metadata", value="HIGH"), "detail.metadata"),
+    (_ADVISOR, _set("detail", "metadata", "impact", value=["HIGH"]), "detail.metadata.impact"),
+    (_ADVISOR, _set("detail", "metadata", "type", value=2), "detail.metadata.type"),
+    (_ADVISOR, _set("resources", value=None), "resources"),
 ]
 
 
@@ -308,7 +294,8 @@ HOSTILE = [
 def test_a_documented_detail_type_in_another_shape_is_a_parse_error_item(
     name: str, change: Any, location: str
 ) -> None:
-    event = change(sample(name))
+    event = sample(name)
+    change(event)
     item = eventbridge_item(event)
     assert item.record is None
     assert isinstance(item.error, ParseError)
@@ -429,7 +416,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def test_a_hostile_value_anywhere_is_a_record_or_a_parse_error_item(data: Any, name: str, value: Any) -> None:
     event = sample(name)
     path = data.draw(st.sampled_from(_paths(event)))
-    _set(path, value)(event)
+    _set(*path, value=value)(event)
     item = eventbridge_item(event)  # never raises
     assert (item.record is None) != (item.error is None)
     if item.error is not None:

@@ -339,8 +339,20 @@ class Reject:
     reason: str | None = _opt("reason")
 
 
+class _Engagement:
+    """What an Open and a Click share: SES's judgement of whether a machine made it."""
+
+    __slots__ = ()
+    is_bot_event: BotLikelihood | None
+
+    @property
+    def likely_bot(self) -> bool:
+        """True only when SES says ``isBotEvent: Likely``."""
+        return self.is_bot_event is BotLikelihood.LIKELY
+
+
 @attrs.frozen
-class Open:
+class Open(_Engagement):
     """``is_bot_event`` is SES's ``isBotEvent`` (August 2026): ``Likely`` when an automated system, not the
     recipient, probably loaded the open-tracking pixel; None in records from before it existed."""
 
@@ -349,14 +361,9 @@ class Open:
     user_agent: str | None = _opt("userAgent")
     is_bot_event: BotLikelihood | None = _opt("isBotEvent")
 
-    @property
-    def likely_bot(self) -> bool:
-        """True only when SES says ``isBotEvent: Likely``."""
-        return self.is_bot_event is BotLikelihood.LIKELY
-
 
 @attrs.frozen
-class Click:
+class Click(_Engagement):
     """``is_bot_event`` as for :class:`Open`: ``Likely`` when a link scanner probably followed the link."""
 
     timestamp: datetime = _ses("timestamp")
@@ -365,11 +372,6 @@ class Click:
     user_agent: str | None = _opt("userAgent")
     link_tags: Tags | None = _opt("linkTags")
     is_bot_event: BotLikelihood | None = _opt("isBotEvent")
-
-    @property
-    def likely_bot(self) -> bool:
-        """True only when SES says ``isBotEvent: Likely``."""
-        return self.is_bot_event is BotLikelihood.LIKELY
 
 
 @attrs.frozen
