@@ -1,7 +1,8 @@
 """Fuzzing the parser: hostile SES records through everything a consumer does with a parsed event.
 
-Each input is made from a real record (the SES Developer Guide's examples in ``tests/data``, the records
-inside the AWS-signed SNS messages there, and ``--vectors`` folders): mutated field by field (dropped,
+Each input is made from a real record (the SES Developer Guide's examples in ``tests/data``, the
+tenant-era records built after AWS's examples in ``tests/data/tenants``, the records inside the AWS-signed
+SNS messages there, and ``--vectors`` folders): mutated field by field (dropped,
 retyped, replaced by hostile values: lone surrogates, numbers beyond 64 bits, ``NaN``, timestamps in the wrong
 shape, unknown type names), broken character by character after encoding, nested 1 to 5,000 levels deep, or
 not a record at all. Each is given as bytes, text, a bytearray, a memoryview or a dict (with what only a dict
@@ -65,10 +66,10 @@ Record = dict[str, Any]
 
 
 def seed_records(folders: Sequence[Path] = ()) -> list[Record]:
-    """Real records: ``tests/data/*.json``, the ``Message`` of the SNS messages in ``tests/data/sns``, and the
-    ``*.json`` records of ``folders``; each record once."""
+    """Real records: ``tests/data/*.json`` and ``tests/data/tenants/*.json``, the ``Message`` of the SNS
+    messages in ``tests/data/sns``, and the ``*.json`` records of ``folders``; each record once."""
     found: dict[str, Record] = {}
-    for folder in (ROOT / "tests" / "data", *folders):
+    for folder in (ROOT / "tests" / "data", ROOT / "tests" / "data" / "tenants", *folders):
         for path in sorted(folder.glob("*.json")):
             found.setdefault(path.read_text(encoding="utf-8"), json.loads(path.read_text(encoding="utf-8")))
     for path in sorted((ROOT / "tests" / "data" / "sns").glob("*.json")):
@@ -121,6 +122,8 @@ STRINGS = [
     "Bounce",
     "Permanent",
     "ses:configuration-set",
+    "ses:tenant-name",
+    "Likely",
 ]
 NUMBERS = [
     0,
@@ -405,7 +408,16 @@ class Fuzzer:
                 "processingTimeMillis": rng.choice(NUMBERS),
             }
         elif case == 4:
-            mail["tags"] = {"a": [_DEEP_MARK], "b": deep(rng.randint(1, 50), "array")}
+            mail["tags"] = rng.choice(
+                [
+                    {"a": [_DEEP_MARK], "b": deep(rng.randint(1, 50), "array")},
+                    {
+                        "ses:tenant-name": rng.choice(
+                            [[rng.choice(STRINGS)], [], rng.choice(STRINGS), [1], None]
+                        )
+                    },
+                ]
+            )
         elif case == 5:
             record.pop("eventType", None)
             record["notificationType"] = "Received"
@@ -550,6 +562,7 @@ class Exerciser:
                     )
             elif isinstance(item, Tags):
                 item.first("ses:configuration-set")
+                item.first("ses:tenant-name")
                 todo.extend((values, f"{where}[]") for values in item.values())
             elif isinstance(item, tuple):
                 todo.extend((child, f"{where}[]") for child in item)

@@ -3,6 +3,7 @@ queue into parsed events."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -35,6 +36,19 @@ def pipeline(
     result = provisioner.ensure_sns_sqs_pipeline(cs, **options)
     local.client("ses").verify_domain_identity(Domain="example.com")
     return result
+
+
+def eventbridge_queue(local: LocalSes, pattern: dict[str, Any]) -> str:
+    """A new SQS queue, the target of a new rule on the server's default bus matching ``pattern``; its URL."""
+    sqs, events = local.client("sqs"), local.client("events")
+    queue_url: str = sqs.create_queue(QueueName=unique("eb"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule = unique("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return queue_url
 
 
 def drain(client: Any, queue_url: str) -> list[SourceItem]:

@@ -238,6 +238,7 @@ def test_permanent_bounces_are_always_suppressed(record: Record) -> None:
         "NoEmail",
         "Suppressed",
         "OnAccountSuppressionList",
+        "OnTenantSuppressionList",
     ) or (not event.bounce.bounce_sub_type.is_known)
 
 
@@ -275,7 +276,13 @@ def test_allow_unknown_false_gives_known_values_only(record: Record) -> None:
 def test_bounce_subtypes_match_their_type(record: Record) -> None:
     pairs = {
         "Undetermined": {"Undetermined"},
-        "Permanent": {"General", "NoEmail", "Suppressed", "OnAccountSuppressionList"},
+        "Permanent": {
+            "General",
+            "NoEmail",
+            "Suppressed",
+            "OnAccountSuppressionList",
+            "OnTenantSuppressionList",
+        },
         "Transient": {"General", "MailboxFull", "MessageTooLarge", "ContentRejected", "AttachmentRejected"},
     }
     assert record["bounce"]["bounceSubType"] in pairs[record["bounce"]["bounceType"]]

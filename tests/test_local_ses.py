@@ -49,7 +49,17 @@ from sesflow.testing import (
 )
 from sesflow.testing._local_core import Simulator
 
-from ._local_ses_support import SENDER, SIM, drain, email, events_of, pipeline, plain_session, unique
+from ._local_ses_support import (
+    SENDER,
+    SIM,
+    drain,
+    email,
+    eventbridge_queue,
+    events_of,
+    pipeline,
+    plain_session,
+    unique,
+)
 
 HTML = (
     '<p>Hello! <a href="https://shop.example.com/sale" ses:tags="link:sale;">Sale</a> '
@@ -361,23 +371,15 @@ def test_a_deleted_destination_is_forgotten(local: LocalSes) -> None:
 def test_eventbridge_events_reach_a_rule_target_and_parse(local: LocalSes) -> None:
     pipe = pipeline(local, event_types=[EventType.SEND])
     cs = pipe.configuration_set.name
-    sqs, events = local.client("sqs"), local.client("events")
-    queue_url = sqs.create_queue(QueueName=unique("eb"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    rule = unique("ses-bounces")
-    events.put_rule(
-        Name=rule,
-        EventPattern=json.dumps(
-            {
-                "source": ["aws.ses"],
-                "detail-type": ["Email Bounced"],
-                "resources": [f"arn:aws:ses:us-east-1:123456789012:configuration-set/{cs}"],
-            }
-        ),
+    sqs = local.client("sqs")
+    queue_url = eventbridge_queue(
+        local,
+        {
+            "source": ["aws.ses"],
+            "detail-type": ["Email Bounced"],
+            "resources": [f"arn:aws:ses:us-east-1:123456789012:configuration-set/{cs}"],
+        },
     )
-    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
     local.add_destination(cs, "eventbridge", event_bus="default", event_types=["Bounce", "Delivery"])
 
     result = local.ses_client(cs).send(email([f"bounce@{SIM}", f"success@{SIM}"]))

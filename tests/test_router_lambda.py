@@ -40,7 +40,7 @@ from sesflow.routing import (
     lambda_transport,
     run_async,
 )
-from sesflow.sources import NonEmailEvent, SnsVerifier, SourceItem, Transport
+from sesflow.sources import NonEmailEvent, SendingStatusEvent, SnsVerifier, SourceItem, Transport
 from sesflow.sources.sns_verify import MemoryReplayGuard
 
 from ._router_events import (
@@ -424,9 +424,23 @@ def test_eventbridge_routes_the_detail() -> None:
 def test_eventbridge_non_email_events_are_control_messages_not_failures() -> None:
     unmatched: list[object] = []
     router = EventRouter(on_unmatched=unmatched.append)
-    event = eventbridge_event({"status": "ENABLED"}, "Sending Status Enabled")
+    status = {"version": "1.0.0", "data": {"origin": "CUSTOMER_MANAGED", "record": {"status": "ENABLED"}}}
+    handle_eventbridge_lambda(router, eventbridge_event(status, "Sending Status Enabled"))
+    handle_eventbridge_lambda(router, eventbridge_event({"tenantName": "acme"}, "Tenant Archived"))
+    assert [type(m) for m in unmatched] == [SendingStatusEvent, NonEmailEvent]
+    assert all(isinstance(m, NonEmailEvent) for m in unmatched)
+
+
+def test_eventbridge_status_records_reach_their_shortcut() -> None:
+    seen: list[object] = []
+    router = EventRouter()
+    router.on_sending_status(tenant="acme")(seen.append)
+    event = json.loads((DATA / "eventbridge" / "sending_status_disabled.json").read_text())
     handle_eventbridge_lambda(router, event)
-    assert isinstance(unmatched[0], NonEmailEvent)
+    assert [type(m) for m in seen] == [SendingStatusEvent]
+    with pytest.raises(DispatchError) as caught:  # a documented detail-type in a shape SES does not send
+        handle_eventbridge_lambda(router, {**event, "detail": {"data": {"record": {}}}})
+    assert isinstance(caught.value.failed[0].error, ParseError)
 
 
 def test_eventbridge_raises_for_a_failing_handler_or_a_bad_event() -> None:

@@ -13,6 +13,7 @@ SNIPPET = textwrap.dedent(
     """
     from sesflow.events import BounceEvent, ComplaintEvent, ControlMessage, OpenEvent, SesEvent
     from sesflow.routing import EventRouter
+    from sesflow.sources import AdvisorRecommendationEvent, SendingStatusEvent
 
     router = EventRouter()
 
@@ -45,6 +46,33 @@ SNIPPET = textwrap.dedent(
 
     @router.on_bounce(configuration_set=3)  # ERROR [call-overload]
     def bad_filter(event: BounceEvent) -> None: ...
+
+    @router.on_bounce(tenant="acme", bounce_type="Permanent")
+    def one_tenant(event: BounceEvent) -> None: ...
+
+    @router.on(OpenEvent.EVENT_TYPE, tenant=["acme", "globex"])
+    def some_tenants(event: OpenEvent) -> None: ...
+
+    @router.on_any(tenant={"acme"})
+    def any_of_a_tenant(event: SesEvent) -> None: ...
+
+    @router.on_bounce(tenant=3)  # ERROR [call-overload]
+    def bad_tenant(event: BounceEvent) -> None: ...
+
+    @router.on_sending_status(tenant="acme", where=lambda r: r.paused)
+    def paused(record: SendingStatusEvent) -> None: ...
+
+    @router.on_advisor_recommendation
+    async def finding(record: AdvisorRecommendationEvent) -> None: ...
+
+    @router.on_sending_status(configuration_set="tx")  # ERROR [call-overload]
+    def no_set_on_a_status(record: SendingStatusEvent) -> None: ...
+
+    @router.on_advisor_recommendation  # ERROR [type-var]
+    def wrong_record(record: SendingStatusEvent) -> None: ...
+
+    @router.on_sending_status(where=lambda r: r.bounce is None)  # ERROR [attr-defined]
+    def wrong_status_where(record: SendingStatusEvent) -> None: ...
 
     reveal_type(plain)  # NOTE Revealed type is "def (event: sesflow.events.models.BounceEvent)"
     """
@@ -87,15 +115,32 @@ SHORTCUT_EVENTS = {
     "on_rendering_failure": "RenderingFailureEvent",
     "on_delivery_delay": "DeliveryDelayEvent",
     "on_subscription": "SubscriptionEvent",
+    "on_sending_status": "SendingStatusEvent",
+    "on_advisor_recommendation": "AdvisorRecommendationEvent",
 }
+STATUS_RECORDS = {"SendingStatusEvent", "AdvisorRecommendationEvent"}  # from sesflow.sources
+
+
+def _module(cls: str) -> str:
+    return "sesflow.sources.eventbridge" if cls in STATUS_RECORDS else "sesflow.events.models"
+
+
+def test_every_shortcut_of_the_router_is_in_the_table() -> None:
+    from sesflow.routing import router
+
+    assert {spec.name for spec in router._SHORTCUTS} == set(SHORTCUT_EVENTS)
+    assert {spec.name: spec.event_class.__name__ for spec in router._SHORTCUTS} == SHORTCUT_EVENTS
 
 
 def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """Each of the ten shortcuts, bare and called: the handler keeps its type, ``where`` gets the event
-    class (reading a field it lacks is an error naming the class), and a handler of another event type is
-    refused."""
-    classes = sorted(set(SHORTCUT_EVENTS.values()))
-    lines = [f"from sesflow.events import {', '.join(classes)}", "from sesflow.routing import EventRouter"]
+    """Each shortcut, bare and called: the handler keeps its type, ``where`` gets the event class (reading a
+    field it lacks is an error naming the class), and a handler of another event type is refused."""
+    classes = sorted(set(SHORTCUT_EVENTS.values()) - STATUS_RECORDS)
+    lines = [
+        f"from sesflow.events import {', '.join(classes)}",
+        f"from sesflow.sources import {', '.join(sorted(STATUS_RECORDS))}",
+        "from sesflow.routing import EventRouter",
+    ]
     lines += ["", "router = EventRouter()"]
     expected: dict[int, str] = {}
     for n, (name, cls) in enumerate(SHORTCUT_EVENTS.items()):
@@ -112,9 +157,9 @@ def test_mypy_sees_the_event_type_of_every_shortcut(tmp_path: Path, request: pyt
         ]
         end = len(lines)
         expected[end - 5] = f'"{cls}" has no attribute "no_such_field"  [attr-defined]'
-        expected[end - 3] = f'Revealed type is "def (event: sesflow.events.models.{cls})"'
+        expected[end - 3] = f'Revealed type is "def (event: {_module(cls)}.{cls})"'
         expected[end - 2] = (
-            f'Revealed type is "def (event: sesflow.events.models.{cls}) -> typing.Coroutine[Any, Any, None]"'
+            f'Revealed type is "def (event: {_module(cls)}.{cls}) -> typing.Coroutine[Any, Any, None]"'
         )
         expected[end - 1] = "[type-var]"  # the decorator line of the wrong handler
     source = tmp_path / "shortcuts.py"

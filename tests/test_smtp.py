@@ -725,6 +725,112 @@ def test_a_bad_name_or_tag_is_caught_before_connecting(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The tenant (X-SES-TENANT: the Developer Guide's "Tenants" chapter, "Using SMTP with tenants")
+
+
+def test_which_tenant_wins(make_sender: Callable[..., Sender], starttls_server: Server) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, tenant="acme")
+
+    results = [
+        sender.send(message()),
+        sender.send(message(X_SES_TENANT="globex")),
+        sender.send(message(X_SES_TENANT="globex"), tenant="initech"),
+        sender.send(message(), tenant="initech"),
+    ]
+
+    assert [m["message"].get_all("X-SES-TENANT") for m in recorder.messages] == [
+        ["acme"],
+        ["globex"],
+        ["initech"],  # one header: the message's own is replaced, never doubled
+        ["initech"],
+    ]
+    assert [r.tenant for r in results] == ["acme", "globex", "initech", "initech"]
+    assert all(m["message"]["X-SES-CONFIGURATION-SET"] == "cs-default" for m in recorder.messages)
+
+
+def test_without_a_tenant_no_header_is_sent(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server)
+
+    result = sender.send(message())
+
+    assert recorder.messages[0]["message"]["X-SES-TENANT"] is None
+    assert result.tenant is None
+
+
+def test_an_email_goes_for_the_senders_tenant_or_the_calls(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, tenant="acme")
+    mail = Email("shop@example.com", "jane@example.com", subject="Hi", text="Hello", tags={"kind": "receipt"})
+
+    sender.send(mail)
+    sender.send(mail, tenant="globex")
+
+    got = [m["message"] for m in recorder.messages]
+    assert [m["X-SES-TENANT"] for m in got] == ["acme", "globex"]
+    assert [m["X-SES-MESSAGE-TAGS"] for m in got] == ["kind=receipt", "kind=receipt"]
+
+
+def test_an_emails_own_tenant_wins_over_the_senders_and_loses_to_the_calls(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, tenant="acme")
+    mail = Email("shop@example.com", "jane@example.com", subject="Hi", text="Hello", tenant="globex")
+
+    results = [sender.send(mail), sender.send(mail, tenant="initech")]
+
+    assert [m["message"].get_all("X-SES-TENANT") for m in recorder.messages] == [["globex"], ["initech"]]
+    assert [r.tenant for r in results] == ["globex", "initech"]
+
+
+def test_an_email_cannot_carry_the_tenant_as_a_custom_header() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Email(
+            "shop@example.com", "jane@example.com", subject="Hi", text="x", headers={"X-SES-TENANT": "acme"}
+        )
+    assert caught.value.field == "headers['X-SES-TENANT']"
+
+
+def test_send_many_uses_each_messages_own_tenant_or_the_senders(
+    make_sender: Callable[..., Sender], starttls_server: Server
+) -> None:
+    server, recorder = starttls_server
+    sender = make_sender(server, tenant="acme")
+
+    results = sender.send_many(
+        [message(), message(X_SES_TENANT="globex"), message(X_SES_TENANT="bad tenant")]
+    )
+
+    assert [type(r) for r in results] == [SmtpResult, SmtpResult, ValidationError]
+    assert [m["message"]["X-SES-TENANT"] for m in recorder.messages] == ["acme", "globex"]
+
+
+@pytest.mark.parametrize("tenant", ["", "a b", "acme\r\nBcc: x@example.com", "t" * 65, 7])
+def test_a_bad_default_tenant_is_refused_when_the_sender_is_made(tenant: Any) -> None:
+    for make in (SmtpSender, AsyncSmtpSender):
+        with pytest.raises(ValidationError) as caught:
+            make("127.0.0.1", 587, tenant=tenant)
+        assert caught.value.field == "tenant"
+
+
+def test_prepare_shows_the_tenant_without_sending(client_context: ssl.SSLContext) -> None:
+    sender = SmtpSender("127.0.0.1", 587, configuration_set="cs", tenant="acme", ssl_context=client_context)
+
+    prepared = sender.prepare(message(X_SES_TENANT="globex"), tenant="initech")
+
+    assert prepared.tenant == "initech"
+    parsed = email.message_from_bytes(prepared.data, policy=policy.default)
+    assert parsed.get_all("X-SES-TENANT") == ["initech"]
+    assert not sender.connected
+
+
+# ---------------------------------------------------------------------------------------------------------
 # sesflow's own Email
 
 
@@ -883,6 +989,25 @@ HOSTILE: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
     ("tag value not a str", lambda: message(), {"tags": {"a": 1}}, "tags['a']"),
     ("set name not a str", lambda: message(), {"configuration_set": 7}, "configuration_set"),
     ("set name too long", lambda: message(), {"configuration_set": "x" * 65}, "configuration_set"),
+    # The tenant header: the same rules as the configuration set's (SES's name rule, no injection).
+    ("tenant injection", lambda: message(), {"tenant": "acme\r\nBcc: victim@example.com"}, "tenant"),
+    ("tenant with a bare LF", lambda: message(), {"tenant": "acme\nX-Evil: yes"}, "tenant"),
+    ("tenant with U+2028", lambda: message(), {"tenant": "acme\u2028x"}, "tenant"),
+    ("tenant with NUL", lambda: message(), {"tenant": "acme\x00"}, "tenant"),
+    ("tenant with a space", lambda: message(), {"tenant": "acme corp"}, "tenant"),
+    ("tenant not ASCII", lambda: message(), {"tenant": "acmé"}, "tenant"),
+    ("tenant empty", lambda: message(), {"tenant": ""}, "tenant"),
+    ("tenant too long", lambda: message(), {"tenant": "t" * 65}, "tenant"),
+    ("tenant not a str", lambda: message(), {"tenant": b"acme"}, "tenant"),
+    (
+        "tenant header injection",
+        lambda: _compat32(**{"X-SES-TENANT": "acme\r\nBcc: v@example.com"}),
+        {},
+        "X-SES-TENANT",
+    ),
+    ("tenant header folded", lambda: _compat32(**{"X-SES-TENANT": "acme\r\n evil"}), {}, "X-SES-TENANT"),
+    ("bad tenant header", lambda: message(X_SES_TENANT="acme/evil"), {}, "X-SES-TENANT"),
+    ("empty tenant header", lambda: message(X_SES_TENANT=""), {}, "X-SES-TENANT"),
 ]
 
 

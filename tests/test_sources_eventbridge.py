@@ -88,10 +88,11 @@ def test_unparseable_detail_is_a_parse_error() -> None:
 @pytest.mark.parametrize(
     ("detail_type", "detail"),
     [
-        ("Sending Status Enabled", {"sendingStatus": "ENABLED"}),
+        ("Tenant Archived", {"tenantName": "acme"}),
         (
+            # a documented detail-type: a typed record, still a NonEmailEvent
             "Advisor Recommendation Status Open",
-            {"recommendationId": "r-1", "type": "DMARC", "status": "OPEN"},
+            {"data": "DMARC is not set up", "metadata": {"type": "DMARC"}},
         ),
         ("Something SES adds later", None),
     ],

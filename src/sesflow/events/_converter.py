@@ -74,6 +74,36 @@ def parse_timestamp(value: object) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
+_ARRAY_TIME_FIELDS = ("year", "month", "day", "hour", "minute", "second", "nanosecond")
+
+
+def parse_time_array(value: object) -> datetime:
+    """A timestamp SES wrote as an array, ``[2025, 7, 24, 12, 44, 28, 995000000]`` (year to nanosecond, UTC;
+    trailing parts left out when zero), or as ISO 8601 text; an aware datetime (microseconds: nanoseconds
+    are truncated)."""
+    if type(value) is str:
+        return parse_timestamp(value)
+    if type(value) is not list:
+        raise Invalid(
+            f"expected a timestamp (an array of integers or ISO 8601 text), got {type(value).__name__}"
+        )
+    if not 5 <= len(value) <= 7:
+        raise Invalid(f"expected 5 to 7 integers (year to nanosecond), got {len(value)}")
+    for index, part in enumerate(value):
+        if type(part) is not int:
+            raise Invalid(
+                f"expected an integer ({_ARRAY_TIME_FIELDS[index]}), got {type(part).__name__}", index
+            )
+    parts = [*value, 0, 0][:7]
+    if not 0 <= parts[6] < 1_000_000_000:
+        raise Invalid(f"nanosecond {parts[6]} is not between 0 and 999999999", 6)
+    try:
+        year, month, day, hour, minute, second, nanosecond = parts
+        return datetime(year, month, day, hour, minute, second, nanosecond // 1000, tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        raise Invalid(f"not a date and time: {exc}") from None
+
+
 def format_timestamp(dt: datetime) -> str:
     """SES's own timestamp format: UTC, milliseconds, ``Z``.
 
@@ -198,6 +228,7 @@ def _generate(cls: type[Any]) -> Callable[[Any], Any]:
         "bad_item": _bad_item,
         "fromiso": datetime.fromisoformat,
         "parse_timestamp": parse_timestamp,
+        "parse_time_array": parse_time_array,
         "index_of_failure": _index_of_failure,
         "new": object.__new__,
     }
@@ -220,6 +251,14 @@ def _generate(cls: type[Any]) -> Callable[[Any], Any]:
             shape = "dict" if lazy is models.Tags or attrs.has(lazy) else "list"
             what = "an object" if shape == "dict" else "a list"
             block = [f"if type({var}) is not {shape}:", f"    fail({var}, {key!r}, {what!r})"]
+        elif field.metadata.get("time_array"):  # an array of integers, or ISO text (see parse_time_array)
+            block = [
+                "try:",
+                f"    {var} = parse_time_array({var})",
+                "except Invalid as e:",
+                f"    e.path.insert(0, {key!r})",
+                "    raise",
+            ]
         else:
             block = _convert_lines(var, tp, key, ns, n)
         if optional:
@@ -331,6 +370,8 @@ def _convert_lines(var: str, tp: Any, key: str, ns: dict[str, Any], n: int) -> l
         raise TypeError(f"cannot generate structuring code for {tp!r}")
     ns[f"conv{n}"] = helper
     return [
+        f"if {var} is MISSING:",
+        f"    fail({var}, {k}, 'an object')",
         "try:",
         f"    {var} = conv{n}({var})",
         "except Invalid as e:",
@@ -380,6 +421,16 @@ def _unstructure_enum(member: OpenEnum) -> str:
 
 
 converter.register_unstructure_hook(datetime, format_timestamp)
+
+
+def _structure_datetime(value: Any, _type: Any) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except Invalid as e:
+        raise ParseError(e.reason, raw=value, path=e.path) from None
+
+
+converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_unstructure_hook(OpenEnum, _unstructure_enum)  # and so every subclass
 converter.register_unstructure_hook(models.Tags, _unstructure_tags)
 converter.register_unstructure_hook_func(_is_tuple_type, _unstructure_tuple)
@@ -387,7 +438,18 @@ converter.register_unstructure_hook_func(_is_tuple_type, _unstructure_tuple)
 
 def _structure_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
     fn = structure_fn(cls)
-    return lambda data, _type: fn(data)
+
+    # converter.structure(data, Model) raises ParseError, as parse_event does (the generated functions call
+    # each other directly, so this wrapping happens once, at the top).
+    def structure(data: Any, _type: Any) -> Any:
+        try:
+            return fn(data)
+        except Invalid as e:
+            raise ParseError(e.reason, raw=data, path=e.path) from None
+        except RecursionError:
+            raise ParseError("nested too deeply", raw=data) from None
+
+    return structure
 
 
 for _cls in _MODEL_CLASSES:

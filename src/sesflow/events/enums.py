@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Final
 
 __all__ = [
+    "BotLikelihood",
     "BounceSubType",
     "BounceType",
     "ComplaintFeedbackType",
@@ -21,6 +22,11 @@ __all__ = [
     "EventFamily",
     "EventType",
     "OpenEnum",
+    "RecommendationImpact",
+    "RecommendationStatus",
+    "RecommendationType",
+    "SendingStatus",
+    "StatusOrigin",
     "SubscriptionStatus",
     "event_types_from_names",
 ]
@@ -125,6 +131,7 @@ class BounceSubType(OpenEnum):
     NO_EMAIL = "NoEmail"
     SUPPRESSED = "Suppressed"
     ON_ACCOUNT_SUPPRESSION_LIST = "OnAccountSuppressionList"
+    ON_TENANT_SUPPRESSION_LIST = "OnTenantSuppressionList"  # the tenant's own suppression list (June 2026)
     MAILBOX_FULL = "MailboxFull"
     MESSAGE_TOO_LARGE = "MessageTooLarge"
     CONTENT_REJECTED = "ContentRejected"
@@ -158,3 +165,56 @@ class DelayType(OpenEnum):
 class SubscriptionStatus(OpenEnum):
     OPT_IN = "OptIn"
     OPT_OUT = "OptOut"
+
+
+class BotLikelihood(OpenEnum):
+    """``isBotEvent`` of an Open or Click (August 2026): whether SES judges that an automated system (a
+    security scanner, an image proxy) rather than the recipient opened the message or followed the link."""
+
+    LIKELY = "Likely"
+    UNLIKELY = "Unlikely"
+
+
+# --- EventBridge records that are not about a message (see sesflow.sources.eventbridge) -------------------
+
+
+class SendingStatus(OpenEnum):
+    """The sending status of a reputation entity such as a tenant (SES v2 ``SendingStatus``)."""
+
+    ENABLED = "ENABLED"
+    DISABLED = "DISABLED"
+    REINSTATED = "REINSTATED"  # re-enabled by hand: sends although reputation findings are still open
+
+
+class StatusOrigin(OpenEnum):
+    """Who changed a sending status: the account (``CUSTOMER_MANAGED``) or SES itself (``AWS_MANAGED``)."""
+
+    CUSTOMER_MANAGED = "CUSTOMER_MANAGED"
+    AWS_MANAGED = "AWS_MANAGED"
+
+
+class RecommendationStatus(OpenEnum):
+    """The state an advisor recommendation (a reputation finding) moved to: the last word of the
+    EventBridge ``detail-type`` (``Advisor Recommendation Status Open``)."""
+
+    OPEN = "Open"
+    RESOLVED = "Resolved"
+    CLOSED = "Closed"  # the tenants guide names this detail-type; the EventBridge reference says Resolved
+
+
+class RecommendationImpact(OpenEnum):
+    HIGH = "HIGH"
+    LOW = "LOW"
+
+
+class RecommendationType(OpenEnum):
+    """What a recommendation is about (SES v2 ``RecommendationType``)."""
+
+    DKIM = "DKIM"
+    DMARC = "DMARC"
+    SPF = "SPF"
+    BIMI = "BIMI"
+    COMPLAINT = "COMPLAINT"
+    BOUNCE = "BOUNCE"
+    FEEDBACK_3P = "FEEDBACK_3P"
+    IP_LISTING = "IP_LISTING"

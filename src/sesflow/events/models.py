@@ -16,16 +16,22 @@ import attrs
 
 from ..errors import ParseError
 from .enums import (
+    BotLikelihood,
     BounceSubType,
     BounceType,
     ComplaintFeedbackType,
     DelayType,
     EventFamily,
     EventType,
+    RecommendationImpact,
+    RecommendationType,
+    SendingStatus,
+    StatusOrigin,
     SubscriptionStatus,
 )
 
 __all__ = [
+    "AdvisorRecommendationDetail",
     "Bounce",
     "BounceEvent",
     "BouncedRecipient",
@@ -46,16 +52,21 @@ __all__ = [
     "Open",
     "OpenEvent",
     "ReceivedMail",
+    "RecommendationMetadata",
     "Reject",
     "RejectEvent",
     "RenderingFailure",
     "RenderingFailureEvent",
     "Send",
     "SendEvent",
+    "SendingStatusData",
+    "SendingStatusDetail",
     "SesEvent",
+    "StatusRecord",
     "Subscription",
     "SubscriptionEvent",
     "SubscriptionSucceeded",
+    "TENANT_TAG",
     "TopicPreferences",
     "TopicSubscriptionStatus",
     "TopicValidation",
@@ -91,6 +102,10 @@ class Tags(dict[str, tuple[str, ...]]):
 
 
 _EMPTY_TAGS = Tags()
+
+TENANT_TAG = "ses:tenant-name"
+"""The auto-tag in ``mail.tags`` that names the tenant a message was sent for (the Developer Guide's
+"Using tenant-level suppression lists" documents it; the event contents pages list no tenant field)."""
 
 
 class _RawRepr(reprlib.Repr):
@@ -260,6 +275,11 @@ class Mail:
     def configuration_set(self) -> str | None:
         return (self.tags or _EMPTY_TAGS).first("ses:configuration-set")
 
+    @property
+    def tenant(self) -> str | None:
+        """The tenant the message was sent for: the first value of its ``ses:tenant-name`` tag, or None."""
+        return (self.tags or _EMPTY_TAGS).first(TENANT_TAG)
+
 
 # --- detail objects ----------------------------------------------------------------------------------------
 
@@ -319,20 +339,39 @@ class Reject:
     reason: str | None = _opt("reason")
 
 
+class _Engagement:
+    """What an Open and a Click share: SES's judgement of whether a machine made it."""
+
+    __slots__ = ()
+    is_bot_event: BotLikelihood | None
+
+    @property
+    def likely_bot(self) -> bool:
+        """True only when SES says ``isBotEvent: Likely``."""
+        return self.is_bot_event is BotLikelihood.LIKELY
+
+
 @attrs.frozen
-class Open:
+class Open(_Engagement):
+    """``is_bot_event`` is SES's ``isBotEvent`` (August 2026): ``Likely`` when an automated system, not the
+    recipient, probably loaded the open-tracking pixel; None in records from before it existed."""
+
     timestamp: datetime = _ses("timestamp")
     ip_address: str | None = _opt("ipAddress")
     user_agent: str | None = _opt("userAgent")
+    is_bot_event: BotLikelihood | None = _opt("isBotEvent")
 
 
 @attrs.frozen
-class Click:
+class Click(_Engagement):
+    """``is_bot_event`` as for ``Open``: ``Likely`` when a link scanner probably followed the link."""
+
     timestamp: datetime = _ses("timestamp")
     link: str = _ses("link")
     ip_address: str | None = _opt("ipAddress")
     user_agent: str | None = _opt("userAgent")
     link_tags: Tags | None = _opt("linkTags")
+    is_bot_event: BotLikelihood | None = _opt("isBotEvent")
 
 
 @attrs.frozen
@@ -376,6 +415,59 @@ class Subscription:
     source: str | None = _opt("source")
     new_topic_preferences: TopicPreferences | None = _opt("newTopicPreferences")
     old_topic_preferences: TopicPreferences | None = _opt("oldTopicPreferences")
+
+
+# --- EventBridge details that are not about a message ----------------------------------------------------
+# The ``detail`` of the aws.ses EventBridge events about a resource (a tenant...) rather than a message; the
+# records that carry them are in sesflow.sources.eventbridge. Shapes: the Developer Guide's "Tenants" chapter
+# ("Setting up EventBridge notifications") and the EventBridge events reference for SES.
+
+
+@attrs.frozen
+class StatusRecord:
+    """A sending status as SES recorded it (``detail.data.record``; SES v2's ``StatusRecord``).
+
+    ``last_updated`` arrives as an array ``[year, month, day, hour, minute, second, nanosecond]`` (UTC; the
+    trailing parts may be left out when zero) or as an ISO 8601 text.
+    """
+
+    status: SendingStatus = _ses("status")
+    cause: str | None = _opt("cause")
+    last_updated: datetime | None = attrs.field(
+        default=None, metadata={"ses": "lastUpdatedTimestamp", "time_array": True}
+    )
+
+
+@attrs.frozen
+class SendingStatusData:
+    """``detail.data`` of a ``Sending Status Enabled`` / ``Disabled`` event."""
+
+    record: StatusRecord = _ses("record")
+    origin: StatusOrigin | None = _opt("origin")
+
+
+@attrs.frozen
+class SendingStatusDetail:
+    """The ``detail`` of a ``Sending Status Enabled`` / ``Disabled`` event."""
+
+    data: SendingStatusData = _ses("data")
+    version: str | None = _opt("version")
+
+
+@attrs.frozen
+class RecommendationMetadata:
+    impact: RecommendationImpact | None = _opt("impact")
+    recommendation_type: RecommendationType | None = _opt("type")
+
+
+@attrs.frozen
+class AdvisorRecommendationDetail:
+    """The ``detail`` of an ``Advisor Recommendation Status ...`` event: ``description`` is its ``data``
+    text (what was found, e.g. the bounce rate that was exceeded)."""
+
+    description: str | None = _opt("data")
+    metadata: RecommendationMetadata | None = _opt("metadata")
+    version: str | None = _opt("version")
 
 
 # --- events -----------------------------------------------------------------------------------------------
@@ -422,6 +514,12 @@ class SesEvent:
     @property
     def tags(self) -> Tags:
         return self.mail.tags or _EMPTY_TAGS
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant the message was sent for, from ``mail.tags["ses:tenant-name"]``; None when it was sent
+        for none, and in feedback notifications (which carry no tags)."""
+        return self.mail.tenant
 
 
 @attrs.frozen

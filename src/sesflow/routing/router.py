@@ -36,7 +36,13 @@ from ..events import (
     TopicValidation,
     UnknownEvent,
 )
-from ..sources import SourceItem
+from ..sources import (
+    AdvisorRecommendationEvent,
+    NonEmailEvent,
+    SendingStatusEvent,
+    SourceItem,
+    StatusEvent,
+)
 from .errors import AsyncHandlerError, NotARecordError, RouterConfigError
 from .results import DispatchResult, HandlerFailure, handler_name, new_result
 
@@ -54,13 +60,26 @@ _ClickH = TypeVar("_ClickH", bound=Callable[[ClickEvent], object])
 _RenderingFailureH = TypeVar("_RenderingFailureH", bound=Callable[[RenderingFailureEvent], object])
 _DeliveryDelayH = TypeVar("_DeliveryDelayH", bound=Callable[[DeliveryDelayEvent], object])
 _SubscriptionH = TypeVar("_SubscriptionH", bound=Callable[[SubscriptionEvent], object])
+_SendingStatusH = TypeVar("_SendingStatusH", bound=Callable[[SendingStatusEvent], object])
+_AdvisorH = TypeVar("_AdvisorH", bound=Callable[[AdvisorRecommendationEvent], object])
 _EventH = TypeVar("_EventH", bound=Callable[[SesEvent], object])
 _ControlH = TypeVar("_ControlH", bound=Callable[[ControlMessage], object])
 _AnyH = TypeVar("_AnyH", bound=Callable[[Any], object])
 _UnmatchedH = TypeVar("_UnmatchedH", bound=Callable[[ParsedRecord], object])
 _InvalidH = TypeVar("_InvalidH", bound=Callable[[SourceItem], object])
 
-_CONTROL_CLASSES: Final = (ControlMessage, SubscriptionSucceeded, TopicValidation, ReceivedMail)
+_CONTROL_CLASSES: Final = (
+    ControlMessage,
+    SubscriptionSucceeded,
+    TopicValidation,
+    ReceivedMail,
+    NonEmailEvent,
+    StatusEvent,
+    SendingStatusEvent,
+    AdvisorRecommendationEvent,
+)
+_EVENT_FILTERS: Final = frozenset({"configuration_set", "tag", "recipient_domain", "family", "tenant"})
+_STATUS_FILTERS: Final = frozenset({"tenant"})  # a status record has no message: no set, tags or recipients
 _NO_FAILURES: tuple[HandlerFailure, ...] = ()
 
 
@@ -75,18 +94,21 @@ class EventFilters(TypedDict, total=False):
       domain (or one of these), compared case-insensitively and exactly (no subdomains).
     - ``family``: ``EventFamily.EVENT`` (configuration-set event publishing) or
       ``EventFamily.NOTIFICATION`` (identity feedback notifications).
+    - ``tenant``: the event's ``tenant`` is this one (or one of these). A message
+      sent for no tenant, and every feedback notification, has none, so it never matches.
     """
 
     configuration_set: str | Collection[str]
     tag: str | Sequence[str]
     recipient_domain: str | Collection[str]
     family: EventFamily
+    tenant: str | Collection[str]
 
 
 class _Route:
     """One registered handler and what selects it."""
 
-    __slots__ = ("control", "func", "is_async", "matches", "name", "types")
+    __slots__ = ("classes", "control", "func", "is_async", "matches", "name", "types")
 
     def __init__(
         self,
@@ -95,10 +117,12 @@ class _Route:
         matches: Callable[[Any], bool] | None,
         *,
         control: bool = False,
+        classes: tuple[type[ControlMessage], ...] | None = None,
     ) -> None:
         self.func = func
         self.types = types  # None: every event (a catch-all), or, with control, every control message
         self.control = control
+        self.classes = classes  # control only: the record classes it takes (None: every control message)
         self.matches = matches
         self.is_async = _is_coroutine_function(func)
         self.name = handler_name(func)
@@ -172,6 +196,7 @@ def _compile_filter(
     tag: object,
     recipient_domain: object,
     family: object,
+    tenant: object = None,
     where: Callable[[Any], bool] | None,
 ) -> Callable[[Any], bool] | None:
     """One predicate for all the given filters, or None when there are none."""
@@ -189,6 +214,9 @@ def _compile_filter(
     if configuration_set is not None:
         sets = _values("configuration_set", configuration_set)
         checks.append(lambda e: e.configuration_set in sets)
+    if tenant is not None:
+        tenants = _values("tenant", tenant)
+        checks.append(lambda e: e.tenant in tenants)
     if tag is not None:
         specs = [tag] if isinstance(tag, str) else tag
         if not isinstance(specs, Sequence) or not specs:
@@ -226,7 +254,9 @@ class EventRouter:
     Register handlers with the decorators (``on``, ``on_bounce``, ..., ``on_any``,
     ``on_control``); each accepts the ``EventFilters`` keywords and a ``where`` predicate, and works
     bare (``@router.on_bounce``) or called (``@router.on_bounce(bounce_type="Permanent")``). A record reaches
-    every handler whose types and filters match, in registration order.
+    every handler whose types and filters match, in registration order. ``on_sending_status`` and
+    ``on_advisor_recommendation`` register handlers for the EventBridge records about a tenant (or the
+    account) rather than a message; they take the ``tenant`` filter and ``where`` only.
 
     ``dispatch`` runs plain-function handlers; ``dispatch_async`` runs plain functions and coroutines (the
     coroutines of one record concurrently). Plain functions run in the event loop's thread, in order, unless
@@ -271,9 +301,8 @@ class EventRouter:
         events = [r for r in self._routes if not r.control]
         for cls in EVENT_CLASSES:
             plans[cls] = _Plan([r for r in events if r.types is None or cls.EVENT_TYPE in r.types])
-        control = _Plan([r for r in self._routes if r.control])
         for control_cls in _CONTROL_CLASSES:
-            plans[control_cls] = control
+            plans[control_cls] = self._control_plan(control_cls)
         self._plans = plans
         self._unknown_plans = {}  # filled on first use of each unknown type name
 
@@ -288,7 +317,7 @@ class EventRouter:
         if isinstance(record, SesEvent):
             plan = self._event_plan(record.event_type)
         elif isinstance(record, ControlMessage):
-            plan = self._plans[ControlMessage]
+            plan = self._control_plan(type(record))
         else:
             raise NotARecordError(
                 f"dispatch() takes a parsed record (what sesflow.parse_event returns), got "
@@ -296,6 +325,11 @@ class EventRouter:
             )
         self._plans[type(record)] = plan
         return plan
+
+    def _control_plan(self, cls: type[ControlMessage]) -> _Plan:
+        return _Plan(
+            [r for r in self._routes if r.control and (r.classes is None or issubclass(cls, r.classes))]
+        )
 
     def _event_plan(self, event_type: EventType) -> _Plan:
         routes = [r for r in self._routes if not r.control and (r.types is None or event_type in r.types)]
@@ -310,6 +344,8 @@ class EventRouter:
         where: Callable[[Any], bool] | None = None,
         bounce_type: object = None,
         control: bool = False,
+        classes: tuple[type[ControlMessage], ...] | None = None,
+        allowed: frozenset[str] = _EVENT_FILTERS,
         **filters: Any,
     ) -> Any:
         self._check_not_included(decorator)
@@ -318,19 +354,27 @@ class EventRouter:
                 f"{decorator}() got {handler!r} where a handler function was expected; "
                 f"filters are keyword arguments, e.g. @router.{decorator}(configuration_set='marketing')"
             )
+        unknown = sorted(set(filters) - allowed)
+        if unknown:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise RouterConfigError(
+                f"{decorator}() has no filter {', '.join(map(repr, unknown))}; the filters it takes: {takes} "
+                "(and a where= predicate)"
+            )
         matches = _compile_filter(
             bounce_type=bounce_type,
             configuration_set=filters.get("configuration_set"),
             tag=filters.get("tag"),
             recipient_domain=filters.get("recipient_domain"),
             family=filters.get("family"),
+            tenant=filters.get("tenant"),
             where=where,
         )
 
         def register(func: Callable[[Any], object]) -> Callable[[Any], object]:
             if not callable(func):
                 raise RouterConfigError(f"@router.{decorator}(...) must decorate a function, got {func!r}")
-            self._routes.append(_Route(func, types, matches, control=control))
+            self._routes.append(_Route(func, types, matches, control=control, classes=classes))
             self._rebuild()
             return func
 
@@ -404,7 +448,9 @@ class EventRouter:
         self, handler: _ControlH | None = None, /, *, where: Callable[[ControlMessage], bool] | None = None
     ) -> _ControlH | Callable[[_ControlH], _ControlH]:
         """Register a handler for control messages: ``SubscriptionSucceeded``,
-        ``TopicValidation`` and ``ReceivedMail``.
+        ``TopicValidation``, ``ReceivedMail``, and the ``aws.ses``
+        EventBridge events that are not about an email (``NonEmailEvent``, which
+        ``on_sending_status`` and ``on_advisor_recommendation`` also receive in their typed forms).
 
         These arrive on the same channels as events but are not about a sent message. Without a control
         handler they go to the ``on_unmatched`` hook and count as handled.
@@ -414,7 +460,7 @@ class EventRouter:
         )
         return result
 
-    if TYPE_CHECKING:  # What a type checker sees of the ten shortcuts that _SHORTCUTS (below) makes.
+    if TYPE_CHECKING:  # What a type checker sees of the shortcuts that _SHORTCUTS (below) makes.
 
         @overload  # type: ignore[no-overload-impl]
         def on_send(self, handler: _SendH, /) -> _SendH: ...
@@ -502,6 +548,28 @@ class EventRouter:
             where: Callable[[SubscriptionEvent], bool] | None = None,
             **filters: Unpack[EventFilters],
         ) -> Callable[[_SubscriptionH], _SubscriptionH]: ...
+
+        @overload  # type: ignore[no-overload-impl]
+        def on_sending_status(self, handler: _SendingStatusH, /) -> _SendingStatusH: ...
+        @overload
+        def on_sending_status(
+            self,
+            /,
+            *,
+            tenant: str | Collection[str] | None = None,
+            where: Callable[[SendingStatusEvent], bool] | None = None,
+        ) -> Callable[[_SendingStatusH], _SendingStatusH]: ...
+
+        @overload  # type: ignore[no-overload-impl]
+        def on_advisor_recommendation(self, handler: _AdvisorH, /) -> _AdvisorH: ...
+        @overload
+        def on_advisor_recommendation(
+            self,
+            /,
+            *,
+            tenant: str | Collection[str] | None = None,
+            where: Callable[[AdvisorRecommendationEvent], bool] | None = None,
+        ) -> Callable[[_AdvisorH], _AdvisorH]: ...
 
     def on_unmatched(self, hook: _UnmatchedH) -> _UnmatchedH:
         """Set the hook called with each record no handler was selected for. Usable as a decorator."""
@@ -840,10 +908,12 @@ class EventRouter:
 
 
 class _Shortcut(NamedTuple):
-    """One typed shortcut decorator: ``name`` registers handlers for ``event_class`` alone."""
+    """One typed shortcut decorator: ``name`` registers handlers for ``event_class`` alone (an email event
+    class, or a ``StatusEvent`` class: those are control messages that take only the
+    ``tenant`` filter)."""
 
     name: str
-    event_class: type[SesEvent]
+    event_class: type[SesEvent] | type[StatusEvent]
     note: str = ""
 
 
@@ -863,30 +933,71 @@ _SHORTCUTS: Final = (
     _Shortcut("on_rendering_failure", RenderingFailureEvent),
     _Shortcut("on_delivery_delay", DeliveryDelayEvent),
     _Shortcut("on_subscription", SubscriptionEvent, "Subscription events are list subscription changes."),
+    _Shortcut(
+        "on_sending_status",
+        SendingStatusEvent,
+        "``Sending Status Enabled`` / ``Disabled`` from EventBridge: a tenant's sending resumed or paused "
+        "(``tenant`` selects one tenant, or several).",
+    ),
+    _Shortcut(
+        "on_advisor_recommendation",
+        AdvisorRecommendationEvent,
+        "``Advisor Recommendation Status Open`` / ``Resolved`` from EventBridge: a reputation finding opened "
+        "or closed (``tenant`` selects one tenant, or several).",
+    ),
 )
-"""The ten typed shortcuts, one per SES event type; the stubs in ``EventRouter`` give each its types."""
+"""The typed shortcuts: one per SES event type, and one per EventBridge status record; the stubs in
+``EventRouter`` give each its types."""
 
 
 def _shortcut(spec: _Shortcut) -> Callable[..., Any]:
     """The decorator method ``spec`` describes: bare (``@router.on_bounce``) or called with filters."""
-    types = frozenset({spec.event_class.EVENT_TYPE})
     name = spec.name
+    cls = spec.event_class
 
-    def register(
-        self: EventRouter,
-        handler: Callable[[Any], object] | None = None,
-        /,
-        *,
-        where: Callable[[Any], bool] | None = None,
-        **filters: Any,
-    ) -> Any:
-        return self._add(types, handler, name, where=where, **filters)
+    if issubclass(cls, SesEvent):
+        types = frozenset({cls.EVENT_TYPE})
+
+        def register(
+            self: EventRouter,
+            handler: Callable[[Any], object] | None = None,
+            /,
+            *,
+            where: Callable[[Any], bool] | None = None,
+            **filters: Any,
+        ) -> Any:
+            return self._add(types, handler, name, where=where, **filters)
+
+        takes = "``EventFilters`` keywords"
+    else:
+        classes = (cls,)
+
+        def register(
+            self: EventRouter,
+            handler: Callable[[Any], object] | None = None,
+            /,
+            *,
+            where: Callable[[Any], bool] | None = None,
+            **filters: Any,
+        ) -> Any:
+            return self._add(
+                None,
+                handler,
+                name,
+                where=where,
+                control=True,
+                classes=classes,
+                allowed=_STATUS_FILTERS,
+                **filters,
+            )
+
+        takes = "``tenant`` filter"
 
     register.__name__ = name
     register.__qualname__ = f"EventRouter.{name}"
     register.__doc__ = (
-        f"Register a handler for ``{spec.event_class.__name__}``, bare or with the "
-        f"``EventFilters`` keywords and a ``where`` predicate. {spec.note}"
+        f"Register a handler for ``{cls.__name__}``, bare or with the {takes} and a ``where`` "
+        f"predicate. {spec.note}"
     ).rstrip()
     return register
 

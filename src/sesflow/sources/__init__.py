@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from .._public import publish
 from ._common import MessageVerifier, is_replay, mark_handled
 from ._item import SourceItem, Transport
-from .eventbridge import EVENTBRIDGE_DETAIL_TYPES, NonEmailEvent, eventbridge_item
+from .eventbridge import (
+    EVENTBRIDGE_DETAIL_TYPES,
+    EVENTBRIDGE_STATUS_TYPES,
+    AdvisorRecommendationEvent,
+    NonEmailEvent,
+    SendingStatusEvent,
+    StatusEvent,
+    eventbridge_item,
+)
 from .firehose import (
     FirehoseOutcome,
     FirehoseResponseError,
@@ -61,7 +69,11 @@ __all__ = [
     # EventBridge
     "eventbridge_item",
     "EVENTBRIDGE_DETAIL_TYPES",
+    "EVENTBRIDGE_STATUS_TYPES",
     "NonEmailEvent",
+    "StatusEvent",
+    "SendingStatusEvent",
+    "AdvisorRecommendationEvent",
     # Firehose
     "firehose_lambda_items",
     "firehose_response",

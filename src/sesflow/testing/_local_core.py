@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..events import EVENT_CLASS_BY_TYPE, EventType, event_types_from_names, format_timestamp
+from ..events import EVENT_CLASS_BY_TYPE, TENANT_TAG, EventType, event_types_from_names, format_timestamp
 from ..sending.errors import ValidationError
 from ..sending.links import parse_link_tags, scan_links
 
@@ -178,7 +178,8 @@ class SentMessage:
     raw MIME, composed as SES does for the other kinds); ``tags`` the sender's own message tags.
     ``rendering_error`` is set when a template could not be rendered: SES then publishes a Rendering Failure
     and sends nothing. ``contact_list`` and ``topic`` are the message's list management options; ``virus``
-    says it carries the EICAR test string.
+    says it carries the EICAR test string; ``tenant`` is the tenant the message was sent for (v2
+    ``TenantName``), which its events name in the ``ses:tenant-name`` tag.
     """
 
     message_id: str
@@ -196,6 +197,7 @@ class SentMessage:
     contact_list: str | None = None  # list management (v2 ListManagementOptions)
     topic: str | None = None
     virus: bool = False  # carries the EICAR test string: SES rejects it
+    tenant: str | None = None
 
 
 TemplateSource = Callable[[str], "Mapping[str, str | None] | None"]
@@ -672,11 +674,12 @@ def messages_from_request(
     if service != "sesv2":
         return []
     source = str(params.get("FromEmailAddress", ""))
+    tenant = params.get("TenantName") or None
     if operation == "SendEmail":
         options = params.get("ListManagementOptions") or {}
         contact_list, topic = options.get("ContactListName"), options.get("TopicName")
         return [
-            attrs.evolve(m, contact_list=contact_list, topic=topic)
+            attrs.evolve(m, contact_list=contact_list, topic=topic, tenant=tenant)
             for m in _v2_send_email(params, response, templates, reply_to)
         ]
     if operation == "SendBulkEmail":
@@ -709,7 +712,7 @@ def messages_from_request(
                     extra_headers=headers,
                 )
             )
-        return out
+        return [attrs.evolve(m, tenant=tenant) for m in out]
     return []
 
 
@@ -784,6 +787,8 @@ class Simulator:
         }
         if message.configuration_set is not None:
             tags["ses:configuration-set"] = [message.configuration_set]
+        if message.tenant is not None:
+            tags[TENANT_TAG] = [message.tenant]
         for name, value in message.tags.items():
             tags[name] = [value]
         common = dict(message.common_headers)
@@ -979,7 +984,13 @@ class Simulator:
             add(
                 last,
                 EventType.OPEN,
-                {"ipAddress": ip, "timestamp": format_timestamp(last), "userAgent": agent},
+                # The simulated opens and clicks are the recipient's own: SES would say Unlikely.
+                {
+                    "ipAddress": ip,
+                    "timestamp": format_timestamp(last),
+                    "userAgent": agent,
+                    "isBotEvent": "Unlikely",
+                },
             )
         if clicked and links:
             href, link_tags = self.rng.choice(links)
@@ -993,8 +1004,47 @@ class Simulator:
                     "userAgent": agent,
                     "link": href,
                     "linkTags": link_tags,
+                    "isBotEvent": "Unlikely",
                 },
             )
+
+
+# ------------------------------------------------------------------------------------------ tenants
+
+
+def tenant_arn(region: str, account_id: str, name: str, tenant_id: str) -> str:
+    """A tenant's ARN as SES's EventBridge events name it: ``...:tenant/<name>/<id>``."""
+    return f"arn:aws:ses:{region}:{account_id}:tenant/{name}/{tenant_id}"
+
+
+def sending_status_detail(status: str, *, cause: str, origin: str, at: datetime) -> Record:
+    """The ``detail`` of a ``Sending Status Enabled`` / ``Disabled`` event, in the shape of the Developer
+    Guide's example (Tenants, "Setting up EventBridge notifications"): the time as an array, year to
+    nanosecond."""
+    stamp = [at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond * 1000]
+    return {
+        "version": "1.0.0",
+        "data": {
+            "origin": origin,
+            "record": {"status": status, "cause": cause, "lastUpdatedTimestamp": stamp},
+        },
+    }
+
+
+def paused_tenant_error(tenant: str) -> Record:
+    """What LocalSes answers a v2 send for a paused tenant: SES v2's ``SendingPausedException`` (the error v2
+    documents for sends refused because sending is paused; AWS documents no tenant-specific code)."""
+    return {
+        "Error": {
+            "Code": "SendingPausedException",
+            "Message": f"Sending is paused for tenant {tenant}: resume the tenant's sending to send again.",
+        },
+        "ResponseMetadata": {
+            "HTTPStatusCode": 400,
+            "HTTPHeaders": {},
+            "RequestId": "local-ses-paused-tenant",
+        },
+    }
 
 
 # ------------------------------------------------------------------------------------------ Firehose

@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..events import EVENT_CLASSES, EventFamily, EventType, SesEvent, format_timestamp, parse_event
+from ..events import (
+    EVENT_CLASSES,
+    TENANT_TAG,
+    EventFamily,
+    EventType,
+    SesEvent,
+    format_timestamp,
+    parse_event,
+)
 
 __all__ = ["make_event", "make_mail", "make_record"]
 
@@ -35,8 +43,10 @@ def make_mail(
     tags: Mapping[str, str | Sequence[str]] | None = None,
     family: EventFamily = EventFamily.EVENT,
     include_headers: bool = True,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
-    """An SES ``mail`` object. ``tags`` are the sender's message tags; SES's own ``ses:*`` tags are added."""
+    """An SES ``mail`` object. ``tags`` are the sender's message tags; SES's own ``ses:*`` tags are added
+    (``ses:tenant-name`` when ``tenant`` names the tenant the message was sent for)."""
     message_id = message_id or _message_id()
     domain = source.rpartition("@")[2].rstrip(">")
     mail: dict[str, Any] = {
@@ -74,6 +84,8 @@ def make_mail(
     }
     if configuration_set is not None:
         all_tags["ses:configuration-set"] = [configuration_set]
+    if tenant is not None:
+        all_tags[TENANT_TAG] = [tenant]
     for name, value in (tags or {}).items():
         all_tags[name] = [value] if isinstance(value, str) else list(value)
     mail["tags"] = all_tags
@@ -183,7 +195,8 @@ def make_record(
     ``recipients`` become ``mail.destination`` and the addresses the detail concerns. The event happens
     ``delay`` after ``sent_at``. ``detail`` entries replace or add to the detail object (SES spelling:
     ``detail={"bounceType": "Transient", "bounceSubType": "MailboxFull"}``). Other keyword arguments go to
-    ``make_mail`` (``source``, ``message_id``, ``subject``, ``configuration_set``, ``tags``, ...).
+    ``make_mail`` (``source``, ``message_id``, ``subject``, ``configuration_set``, ``tags``,
+    ``tenant``...).
     ``family=EventFamily.NOTIFICATION`` builds a feedback notification (Bounce, Complaint, Delivery only).
     """
     event_type = EventType(event_type)

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import attrs
 import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .._public import publish
@@ -49,7 +51,10 @@ from ._local_core import (
     firehose_key,
     firehose_row,
     messages_from_request,
+    paused_tenant_error,
+    sending_status_detail,
     simulator_outcome,
+    tenant_arn,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +80,7 @@ T = TypeVar("T")
 _SEND_OPERATIONS: Final = frozenset(
     {"SendEmail", "SendRawEmail", "SendTemplatedEmail", "SendBulkTemplatedEmail", "SendBulkEmail"}
 )
+_TENANT_OPERATIONS: Final = ("SendEmail", "SendBulkEmail")  # the v2 sends that take TenantName
 _DESTINATION_OPERATIONS: Final = frozenset(
     {
         "CreateConfigurationSetEventDestination",
@@ -164,6 +170,12 @@ class LocalSes:
     ``aioboto3_session`` hand out.
     Sends without a configuration set, to a set the server does not know, or to a set without destinations,
     publish nothing, as with SES. Use it as a context manager (or call ``close``) to remove its hooks.
+
+    Tenants: a v2 send that names a tenant (``TenantName``) publishes events whose ``mail.tags`` carry
+    ``ses:tenant-name``. ``pause_tenant`` and ``resume_tenant`` change a tenant's sending status as
+    SES's reputation policy or the account would: LocalSes puts the ``Sending Status Disabled`` / ``Enabled``
+    event on the server's default EventBridge bus, and refuses an observed send for a paused tenant with SES
+    v2's ``SendingPausedException`` before it reaches the server.
     """
 
     def __init__(
@@ -210,6 +222,9 @@ class LocalSes:
         self._registry: dict[tuple[str, str], LocalDestination | None] = {}
         self._messages: list[SentMessage] = []
         self._publications: list[Publication] = []
+        self._paused: dict[str, str] = {}  # paused tenant -> the cause
+        self._tenant_ids: dict[str, str] = {}
+        self._status_events: list[dict[str, Any]] = []
         self._closed = False
 
     # ------------------------------------------------------------------ what it hands out
@@ -423,6 +438,85 @@ class LocalSes:
             assert isinstance(event, SesEvent)
             out.append(event)
         return out
+
+    # ------------------------------------------------------------------ tenants
+
+    def pause_tenant(
+        self, tenant: str, *, cause: str = "Status manually updated.", origin: str = "CUSTOMER_MANAGED"
+    ) -> dict[str, Any]:
+        """Pause ``tenant``'s sending: observed sends for it are refused from now on, and SES's
+        ``Sending Status Disabled`` event goes to the default EventBridge bus (returned as put there).
+
+        ``origin`` ``"AWS_MANAGED"`` plays SES's reputation policy pausing the tenant; the default is the
+        account pausing it (``UpdateReputationEntityCustomerManagedStatus``).
+        """
+        with self._lock:
+            self._paused[tenant] = cause
+        return self._put_status(tenant, "DISABLED", cause, origin)
+
+    def resume_tenant(
+        self, tenant: str, *, cause: str = "Status manually updated.", origin: str = "CUSTOMER_MANAGED"
+    ) -> dict[str, Any]:
+        """Resume ``tenant``'s sending and put SES's ``Sending Status Enabled`` event on the default bus."""
+        with self._lock:
+            self._paused.pop(tenant, None)
+        return self._put_status(tenant, "ENABLED", cause, origin)
+
+    @property
+    def paused_tenants(self) -> frozenset[str]:
+        """The tenants whose sending is paused (by ``pause_tenant``)."""
+        with self._lock:
+            return frozenset(self._paused)
+
+    @property
+    def status_events(self) -> list[dict[str, Any]]:
+        """The EventBridge events ``pause_tenant`` and ``resume_tenant`` put on the bus, in order
+        (EventBridge gives the delivered copies their own ``id``)."""
+        with self._lock:
+            return list(self._status_events)
+
+    def tenant_arn(self, tenant: str) -> str:
+        """The ARN LocalSes gives ``tenant`` in its events: ``...:tenant/<name>/<id>`` (the id made once)."""
+        with self._lock:
+            tenant_id = self._tenant_ids.get(tenant)
+            if tenant_id is None:
+                tenant_id = self._tenant_ids[tenant] = f"tn-{self._rng.getrandbits(116):029x}"
+        return tenant_arn(self.region, self.account_id, tenant, tenant_id)
+
+    def _put_status(self, tenant: str, status: str, cause: str, origin: str) -> dict[str, Any]:
+        detail_type = "Sending Status Disabled" if status == "DISABLED" else "Sending Status Enabled"
+        at = self._clock()
+        event = {
+            "version": "0",
+            "id": str(uuid.UUID(int=self._rng.getrandbits(128))),
+            "detail-type": detail_type,
+            "source": "aws.ses",
+            "account": self.account_id,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [self.tenant_arn(tenant)],
+            "detail": sending_status_detail(status, cause=cause, origin=origin, at=at),
+        }
+        entry = {
+            "Source": "aws.ses",
+            "DetailType": detail_type,
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event["resources"],
+            "EventBusName": "default",
+        }
+        try:
+            answer = self._internal("events").put_events(Entries=[entry])
+        except (ClientError, BotoCoreError) as exc:
+            raise LocalSesError(
+                f"putting {detail_type!r} for tenant {tenant!r} on the default bus failed: {exc}"
+            ) from exc
+        if answer.get("FailedEntryCount"):
+            raise LocalSesError(
+                f"EventBridge refused {detail_type!r} for tenant {tenant!r}: {answer.get('Entries')}"
+            )
+        with self._lock:
+            self._status_events.append(event)
+        return event
 
     def clear(self) -> None:
         """Forget the messages and publications seen so far (destinations are kept)."""
@@ -694,6 +788,12 @@ class LocalSes:
                 emitter.register(
                     f"after-call.{service}", self._after, unique_id=f"{self._uid}-after-{service}"
                 )
+            for operation in _TENANT_OPERATIONS:
+                emitter.register(
+                    f"before-call.sesv2.{operation}",
+                    self._refuse_paused,
+                    unique_id=f"{self._uid}-paused-{operation}",
+                )
             if all(e is not emitter for e in self._hooked):
                 self._hooked.append(emitter)
 
@@ -702,6 +802,20 @@ class LocalSes:
             return
         if model.name in _SEND_OPERATIONS or model.name in _DESTINATION_OPERATIONS:
             context[self._context_key] = copy.deepcopy(dict(params))
+
+    def _refuse_paused(self, context: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        """Answer a v2 send for a paused tenant as SES does, without sending it (``before-call`` handlers
+        that return a response replace the request)."""
+        params = context.get(self._context_key)
+        tenant = params.get("TenantName") if isinstance(params, dict) and not self._closed else None
+        with self._lock:
+            paused = isinstance(tenant, str) and tenant in self._paused
+        if not paused:
+            return None
+        context.pop(self._context_key, None)  # nothing was sent: after-call has nothing to publish
+        assert isinstance(tenant, str)
+        log.info("refusing a send for paused tenant %r", tenant)
+        return AWSResponse(self.endpoint_url, 400, HTTPHeaders(), None), paused_tenant_error(tenant)
 
     def _after(
         self,
@@ -733,6 +847,10 @@ class LocalSes:
                         f"before-parameter-build.{service}", unique_id=f"{self._uid}-before-{service}"
                     )
                     emitter.unregister(f"after-call.{service}", unique_id=f"{self._uid}-after-{service}")
+                for operation in _TENANT_OPERATIONS:
+                    emitter.unregister(
+                        f"before-call.sesv2.{operation}", unique_id=f"{self._uid}-paused-{operation}"
+                    )
             self._hooked.clear()
             for client in self._clients.values():
                 client.close()

@@ -40,7 +40,9 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 
 from ..events import (
     EVENT_CLASSES,
+    TENANT_TAG,
     TOPIC_VALIDATION_TEXT,
+    BotLikelihood,
     BounceSubType,
     BounceType,
     ComplaintFeedbackType,
@@ -104,6 +106,7 @@ _BOUNCE_SUBTYPES: dict[str, tuple[str, ...]] = {
             BounceSubType.NO_EMAIL,
             BounceSubType.SUPPRESSED,
             BounceSubType.ON_ACCOUNT_SUPPRESSION_LIST,
+            BounceSubType.ON_TENANT_SUPPRESSION_LIST,
         ]
     ),
     BounceType.TRANSIENT.value: _values(
@@ -274,6 +277,8 @@ _EXTRA_HEADERS = st.lists(
 )
 _DISPLAY_NAMES = st.sampled_from(("", "", "Sender Name", "Example Shop", '"Doe, John"'))
 _CALLER_IDENTITIES = st.sampled_from(("ses_user", "IAM_user_or_role_name", "app-sender"))
+_TENANTS = st.sampled_from(("acme", "globex", "initech-eu", "tenant_42"))
+_BOT_LIKELIHOODS = st.sampled_from(tuple(b.value for b in BotLikelihood))
 
 
 class _Absent:
@@ -352,6 +357,8 @@ def _tags(draw: st.DrawFn, configuration_set: str, source_domain: str) -> Record
         tags["ses:operation"] = [draw(st.sampled_from(_OPERATIONS))]
     if _one_in(draw, 2):
         tags["ses:outgoing-ip"] = [draw(_IP4)]
+    if _one_in(draw, 4):  # a message sent for a tenant
+        tags[TENANT_TAG] = [draw(_TENANTS)]
     for tag, values in draw(_USER_TAGS).items():
         tags.setdefault(tag, values)
     return tags
@@ -548,6 +555,8 @@ def _open_detail(draw: st.DrawFn, destination: list[str], at: datetime) -> Recor
     body["timestamp"] = format_timestamp(at)
     if _present(draw):
         body["userAgent"] = draw(_USER_AGENT_VALUES)
+    if _present(draw):  # isBotEvent (August 2026): absent in older records
+        body["isBotEvent"] = draw(_BOT_LIKELIHOODS)
     return body
 
 

@@ -70,9 +70,10 @@ class AsyncSmtpSender(SenderBase):
         *,
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
+        tenant: str | None = None,
     ) -> SmtpResult:
         """Send one message; see ``SmtpSender.send``."""
-        return await self._run(self._dialogue.send(message, configuration_set, tags))
+        return await self._run(self._dialogue.send(message, configuration_set, tags, tenant))
 
     async def send_many(self, messages: Iterable[Email | EmailMessage]) -> list[SmtpResult | SendingError]:
         """Send each message in turn over the connection; a failure is returned in its place (never raised)

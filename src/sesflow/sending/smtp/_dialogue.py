@@ -175,7 +175,8 @@ class SmtpResult:
     ``message_id`` is the ``Message-ID`` header that was sent; ``ses_message_id`` the id SES returns in its
     ``250 Ok <id>`` reply (the ``mail.messageId`` of the events that follow), or None if the server answered
     otherwise; ``response`` the server's full reply to the message. ``refused`` maps each recipient the
-    server refused (while accepting others) to its reply.
+    server refused (while accepting others) to its reply. ``tenant`` is the tenant named in the message's
+    ``X-SES-TENANT`` header, or None.
     """
 
     message_id: str
@@ -185,6 +186,7 @@ class SmtpResult:
     tags: Mapping[str, str]
     response: str
     ses_message_id: str | None
+    tenant: str | None = None
 
 
 _SES_REPLY_ID = re.compile(r"Ok\s+(\S+)", re.IGNORECASE)
@@ -217,16 +219,22 @@ class SmtpDialogue:
     # ------------------------------------------------------------------ public flows
 
     def prepare(
-        self, message: Email | EmailMessage, configuration_set: str | None, tags: Mapping[str, str] | None
+        self,
+        message: Email | EmailMessage,
+        configuration_set: str | None,
+        tags: Mapping[str, str] | None,
+        tenant: str | None = None,
     ) -> PreparedMessage:
-        """The message as ``send`` would send it, ``configuration_set`` and ``tags`` overriding the
-        message's own (no IO)."""
+        """The message as ``send`` would send it, ``configuration_set``, ``tags`` and ``tenant``
+        overriding the message's own (no IO)."""
         return prepare_message(
             message,
             configuration_set=configuration_set,
             tags=tags,
             default_configuration_set=self.settings.configuration_set,
             allow_no_configuration_set=self.settings.allow_no_configuration_set,
+            tenant=tenant,
+            default_tenant=self.settings.tenant,
         )
 
     def open(self) -> SmtpFlow[None]:
@@ -238,10 +246,14 @@ class SmtpDialogue:
         yield Exclusive("connection", self._close())
 
     def send(
-        self, message: Email | EmailMessage, configuration_set: str | None, tags: Mapping[str, str] | None
+        self,
+        message: Email | EmailMessage,
+        configuration_set: str | None,
+        tags: Mapping[str, str] | None,
+        tenant: str | None = None,
     ) -> SmtpFlow[SmtpResult]:
         """Send one message: prepare it (raising before any IO), wait for the rate limit, deliver it."""
-        return (yield from self._send_prepared(self.prepare(message, configuration_set, tags)))
+        return (yield from self._send_prepared(self.prepare(message, configuration_set, tags, tenant)))
 
     def _send_prepared(self, prepared: PreparedMessage) -> SmtpFlow[SmtpResult]:
         wait = self.rate_limit.reserve(len(prepared.recipients)) if self.rate_limit is not None else 0.0
@@ -442,6 +454,7 @@ def _result(prepared: PreparedMessage, refused: Mapping[str, SmtpReply], respons
         tags=prepared.tags,
         response=response,
         ses_message_id=match.group(1) if match else None,
+        tenant=prepared.tenant,
     )
 
 

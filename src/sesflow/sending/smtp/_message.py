@@ -14,9 +14,13 @@ from .._core import choose_configuration_set, merge_tags
 from ..errors import ValidationError
 from ..message import Address, Email
 from ..mime import build_mime, format_tags_header, mime_bytes
-from ..validation import MAX_MESSAGE_SIZE_V2, MAX_RECIPIENTS, validate_header_text
+from ..validation import MAX_MESSAGE_SIZE_V2, MAX_RECIPIENTS, validate_header_text, validate_tenant_name
 
-__all__ = ["PreparedMessage", "prepare_message", "parse_tags_header"]
+__all__ = ["TENANT_HEADER", "PreparedMessage", "prepare_message", "parse_tags_header"]
+
+TENANT_HEADER = "X-SES-TENANT"
+"""The header that names the tenant of a message sent over SMTP (the Developer Guide's "Tenants" chapter,
+"Using SMTP with tenants")."""
 
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 
@@ -31,6 +35,7 @@ class PreparedMessage:
     message_id: str
     configuration_set: str | None
     tags: Mapping[str, str]
+    tenant: str | None = None
 
     @property
     def eight_bit(self) -> bool:
@@ -45,6 +50,8 @@ def prepare_message(
     tags: Mapping[str, str] | None = None,
     default_configuration_set: str | None = None,
     allow_no_configuration_set: bool = False,
+    tenant: str | None = None,
+    default_tenant: str | None = None,
 ) -> PreparedMessage:
     """Build the bytes and envelope of ``message`` with SES's headers set. Pure: no IO.
 
@@ -54,8 +61,11 @@ def prepare_message(
     ``ConfigurationSetRequired`` unless ``allow_no_configuration_set``.
     ``tags`` are added to the message's own (an ``Email``'s ``tags``, or those of an ``X-SES-MESSAGE-TAGS``
     header), winning on equal names. The name and the tags are checked by the same rules as the API path.
+    The tenant, likewise, is the first of ``tenant``, the message's own (an ``Email``'s ``tenant``, or an
+    ``X-SES-TENANT`` header already on an ``EmailMessage``), and ``default_tenant``; none means the message
+    is sent for no tenant. It goes in an ``X-SES-TENANT`` header, checked by SES's tenant name rule.
 
-    An ``EmailMessage`` is copied, never changed: the copy gets both headers (replacing any), a
+    An ``EmailMessage`` is copied, never changed: the copy gets SES's headers (replacing any), a
     ``Message-ID`` and a ``Date`` when it has none, and loses its ``Bcc`` header; the envelope sender is its
     ``Sender`` or ``From`` address and the recipients are those of ``To``, ``Cc`` and ``Bcc``. An ``Email``
     is built by ``build_mime``; its envelope sender is its ``feedback_address``
@@ -67,6 +77,9 @@ def prepare_message(
         header_set = mime.get("X-SES-CONFIGURATION-SET")
         own_set = None if header_set is None else str(header_set).strip()
         own_tags = parse_tags_header(str(mime.get("X-SES-MESSAGE-TAGS", "")))
+        header_tenant = mime.get(TENANT_HEADER)
+        own_tenant = None if header_tenant is None else str(header_tenant).strip()
+        own_tenant_field = TENANT_HEADER
     elif isinstance(message, Email):
         if message.list_management is not None:
             raise ValidationError(
@@ -80,6 +93,8 @@ def prepare_message(
         own_set_field = "Email.configuration_set"
         own_set = message.configuration_set
         own_tags = dict(message.tags)
+        own_tenant = message.tenant
+        own_tenant_field = "Email.tenant"
     else:
         raise TypeError(
             f"send an sesflow Email or an email.message.EmailMessage, not {type(message).__name__}"
@@ -94,6 +109,9 @@ def prepare_message(
         allow_none=allow_no_configuration_set,
     )
     all_tags = merge_tags(own_tags, tags)
+    chosen_tenant = _choose_tenant(
+        [(tenant, "tenant"), (own_tenant, own_tenant_field), (default_tenant, "tenant")]
+    )
 
     if mime is None:
         assert isinstance(message, Email)
@@ -101,10 +119,13 @@ def prepare_message(
     else:
         del mime["X-SES-CONFIGURATION-SET"]
         del mime["X-SES-MESSAGE-TAGS"]
+        del mime[TENANT_HEADER]
         if chosen is not None:
             mime["X-SES-CONFIGURATION-SET"] = chosen
         if all_tags:
             mime["X-SES-MESSAGE-TAGS"] = format_tags_header(all_tags)
+    if chosen_tenant is not None:
+        mime[TENANT_HEADER] = chosen_tenant
     if mime.get("Date") is None:
         mime["Date"] = email.utils.formatdate(usegmt=True)
     if mime.get("Message-ID") is None:
@@ -117,7 +138,17 @@ def prepare_message(
         message_id=str(mime["Message-ID"]),
         configuration_set=chosen,
         tags=all_tags,
+        tenant=chosen_tenant,
     )
+
+
+def _choose_tenant(candidates: Iterable[tuple[str | None, str]]) -> str | None:
+    """The first tenant given among ``(name, field)`` candidates (most specific first), checked by SES's
+    naming rule (an error naming its field); None when none is given."""
+    for name, field in candidates:
+        if name is not None:
+            return validate_tenant_name(name, field=field)
+    return None
 
 
 def parse_tags_header(value: str, *, field: str = "X-SES-MESSAGE-TAGS") -> dict[str, str]:

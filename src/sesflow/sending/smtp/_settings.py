@@ -13,7 +13,7 @@ from typing import Final, Literal
 import attrs
 
 from ..errors import ValidationError
-from ..validation import validate_configuration_set_name
+from ..validation import validate_configuration_set_name, validate_tenant_name
 
 __all__ = ["STARTTLS_PORTS", "IMPLICIT_TLS_PORTS", "TlsMode", "smtp_password", "smtp_host", "SmtpSettings"]
 
@@ -63,6 +63,7 @@ class SmtpSettings:
     local_hostname: str | None = None
     configuration_set: str | None = None
     allow_no_configuration_set: bool = False
+    tenant: str | None = None
 
     @classmethod
     def build(
@@ -79,6 +80,7 @@ class SmtpSettings:
         local_hostname: str | None = None,
         configuration_set: str | None = None,
         allow_no_configuration_set: bool = False,
+        tenant: str | None = None,
     ) -> SmtpSettings:
         """Check the options and fill in defaults: the host from the region (or ``AWS_REGION`` /
         ``AWS_DEFAULT_REGION``), the TLS mode from the port (465 and 2465 implicit, others STARTTLS)."""
@@ -113,6 +115,8 @@ class SmtpSettings:
             raise ValidationError("timeout", f"must be a positive number of seconds, not {timeout!r}")
         if configuration_set is not None:
             validate_configuration_set_name(configuration_set)
+        if tenant is not None:
+            validate_tenant_name(tenant)
         return cls(
             host=host,
             port=port,
@@ -124,6 +128,7 @@ class SmtpSettings:
             local_hostname=local_hostname,
             configuration_set=configuration_set,
             allow_no_configuration_set=allow_no_configuration_set,
+            tenant=tenant,
         )
 
     def tls_context(self) -> ssl.SSLContext:

@@ -36,6 +36,7 @@ class SenderBase:
         configuration_set: str | None = None,
         allow_no_configuration_set: bool = False,
         max_send_rate: float | TokenBucket | None = None,
+        tenant: str | None = None,
     ) -> None:
         self._set_up_transport()
         settings = SmtpSettings.build(
@@ -50,6 +51,7 @@ class SenderBase:
             local_hostname=local_hostname,
             configuration_set=configuration_set,
             allow_no_configuration_set=allow_no_configuration_set,
+            tenant=tenant,
         )
         self._dialogue = SmtpDialogue(settings, make_bucket(max_send_rate))
 
@@ -90,7 +92,8 @@ class SenderBase:
         *,
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
+        tenant: str | None = None,
     ) -> PreparedMessage:
         """The message as ``send`` would send it (see ``prepare_message``), without
         sending."""
-        return self._dialogue.prepare(message, configuration_set, tags)
+        return self._dialogue.prepare(message, configuration_set, tags, tenant)

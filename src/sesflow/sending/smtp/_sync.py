@@ -35,9 +35,11 @@ class SmtpSender(SenderBase):
     ``password`` ``smtp_password`` of its secret; neither is ever logged.
     ``ssl_context`` replaces the system trust store (the certificate is always verified).
     ``configuration_set`` is attached to every message that does not name its own; a message with none raises
-    unless ``allow_no_configuration_set``. ``max_send_rate`` paces sending to that many recipients per second
-    (SES counts its maximum send rate in recipients); pass the ``TokenBucket`` an API
-    client uses to keep both within one account rate. ``None`` (the default) does not pace.
+    unless ``allow_no_configuration_set``. ``tenant`` likewise names the tenant of every message that does not
+    name its own (in an ``X-SES-TENANT`` header); without one, messages are sent for no tenant.
+    ``max_send_rate`` paces sending to that many recipients per second (SES counts its maximum send rate in
+    recipients); pass the ``TokenBucket`` an API client uses to keep both within one
+    account rate. ``None`` (the default) does not pace.
 
     Use it as a context manager (one connection and one login for many messages), or call ``close``.
     It is safe to share between threads; messages go one at a time over the connection.
@@ -73,14 +75,16 @@ class SmtpSender(SenderBase):
         *,
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
+        tenant: str | None = None,
     ) -> SmtpResult:
-        """Send one message; ``configuration_set`` and ``tags`` override the message's own for this send.
+        """Send one message; ``configuration_set``, ``tags`` and ``tenant`` override the message's own for
+        this send.
 
         A connection the server has dropped is reopened and the message sent once more. Raises
         ``Throttled`` on ``454 Throttling failure``, and an
         ``SmtpError`` for other refusals (keeping the SMTP code).
         """
-        return self._run(self._dialogue.send(message, configuration_set, tags))
+        return self._run(self._dialogue.send(message, configuration_set, tags, tenant))
 
     def send_many(self, messages: Iterable[Email | EmailMessage]) -> list[SmtpResult | SendingError]:
         """Send each message in turn over the connection; a failure is returned in its place (never raised)
