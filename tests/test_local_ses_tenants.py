@@ -139,8 +139,8 @@ def test_a_bulk_send_for_a_paused_tenant_is_refused(local: LocalSes) -> None:
 async def test_an_async_send_for_a_paused_tenant_is_refused(local: LocalSes) -> None:
     pipe = pipeline(local)
     local.pause_tenant("acme")
-    session = local.aioboto3_session()
-    async with session.client("sesv2", endpoint_url=local.endpoint_url) as client:
+    session = local.async_session()
+    async with session.create_client("sesv2", endpoint_url=local.endpoint_url) as client:
         with pytest.raises(ClientError, match="SendingPausedException"):
             await client.send_email(
                 FromEmailAddress="shop@example.com",
