@@ -53,6 +53,8 @@ SECTION_TITLE = "## Sending"
 COMMAND = "python bench/send.py --write"
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+# sesflow's clients say region= where boto3 says region_name=.
+CLIENT_CREDENTIALS = {"region" if k == "region_name" else k: v for k, v in CREDENTIALS.items()}
 CONFIGURATION_SET = "bench-events"
 TEMPLATE = "bench-promo"
 SENDER = "Shop <news@shop.example.com>"
@@ -141,7 +143,11 @@ class Bench:
         session = boto3.session.Session()
         self.boto3 = session.client("sesv2", endpoint_url=endpoint, **CREDENTIALS)  # type: ignore[call-overload]
         self.sync = SesClient(
-            CONFIGURATION_SET, session=session, endpoint_url=endpoint, max_send_rate=None, **CREDENTIALS
+            CONFIGURATION_SET,
+            session=session,
+            endpoint_url=endpoint,
+            max_send_rate=None,
+            **CLIENT_CREDENTIALS,
         )
         self.loop = asyncio.new_event_loop()
         self.aio_session = AioSession()
@@ -151,7 +157,7 @@ class Bench:
             endpoint_url=endpoint,
             max_send_rate=None,
             max_concurrency=concurrency,
-            **CREDENTIALS,
+            **CLIENT_CREDENTIALS,
         )
         self.loop.run_until_complete(self.async_client.open())
         config = botocore.config.Config(max_pool_connections=concurrency, retries={"total_max_attempts": 1})

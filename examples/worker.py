@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     consumer = SqsConsumer(
         args.queue_url,
         router,
-        region_name=args.region,
+        region=args.region,
         endpoint_url=args.endpoint_url,
         idempotency=store,
         wait_time_seconds=1 if args.until_empty else 20,

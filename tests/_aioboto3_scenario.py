@@ -68,7 +68,7 @@ async def main(endpoint: str) -> dict[str, Any]:
         router,
         session=session,
         endpoint_url=endpoint,
-        region_name="us-east-1",
+        region="us-east-1",
         wait_time_seconds=0,
     )
     await consumer.run_until_empty(wait_time_seconds=0)

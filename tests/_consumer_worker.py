@@ -44,7 +44,7 @@ def main(endpoint: str, queue_url: str, db_path: str, mode: str) -> int:
     router, store = build(db_path)
     common = {
         "endpoint_url": endpoint,
-        "region_name": "us-east-1",
+        "region": "us-east-1",
         "idempotency": store,
         "wait_time_seconds": 1,
         "visibility_timeout": 2,

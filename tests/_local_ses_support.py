@@ -29,7 +29,7 @@ def pipeline(
 ) -> SnsSqsPipeline:
     """A configuration set with an SNS → SQS pipeline, created through LocalSes's observed session."""
     cs = configuration_set or unique("cs")
-    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, ses_api="v1")
+    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, api="v1")
     options: dict[str, Any] = {"destination_name": unique("dest")}
     if event_types is not None:
         options["event_types"] = list(event_types)

@@ -61,4 +61,4 @@ def provisioner(moto_server: str) -> Any:
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    return Provisioner(session, endpoint_url=moto_server, ses_api="v1")
+    return Provisioner(session, endpoint_url=moto_server, api="v1")

@@ -96,7 +96,7 @@ def test_setup_twice_changes_nothing_the_second_time(
         unique("fh"),
         "--endpoint-url",
         moto_server,
-        "--ses-api",
+        "--api",
         "v1",
         *AWS,
     ]
@@ -160,7 +160,7 @@ def test_setup_dry_run_calls_nothing_and_prints_the_policies(capsys: pytest.Capt
     ("extra", "message"),
     [
         (["--pipeline", "firehose-s3"], "needs --bucket"),
-        (["--pipeline", "eventbridge", "--ses-api", "v1"], "only in the SES v2 API"),
+        (["--pipeline", "eventbridge", "--api", "v1"], "only in the SES v2 API"),
         (["--lake", "parquet"], "add --pipeline firehose-s3"),
     ],
 )
@@ -203,7 +203,7 @@ def test_setup_with_v2_on_moto_stops_before_creating_anything(
     assert status == 2
     assert err.count("\n") == 1  # one line: no HTML page, no repeated prefix
     assert err.startswith(f"sesflow setup: {moto_server} has no SES v2 event destinations")
-    assert "add --ses-api v1; nothing was created" in err
+    assert "add --api v1; nothing was created" in err
     assert "<" not in err
     assert out == ""
     ses = boto3.client("ses", endpoint_url=moto_server, region_name="us-east-1")

@@ -143,7 +143,7 @@ def test_setup_policies_after_a_real_run_are_valid_json_when_piped(
     moto_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = unique(LONG_SET[:40])
-    argv = ["setup", "-c", name, "--endpoint-url", moto_server, "--ses-api", "v1", *AWS, "--policies"]
+    argv = ["setup", "-c", name, "--endpoint-url", moto_server, "--api", "v1", *AWS, "--policies"]
     argv += ["--sns-destination-name", unique("dest")]
     status, out, _ = run(capsys, *argv, "--json")
     assert status == 0
@@ -437,7 +437,7 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(
 ) -> None:
     if command == "setup":
         name = unique("progress")
-        argv = ["setup", "-c", name, "--endpoint-url", moto_server, "--ses-api", "v1"]
+        argv = ["setup", "-c", name, "--endpoint-url", moto_server, "--api", "v1"]
         argv += ["--sns-destination-name", unique("dest")]
         expected = f"Building the sns-sqs pipeline of {name}"
     else:

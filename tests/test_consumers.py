@@ -33,7 +33,7 @@ from ._sns_signing import CERT_URL, Clock, new_key, notification, self_signed_pe
 
 def consumer(queue: TestQueue, router: EventRouter, **options: Any) -> SqsConsumer:
     options.setdefault("wait_time_seconds", 0)
-    return SqsConsumer(queue.url, router, endpoint_url=queue.endpoint, region_name="us-east-1", **options)
+    return SqsConsumer(queue.url, router, endpoint_url=queue.endpoint, region="us-east-1", **options)
 
 
 @pytest.fixture
@@ -315,7 +315,7 @@ def test_a_router_with_coroutine_handlers_is_refused(queue: TestQueue) -> None:
 
 def test_a_missing_queue_is_an_error_not_a_retry_loop(moto_server: str) -> None:
     missing = f"{moto_server}/123456789012/no-such-queue"
-    worker = SqsConsumer(missing, EventRouter(), endpoint_url=moto_server, region_name="us-east-1")
+    worker = SqsConsumer(missing, EventRouter(), endpoint_url=moto_server, region="us-east-1")
     with pytest.raises(ConsumerError, match="no-such-queue"):
         worker.run(max_messages=1)
 
@@ -327,14 +327,14 @@ def test_a_missing_queue_is_an_error_not_a_retry_loop(moto_server: str) -> None:
         ({"batch_size": 11}, "batch_size"),
         ({"visibility_timeout": 0}, "visibility_timeout"),
         ({"max_workers": 0}, "max_workers"),
-        ({"client": object(), "region_name": "us-east-1"}, "either a client"),
+        ({"client": object(), "region": "us-east-1"}, "either a client"),
     ],
 )
 def test_bad_settings_are_refused(options: dict[str, Any], match: str) -> None:
     with pytest.raises(ConsumerError, match=match):
         SqsConsumer("https://sqs.us-east-1.amazonaws.com/123456789012/q", EventRouter(), **options)
     with pytest.raises(ConsumerError, match="queue_url"):
-        SqsConsumer("ses-events", EventRouter(), region_name="us-east-1")
+        SqsConsumer("ses-events", EventRouter(), region="us-east-1")
 
 
 def test_a_given_client_is_used(queue: TestQueue) -> None:

@@ -31,9 +31,7 @@ def consumer(queue: TestQueue, router: EventRouter, **options: Any) -> AsyncSqsC
     options.setdefault("receivers", 1)
     options.setdefault("wait_time_seconds", 0)
     options.setdefault("ack_delay", 0.01)
-    return AsyncSqsConsumer(
-        queue.url, router, endpoint_url=queue.endpoint, region_name="us-east-1", **options
-    )
+    return AsyncSqsConsumer(queue.url, router, endpoint_url=queue.endpoint, region="us-east-1", **options)
 
 
 @pytest.fixture

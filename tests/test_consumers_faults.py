@@ -384,7 +384,7 @@ def drain(mode: str, case: Case, queue: TestQueue, tmp_path: Path) -> Observed:
     store = case.store(tmp_path / f"{mode}.db") if case.store is not None else None
     options: dict[str, Any] = {
         "endpoint_url": queue.endpoint,
-        "region_name": "us-east-1",
+        "region": "us-east-1",
         "wait_time_seconds": 0,
         "backoff": BACKOFF,
         "verifier": case.verifier,
@@ -503,7 +503,7 @@ def test_a_replay_guard_skips_an_sns_message_already_handled_and_keeps_a_failed_
         queue.send(bodies)
         options: dict[str, Any] = {
             "endpoint_url": queue.endpoint,
-            "region_name": "us-east-1",
+            "region": "us-east-1",
             "wait_time_seconds": 0,
             "backoff": Backoff(initial=0),
             "verifier": verifier,

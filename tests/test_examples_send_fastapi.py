@@ -25,6 +25,8 @@ from sesflow.testing import FakeSes
 from ._scripts import load_example
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# sesflow's clients say region= where boto3 says region_name=.
+CLIENT_CREDENTIALS = {"region" if k == "region_name" else k: v for k, v in CREDENTIALS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ async def test_welcome_sends_through_the_lifespan_client(
     app = example.create_app(
         configuration_set=moto_env["configuration_set"],
         sender=moto_env["sender"],
-        client_options={"endpoint_url": moto_env["endpoint"], "max_send_rate": None, **CREDENTIALS},
+        client_options={"endpoint_url": moto_env["endpoint"], "max_send_rate": None, **CLIENT_CREDENTIALS},
     )
     before = delivery_attempts(moto_env["endpoint"])
     async with serve(app) as http:
@@ -102,7 +104,7 @@ async def test_a_missing_configuration_set_is_a_502_before_any_send(
     app = example.create_app(
         configuration_set=f"missing-{uuid.uuid4().hex[:8]}",
         sender=moto_env["sender"],
-        client_options={"endpoint_url": moto_env["endpoint"], "max_send_rate": None, **CREDENTIALS},
+        client_options={"endpoint_url": moto_env["endpoint"], "max_send_rate": None, **CLIENT_CREDENTIALS},
     )
     async with serve(app) as http:
         response = await http.post("/welcome", json={"email": "jane@example.com", "name": "Jane"})
@@ -123,7 +125,7 @@ async def test_throttling_is_a_503_with_retry_after(example: ModuleType) -> None
                 "endpoint_url": fake.endpoint_url,
                 "max_send_rate": None,
                 "retry": RetryPolicy(max_attempts=2, base_delay=0.001),
-                **CREDENTIALS,
+                **CLIENT_CREDENTIALS,
             },
         )
         async with serve(app) as http:
@@ -137,7 +139,7 @@ async def test_announcements_report_each_recipient(example: ModuleType) -> None:
         fake.script_status("bounced@example.com", "MESSAGE_REJECTED")
         app = example.create_app(
             configuration_set="events",
-            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CREDENTIALS},
+            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CLIENT_CREDENTIALS},
         )
         recipients = [f"r{i}@example.com" for i in range(60)] + ["bounced@example.com"]
         async with serve(app) as http:
@@ -164,7 +166,7 @@ async def test_announcements_none_accepted_is_a_502_with_each_reason(example: Mo
             fake.script_status(address, "ACCOUNT_SUSPENDED")
         app = example.create_app(
             configuration_set="events",
-            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CREDENTIALS},
+            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CLIENT_CREDENTIALS},
         )
         async with serve(app) as http:
             response = await http.post(
@@ -180,7 +182,7 @@ async def test_announcements_all_accepted_is_a_200(example: ModuleType) -> None:
     with FakeSes(configuration_sets={"events"}, templates={"news"}) as fake:
         app = example.create_app(
             configuration_set="events",
-            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CREDENTIALS},
+            client_options={"endpoint_url": fake.endpoint_url, "max_send_rate": None, **CLIENT_CREDENTIALS},
         )
         async with serve(app) as http:
             response = await http.post("/announcements", json={"template": "news", "recipients": ["a@x.org"]})

@@ -331,7 +331,7 @@ def test_closing_removes_the_hooks(moto_server: str) -> None:
 def test_every_destination_created_through_an_observed_session_is_used(local: LocalSes) -> None:
     # moto keeps one v1 destination per set; LocalSes remembers both it saw created.
     pipe = pipeline(local)
-    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, ses_api="v1")
+    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, api="v1")
     topic = provisioner.ensure_topic(unique("bounces"))
     queue, queue_url = provisioner.ensure_queue(unique("bounces"))
     provisioner.ensure_subscription(topic.arn or "", queue.arn or "", raw_delivery=True)
@@ -395,7 +395,7 @@ def test_eventbridge_events_reach_a_rule_target_and_parse(local: LocalSes) -> No
 
 def test_firehose_records_land_under_the_date_prefix(local: LocalSes) -> None:
     cs, bucket = unique("lake"), unique("lake")
-    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, ses_api="v1")
+    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, api="v1")
     provisioner.ensure_firehose_s3_pipeline(cs, bucket, destination_name=unique("fh"))
     local.client("ses").verify_domain_identity(Domain="example.com")
     ses = local.ses_client(cs)
@@ -419,7 +419,7 @@ def test_firehose_lake_is_read_by_the_analytics_report(local: LocalSes) -> None:
     from sesflow.analytics import build_report
 
     cs, bucket = unique("lake"), unique("lake")
-    Provisioner(local.session(), endpoint_url=local.endpoint_url, ses_api="v1").ensure_firehose_s3_pipeline(
+    Provisioner(local.session(), endpoint_url=local.endpoint_url, api="v1").ensure_firehose_s3_pipeline(
         cs, bucket, destination_name=unique("fh")
     )
     local.client("ses").verify_domain_identity(Domain="example.com")
@@ -616,7 +616,7 @@ async def test_an_open_async_client_can_be_instrumented(local: LocalSes) -> None
     ses = AsyncSesClient(
         pipe.configuration_set.name,
         endpoint_url=local.endpoint_url,
-        region_name="us-east-1",
+        region="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         max_send_rate=None,

@@ -35,7 +35,7 @@ def local(moto_server: str) -> Any:
 def _both_lakes(local: LocalSes) -> tuple[str, str, str]:
     """A configuration set publishing to an NDJSON stream and to a Parquet stream of one bucket."""
     cs, bucket = unique("cs"), unique("lake")
-    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, ses_api="v1")
+    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, api="v1")
     provisioner.ensure_firehose_s3_pipeline(cs, bucket, destination_name=unique("nd"))
     provisioner.ensure_firehose_s3_pipeline(
         cs, bucket, stream_name=f"{cs}-parquet", destination_name=unique("pq"), lake="parquet"
@@ -167,7 +167,7 @@ def test_the_row_firehose_makes_of_a_record() -> None:
 
 def test_a_stream_converting_to_orc_or_without_its_table(local: LocalSes) -> None:
     cs, bucket = unique("cs"), unique("lake")
-    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, ses_api="v1")
+    provisioner = Provisioner(local.session(), endpoint_url=local.endpoint_url, api="v1")
     pipeline = provisioner.ensure_firehose_s3_pipeline(
         cs, bucket, destination_name=unique("pq"), lake="parquet"
     )

@@ -1,6 +1,6 @@
 """Provisioning against moto in server mode.
 
-moto 5.2 has no SES v2 event-destination API, so destinations on moto use ``ses_api="v1"`` (SNS, Firehose,
+moto 5.2 has no SES v2 event-destination API, so destinations on moto use ``api="v1"`` (SNS, Firehose,
 CloudWatch). EventBridge destinations exist only in v2: that path is checked with botocore's Stubber, the one
 place here where moto cannot answer. moto also keeps event destinations by name across all sets (and shows
 one per set), so each test uses its own set and its own destination name.

@@ -19,6 +19,8 @@ from sesflow.testing import FakeSes
 
 ACCOUNT = "123456789012"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+# sesflow's clients say region= where boto3 says region_name=.
+CLIENT_CREDENTIALS = {"region" if k == "region_name" else k: v for k, v in CREDENTIALS.items()}
 BASE = f"arn:aws:ses:us-east-1:{ACCOUNT}"
 STRICT = "arn:aws:ses:us-east-1:aws:reputation-policy/strict"
 
@@ -157,7 +159,7 @@ def test_bad_input_is_refused_before_any_call(fake: FakeSes) -> None:
 def test_a_provisioned_tenant_can_send_and_an_unassociated_identity_cannot(fake: FakeSes) -> None:
     ensure(provisioner(fake))
     client = SesClient(
-        "acme-events", tenant="acme", endpoint_url=fake.endpoint_url, max_send_rate=None, **CREDENTIALS
+        "acme-events", tenant="acme", endpoint_url=fake.endpoint_url, max_send_rate=None, **CLIENT_CREDENTIALS
     )
     result = client.send(Email("news@acme.example.com", "jane@example.com", subject="Hi", text="Hello"))
     assert result.tenant == "acme"

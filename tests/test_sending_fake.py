@@ -42,6 +42,8 @@ from sesflow.testing import FakeSes
 from sesflow.testing.fake_ses import unflatten_query
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# sesflow's clients say region= where boto3 says region_name=.
+CLIENT_CREDENTIALS = {"region" if k == "region_name" else k: v for k, v in CREDENTIALS.items()}
 SESSION = boto3.session.Session()
 ASYNC_SESSION = AioSession()
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.005)
@@ -60,7 +62,7 @@ def sync_client(fake: FakeSes, configuration_set: str | None = "events", **kwarg
         "endpoint_url": fake.endpoint_url,
         "max_send_rate": None,
         "retry": FAST_RETRY,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     }
     options.update(kwargs)
     return SesClient(configuration_set, **options)
@@ -72,7 +74,7 @@ def async_client(fake: FakeSes, configuration_set: str | None = "events", **kwar
         "endpoint_url": fake.endpoint_url,
         "max_send_rate": None,
         "retry": FAST_RETRY,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     }
     options.update(kwargs)
     return AsyncSesClient(configuration_set, **options)
@@ -160,7 +162,7 @@ def test_a_refused_connection_is_retried_then_reported() -> None:
         max_send_rate=None,
         verify_configuration_set=False,
         retry=FAST_RETRY,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     with pytest.raises(TransientFailure) as excinfo:
         client.send(message())

@@ -178,6 +178,8 @@ def test_a_compat32_message_cannot_inject_headers_over_smtp() -> None:
 # send_many: one message's failure never stops the others (moto in server mode)
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# sesflow's clients say region= where boto3 says region_name=.
+CLIENT_CREDENTIALS = {"region" if k == "region_name" else k: v for k, v in CREDENTIALS.items()}
 
 
 class Env:
@@ -226,7 +228,9 @@ def _check(results: list[Any]) -> None:
 
 @pytest.fixture
 def sync_client(env: Env) -> Iterator[SesClient]:
-    with SesClient(env.config_set, endpoint_url=env.endpoint, max_send_rate=None, **CREDENTIALS) as client:
+    with SesClient(
+        env.config_set, endpoint_url=env.endpoint, max_send_rate=None, **CLIENT_CREDENTIALS
+    ) as client:
         yield client
 
 
@@ -247,7 +251,7 @@ async def test_async_send_many_returns_an_unexpected_failure_in_its_place(env: E
         session=AioSession(),
         endpoint_url=env.endpoint,
         max_send_rate=None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     ) as client:
         client.client.meta.events.register("before-parameter-build", _explode_on("explode"))
         results = await client.send_many(env.emails())

@@ -36,6 +36,8 @@ from sesflow.sending import (
 )
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# sesflow's clients say region= where boto3 says region_name=.
+CLIENT_CREDENTIALS = {"region" if k == "region_name" else k: v for k, v in CREDENTIALS.items()}
 # One session per kind for the module: sessions cache the loaded service models, so clients come cheap.
 SESSION = boto3.session.Session()
 ASYNC_SESSION = AioSession()
@@ -122,7 +124,7 @@ def env(moto_server: str) -> Env:
 @pytest.fixture
 def sync_client(env: Env) -> Iterator[SesClient]:
     with SesClient(
-        env.config_set, session=SESSION, endpoint_url=env.endpoint, max_send_rate=None, **CREDENTIALS
+        env.config_set, session=SESSION, endpoint_url=env.endpoint, max_send_rate=None, **CLIENT_CREDENTIALS
     ) as client:
         yield client
 
@@ -169,7 +171,7 @@ def test_a_missing_set_is_caught_before_the_send(env: Env) -> None:
         session=SESSION,
         endpoint_url=env.endpoint,
         max_send_rate=None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     wire = Wire(client.client)
     before = env.delivery_attempts()
@@ -198,7 +200,7 @@ def test_per_message_override_is_checked_and_sent(env: Env, sync_client: SesClie
 
 
 def test_sending_without_a_set_needs_the_opt_out(env: Env) -> None:
-    strict = SesClient(session=SESSION, endpoint_url=env.endpoint, max_send_rate=None, **CREDENTIALS)
+    strict = SesClient(session=SESSION, endpoint_url=env.endpoint, max_send_rate=None, **CLIENT_CREDENTIALS)
     wire = Wire(strict.client)
     with pytest.raises(ConfigurationSetRequired):
         strict.send(env.email())
@@ -208,7 +210,7 @@ def test_sending_without_a_set_needs_the_opt_out(env: Env) -> None:
         endpoint_url=env.endpoint,
         max_send_rate=None,
         allow_no_configuration_set=True,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     wire = Wire(relaxed.client)
     before = env.delivery_attempts()
@@ -234,7 +236,7 @@ def test_raw_message_carries_the_set_as_parameter_and_header(env: Env) -> None:
         session=SESSION,
         endpoint_url=env.endpoint,
         max_send_rate=None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     wire = Wire(client.client)
     message = env.email(attachments=[Attachment("report.csv", b"a,b\n1,2\n")], bcc="audit@example.com")
@@ -266,7 +268,7 @@ def test_v1_templated_send(env: Env) -> None:
         session=SESSION,
         endpoint_url=env.endpoint,
         max_send_rate=None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     wire = Wire(client.client)
     before = env.delivery_attempts()
@@ -290,7 +292,7 @@ def test_v1_bulk_chunks_120_destinations_into_3_calls(env: Env) -> None:
         session=SESSION,
         endpoint_url=env.endpoint,
         max_send_rate=None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     wire = Wire(client.client)
     destinations = [Destination(f"user{i}@example.com", data={"name": f"U{i}"}) for i in range(120)]
@@ -326,7 +328,7 @@ def test_sync_client_options_are_checked(env: Env) -> None:
     with pytest.raises(ValueError, match="does not match"):
         SesClient(env.config_set, client=client, api="v1")
     with pytest.raises(ValueError, match="not both"):
-        SesClient(env.config_set, client=client, region_name="eu-west-1")
+        SesClient(env.config_set, client=client, region="eu-west-1")
 
 
 # ------------------------------------------------------------------ async
@@ -340,7 +342,7 @@ def async_client(env: Env, configuration_set: Any = _DEFAULT_SET, **kwargs: Any)
         "session": ASYNC_SESSION,
         "endpoint_url": env.endpoint,
         "max_send_rate": None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     }
     options.update(kwargs)
     chosen = env.config_set if configuration_set is _DEFAULT_SET else configuration_set

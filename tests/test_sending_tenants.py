@@ -34,7 +34,15 @@ from sesflow.sending import (
 from sesflow.sending._requests import Request, unsupported_by_model
 from sesflow.testing import FakeCall, FakeSes
 
-from .test_sending_fake import CREDENTIALS, SENDER, SESSION, async_client, message, sync_client
+from .test_sending_fake import (
+    CLIENT_CREDENTIALS,
+    CREDENTIALS,
+    SENDER,
+    SESSION,
+    async_client,
+    message,
+    sync_client,
+)
 
 ACCOUNT = "123456789012"
 
@@ -450,7 +458,7 @@ def test_botocore_routes_an_endpoint_id_to_the_global_host() -> None:
         endpoint_id="abcd1234.ef5",
         verify_configuration_set=False,
         max_send_rate=None,
-        **CREDENTIALS,
+        **CLIENT_CREDENTIALS,
     )
     client.client.meta.events.register("before-send", capture)
     client.send(message())

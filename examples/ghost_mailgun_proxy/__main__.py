@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--untracked-configuration-set", help="the set used for o:tracking-opens=no")
     setup.add_argument("--region")
     setup.add_argument("--endpoint-url", help="a local emulator (moto) instead of AWS")
-    setup.add_argument("--ses-api", choices=["v1", "v2"], default="v2", help="v1 on moto (default: v2)")
+    setup.add_argument("--api", choices=["v1", "v2"], default="v2", help="v1 on moto (default: v2)")
     return parser
 
 
@@ -57,7 +57,7 @@ def _setup(args: argparse.Namespace) -> int:
 
     from .provision import provision, read_send_event_destinations
 
-    provisioner = Provisioner(region=args.region, endpoint_url=args.endpoint_url, ses_api=args.ses_api)
+    provisioner = Provisioner(region=args.region, endpoint_url=args.endpoint_url, api=args.api)
     pipeline, env = provision(provisioner, args.configuration_set, args.untracked_configuration_set)
     for resource in pipeline.resources:
         sys.stderr.write(f"{resource.status:>8}  {resource.kind}  {resource.name}\n")

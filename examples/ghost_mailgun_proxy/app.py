@@ -146,7 +146,7 @@ def create_app(
         ses = AsyncSesClient(
             settings.configuration_set,
             session=ses_session,
-            region_name=settings.region,
+            region=settings.region,
             endpoint_url=settings.ses_endpoint_url,
             api=settings.ses_api,
             max_send_rate=settings.max_send_rate,

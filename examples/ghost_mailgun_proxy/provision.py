@@ -93,7 +93,7 @@ def read_send_event_destinations(
     provisioner: Provisioner, configuration_sets: Sequence[str]
 ) -> dict[str, list[str]]:
     """For each set, the destinations that publish its ``Send`` events to a queue (empty: none does)."""
-    api: Literal["v1", "v2"] = "v2" if provisioner.ses_api == "v2" else "v1"
+    api: Literal["v1", "v2"] = "v2" if provisioner.api == "v2" else "v1"
     client = provisioner.client("sesv2" if api == "v2" else "ses")
     out = {}
     for name in configuration_sets:

@@ -115,7 +115,7 @@ class EventWorker:
             settings.queue_url,
             self.router,
             session=session,
-            region_name=settings.region,
+            region=settings.region,
             endpoint_url=settings.sqs_endpoint_url,
             verifier=verifier,
             wait_time_seconds=20,

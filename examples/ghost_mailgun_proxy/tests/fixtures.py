@@ -84,7 +84,7 @@ def aws(moto_server: str) -> Aws:
     """A fresh pipeline (two configuration sets → one topic → one queue) and a verified sender domain."""
     suffix = uuid.uuid4().hex[:10]
     session = boto3.session.Session(**CREDENTIALS)
-    provisioner = Provisioner(session, endpoint_url=moto_server, ses_api="v1")
+    provisioner = Provisioner(session, endpoint_url=moto_server, api="v1")
     pipeline, _ = provision(provisioner, f"ghost-{suffix}", f"ghost-{suffix}-untracked")
     domain = f"news-{suffix}.example.com"
     provisioner.client("ses").verify_domain_identity(Domain=domain)

@@ -341,7 +341,7 @@ async def test_startup_says_whether_exactly_once_can_hold(
 
     # A set of the user's own whose destination leaves Send events out.
     name = f"{aws.configuration_set}-own"
-    provisioner = Provisioner(aws.session, endpoint_url=aws.endpoint, ses_api="v1")
+    provisioner = Provisioner(aws.session, endpoint_url=aws.endpoint, api="v1")
     provisioner.ensure_configuration_set(name)
     provisioner.ensure_sns_destination(
         name, aws.topic_arn, name=f"{name}-events", event_types=[EventType.DELIVERY, EventType.BOUNCE]

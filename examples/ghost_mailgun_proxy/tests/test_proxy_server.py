@@ -88,7 +88,7 @@ def test_setup_builds_the_pipeline_and_prints_the_settings(
         "us-east-1",
         "--endpoint-url",
         moto_server,
-        "--ses-api",
+        "--api",
         "v1",
     ]
     assert main(args) == 0

@@ -211,7 +211,7 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
     messages = plan(args.readers)
     with LocalSes(endpoint, seed=args.seed, open_rate=args.open_rate, click_rate=args.click_rate) as local:
         # 1. The articles' pipeline, once per configuration set, through LocalSes's observed session.
-        provisioner = Provisioner(local.session(), endpoint_url=endpoint, ses_api="v1")
+        provisioner = Provisioner(local.session(), endpoint_url=endpoint, api="v1")
         pipelines = {
             cs: provisioner.ensure_sns_sqs_pipeline(cs, destination_name=f"{cs}-to-sqs")
             for cs in (TRANSACTIONAL, NEWSLETTER)

@@ -25,7 +25,7 @@ Every step looks before it creates: running the command again changes nothing an
 --tenant NAME also makes an SES tenant that sends with this configuration set and the --identity
 identities (created, associated, given a reputation policy; SES v2 API).
 --dry-run calls nothing and prints the plan and the least-privilege IAM policy documents instead.
-Against a local emulator (--endpoint-url), such as moto, use --ses-api v1: moto has no v2 event
+Against a local emulator (--endpoint-url), such as moto, use --api v1: moto has no v2 event
 destinations."""
 
 _STATUS_STYLES = {"created": "green", "updated": "yellow", "exists": "dim", "planned": "cyan"}
@@ -113,7 +113,7 @@ def add_setup_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the tenant's suppression list: its own (TENANT) or the account's (default: left as it is)",
     )
     parser.add_argument(
-        "--ses-api", choices=["v1", "v2"], default="v2", help="SES API for event destinations (default: v2)"
+        "--api", choices=["v1", "v2"], default="v2", help="SES API for event destinations (default: v2)"
     )
     add_aws_options(parser)
     sns = parser.add_argument_group("sns-sqs")
@@ -227,7 +227,7 @@ def _check_v2_destinations(provisioner: Any, configuration_set: str, endpoint_ur
         if code.isdigit():  # botocore's stand-in for a code when the answer held none
             raise UsageError(
                 f"{endpoint_url} has no SES v2 event destinations (it answered HTTP {code} to "
-                "GetConfigurationSetEventDestinations): add --ses-api v1; nothing was created"
+                "GetConfigurationSetEventDestinations): add --api v1; nothing was created"
             ) from exc
 
 
@@ -244,8 +244,8 @@ def run_setup(args: argparse.Namespace) -> int:
         raise UsageError(
             "--lake parquet is an option of the firehose-s3 pipeline: add --pipeline firehose-s3"
         )
-    if "eventbridge" in pipelines and args.ses_api == "v1":
-        raise UsageError("EventBridge destinations exist only in the SES v2 API: drop --ses-api v1")
+    if "eventbridge" in pipelines and args.api == "v1":
+        raise UsageError("EventBridge destinations exist only in the SES v2 API: drop --api v1")
     if not args.json:
         require_rich()
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
@@ -253,13 +253,13 @@ def run_setup(args: argparse.Namespace) -> int:
         session,
         region=args.region,
         endpoint_url=args.endpoint_url,
-        ses_api=args.ses_api,
+        api=args.api,
         dry_run=args.dry_run,
     )
     event_types = args.event_types or list(ALL_EVENT_TYPES)
     built: dict[str, Any] = {}
     resources = []
-    if args.endpoint_url and args.ses_api == "v2" and not args.dry_run:
+    if args.endpoint_url and args.api == "v2" and not args.dry_run:
         _check_v2_destinations(provisioner, args.configuration_set, args.endpoint_url)
     try:
         if "sns-sqs" in pipelines:
@@ -312,10 +312,10 @@ def run_setup(args: argparse.Namespace) -> int:
                 )
     except ProvisioningError as exc:
         destinations = "sesv2" in exc.action and "tenant" not in exc.action  # not the tenant calls
-        if args.endpoint_url and args.ses_api == "v2" and destinations:
+        if args.endpoint_url and args.api == "v2" and destinations:
             raise ProvisioningError(
                 exc.action,
-                f"{exc.reason} (a local emulator may lack the SES v2 API: try --ses-api v1)",
+                f"{exc.reason} (a local emulator may lack the SES v2 API: try --api v1)",
                 code=exc.code,
             ) from exc
         raise

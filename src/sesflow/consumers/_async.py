@@ -95,7 +95,7 @@ class AsyncSqsConsumer(ConsumerBase):
         router: the handlers.
         client: an open aiobotocore SQS client (inside its ``async with``); otherwise ``run`` opens one
             from ``session`` (an aiobotocore ``AioSession`` or an ``aioboto3.Session``; a default aiobotocore
-            session when omitted) with ``region_name`` and ``endpoint_url``, and closes it when it returns.
+            session when omitted) with ``region`` and ``endpoint_url``, and closes it when it returns.
         receivers: how many receives are in flight at once.
         concurrency: how many messages are handled at once; a receive waits for free capacity, so no message
             sits received but unhandled while its visibility timeout runs.
@@ -109,7 +109,7 @@ class AsyncSqsConsumer(ConsumerBase):
         *,
         client: Any = None,
         session: Any = None,
-        region_name: str | None = None,
+        region: str | None = None,
         endpoint_url: str | None = None,
         verifier: MessageVerifier | None = None,
         idempotency: IdempotencyStore | None = None,
@@ -123,7 +123,7 @@ class AsyncSqsConsumer(ConsumerBase):
         on_metrics: Callable[[ConsumerMetrics], object] | None = None,
         ack_delay: float = 0.05,
     ) -> None:
-        check_client_options(router, client, session, region_name, endpoint_url)
+        check_client_options(router, client, session, region, endpoint_url)
         if receivers < 1 or concurrency < 1:
             raise ConsumerError(
                 f"receivers and concurrency must be at least 1, got {receivers}, {concurrency}"
@@ -143,7 +143,7 @@ class AsyncSqsConsumer(ConsumerBase):
         self.ack_delay = ack_delay
         self._given_client = client
         self._session = session
-        self._region_name = region_name
+        self._region = region
         self._endpoint_url = endpoint_url
         self._client: Any = client
         self._claims: dict[str, asyncio.Event] = {}
@@ -284,7 +284,7 @@ class AsyncSqsConsumer(ConsumerBase):
 
         config = AioConfig(max_pool_connections=self.receivers * 2 + 8)
         async with client_context(
-            session, "sqs", region_name=self._region_name, endpoint_url=self._endpoint_url, config=config
+            session, "sqs", region_name=self._region, endpoint_url=self._endpoint_url, config=config
         ) as client:
             yield client
 

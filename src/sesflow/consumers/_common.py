@@ -119,7 +119,7 @@ def check_client_options(router: object, client: object, session: object, *names
     if not isinstance(router, EventRouter):
         raise ConsumerError(f"router must be an EventRouter, got {type(router).__name__}")
     if client is not None and (session is not None or any(names)):
-        raise ConsumerError("pass either a client, or session/region_name/endpoint_url to make one")
+        raise ConsumerError("pass either a client, or session/region/endpoint_url to make one")
 
 
 def api_error(exc: Exception) -> tuple[bool, str]:

@@ -50,7 +50,7 @@ class SqsConsumer(ConsumerBase):
         queue_url: the queue's URL.
         router: the handlers; they must be plain functions (use ``AsyncSqsConsumer`` for coroutines).
         client: a boto3 SQS client; otherwise one is made from ``session`` (or a default session) with
-            ``region_name`` and ``endpoint_url``.
+            ``region`` and ``endpoint_url``.
         verifier: verifies SNS envelopes (then every message must be a signed SNS envelope).
         idempotency: a store that makes a redelivered event skip its handlers (see ``.idempotency``).
         wait_time_seconds: long-poll time of each receive (0-20).
@@ -71,7 +71,7 @@ class SqsConsumer(ConsumerBase):
         *,
         client: Any = None,
         session: boto3.Session | None = None,
-        region_name: str | None = None,
+        region: str | None = None,
         endpoint_url: str | None = None,
         verifier: MessageVerifier | None = None,
         idempotency: IdempotencyStore | None = None,
@@ -83,7 +83,7 @@ class SqsConsumer(ConsumerBase):
         heartbeat: bool = True,
         on_metrics: Callable[[ConsumerMetrics], object] | None = None,
     ) -> None:
-        check_client_options(router, client, session, region_name, endpoint_url)
+        check_client_options(router, client, session, region, endpoint_url)
         if router.has_async_handlers:
             raise ConsumerError(
                 "this router has coroutine handlers or hooks, which SqsConsumer cannot run; "
@@ -101,7 +101,7 @@ class SqsConsumer(ConsumerBase):
             session = session if session is not None else boto3.Session()
             client = session.client(
                 "sqs",
-                region_name=region_name,
+                region_name=region,
                 endpoint_url=endpoint_url,
                 config=Config(max_pool_connections=max(10, max_workers + 2)),
             )

@@ -267,7 +267,7 @@ class Provisioner:
     """Builds SES event pipelines in one account and region.
 
     ``session`` is a boto3 session (default: a new one); ``region`` and ``endpoint_url`` are passed to every
-    client (``endpoint_url`` points at a local emulator such as moto). ``ses_api`` picks the SES API for event
+    client (``endpoint_url`` points at a local emulator such as moto). ``api`` picks the SES API for event
     destinations: ``"v2"`` (default; all four destination kinds) or ``"v1"`` (SNS, Firehose and CloudWatch
     only — EventBridge destinations exist only in v2). Tenants exist only in v2 and always use it.
     ``account_id`` is the account in the ARNs it builds (default: asked of STS when first needed).
@@ -279,16 +279,16 @@ class Provisioner:
         *,
         region: str | None = None,
         endpoint_url: str | None = None,
-        ses_api: str = "v2",
+        api: str = "v2",
         dry_run: bool = False,
         account_id: str | None = None,
     ) -> None:
-        if ses_api not in ("v1", "v2"):
-            raise ValueError("ses_api must be 'v1' or 'v2'")
+        if api not in ("v1", "v2"):
+            raise ValueError(f"api must be 'v1' or 'v2', got {api!r}")
         self._session = session or boto3.session.Session(region_name=region)
         self.region = region or self._session.region_name or "us-east-1"
         self._endpoint_url = endpoint_url
-        self.ses_api = ses_api
+        self.api = api
         self.dry_run = dry_run
         self._clients: dict[str, Any] = {}
         self._account_id: str | None = account_id
@@ -360,7 +360,7 @@ class Provisioner:
             )
         if self._configuration_set_exists(name):
             return Resource("configuration-set", name, arn, "exists")
-        if self.ses_api == "v2":
+        if self.api == "v2":
             params: dict[str, Any] = {
                 "ConfigurationSetName": name,
                 "ReputationOptions": {"ReputationMetricsEnabled": reputation_metrics},
@@ -386,14 +386,14 @@ class Provisioner:
             "ConfigurationSetDoesNotExist",
             "ConfigurationSetDoesNotExistException",
         )
-        if self.ses_api == "v2":
+        if self.api == "v2":
             found = self._find("sesv2", "get_configuration_set", missing, ConfigurationSetName=name)
         else:
             found = self._find("ses", "describe_configuration_set", missing, ConfigurationSetName=name)
         return found is not None
 
     def _existing_destinations(self, configuration_set: str) -> dict[str, dict[str, Any]]:
-        if self.ses_api == "v2":
+        if self.api == "v2":
             answer = self._call(
                 "sesv2", "get_configuration_set_event_destinations", ConfigurationSetName=configuration_set
             )
@@ -419,8 +419,8 @@ class Provisioner:
         types = list(dict.fromkeys(EventType(t) for t in event_types))
         if not types:
             raise ValueError("an event destination needs at least one event type")
-        if kind == "eventbridge" and self.ses_api == "v1":
-            raise ValueError("EventBridge destinations exist only in the SES v2 API: use ses_api='v2'")
+        if kind == "eventbridge" and self.api == "v1":
+            raise ValueError("EventBridge destinations exist only in the SES v2 API: use api='v2'")
         if self.dry_run:
             return self._planned(
                 f"event-destination:{kind}",
@@ -432,7 +432,7 @@ class Provisioner:
                 target=target,
             )
         wanted: dict[str, Any]
-        if self.ses_api == "v2":
+        if self.api == "v2":
             wanted = {"Enabled": enabled, "MatchingEventTypes": [_V2_EVENT_NAMES[t] for t in types], **target}
         else:
             wanted = {
@@ -447,9 +447,9 @@ class Provisioner:
             return Resource(f"event-destination:{kind}", name, None, "exists", configuration_set, details)
         action = "create" if existing is None else "update"
         # v2 names the destination in the request; v1 carries it inside EventDestination.
-        where = {"EventDestinationName": name} if self.ses_api == "v2" else {}
+        where = {"EventDestinationName": name} if self.api == "v2" else {}
         self._call(
-            "sesv2" if self.ses_api == "v2" else "ses",
+            "sesv2" if self.api == "v2" else "ses",
             f"{action}_configuration_set_event_destination",
             ConfigurationSetName=configuration_set,
             EventDestination=wanted,
@@ -1041,12 +1041,12 @@ class Provisioner:
     def _delete(self, r: Resource) -> None:
         log.info("deleting %s %s", r.kind, r.name)
         if r.kind == "configuration-set":
-            if self.ses_api == "v2":
+            if self.api == "v2":
                 self._call("sesv2", "delete_configuration_set", ConfigurationSetName=r.name)
             else:
                 self._call("ses", "delete_configuration_set", ConfigurationSetName=r.name)
         elif r.kind.startswith("event-destination"):
-            if self.ses_api == "v2":
+            if self.api == "v2":
                 self._call(
                     "sesv2",
                     "delete_configuration_set_event_destination",

@@ -47,7 +47,7 @@ class AsyncSesClient(CoreProperties):
         *,
         client: Any = None,
         session: Any = None,
-        region_name: str | None = None,
+        region: str | None = None,
         endpoint_url: str | None = None,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
@@ -68,7 +68,7 @@ class AsyncSesClient(CoreProperties):
         _no_build_options(
             client,
             session=session,
-            region_name=region_name,
+            region=region,
             endpoint_url=endpoint_url,
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
@@ -104,7 +104,7 @@ class AsyncSesClient(CoreProperties):
         if client is None:
             self._session = session if session is not None else new_session("AsyncSesClient")
             self._client_kwargs = {
-                "region_name": region_name,
+                "region_name": region,
                 "endpoint_url": endpoint_url,
                 "aws_access_key_id": aws_access_key_id,
                 "aws_secret_access_key": aws_secret_access_key,

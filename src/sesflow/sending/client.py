@@ -84,7 +84,7 @@ class SesClient(CoreProperties):
     """Send through SES with a configuration set always attached and checked (boto3, synchronous).
 
     ``SesClient("my-config-set")`` builds a boto3 ``sesv2`` client from the environment; pass ``session=``,
-    ``region_name=``, ``endpoint_url=``, credentials or ``config=`` as boto3 takes them, or an existing
+    ``region=``, ``endpoint_url=``, credentials or ``config=`` (as boto3 takes them), or an existing
     ``client=`` (``sesv2`` or ``ses``; its service decides the API version). ``api="v1"`` uses the ``ses``
     API.
 
@@ -108,7 +108,7 @@ class SesClient(CoreProperties):
         *,
         client: Any = None,
         session: boto3.session.Session | None = None,
-        region_name: str | None = None,
+        region: str | None = None,
         endpoint_url: str | None = None,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
@@ -128,7 +128,7 @@ class SesClient(CoreProperties):
         _no_build_options(
             client,
             session=session,
-            region_name=region_name,
+            region=region,
             endpoint_url=endpoint_url,
             aws_access_key_id=aws_access_key_id,
             aws_secret_access_key=aws_secret_access_key,
@@ -156,7 +156,7 @@ class SesClient(CoreProperties):
             make_client: Any = (session or boto3.session.Session()).client
             client = make_client(
                 service_name(resolved),
-                region_name=region_name,
+                region_name=region,
                 endpoint_url=endpoint_url,
                 aws_access_key_id=aws_access_key_id,
                 aws_secret_access_key=aws_secret_access_key,

@@ -47,7 +47,7 @@ CLIENT_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "CONFIGURATION_SET": "configuration_set",
         "TENANT": "tenant",
-        "REGION": "region_name",
+        "REGION": "region",
         "ENDPOINT_URL": "endpoint_url",
         "API": "api",
         "MAX_SEND_RATE": "max_send_rate",

@@ -74,7 +74,7 @@ class Command(BaseCommand):
         return SqsConsumer(
             queue_url,
             event_router(asynchronous=False),
-            region_name=current.region,
+            region=current.region,
             endpoint_url=current.sqs_endpoint_url,
             verifier=sns_verifier() if current.verify_sqs_messages else None,
             idempotency=idempotency_store(),
