@@ -405,17 +405,12 @@ class SendingCore:
 
     def ensure_configuration_set(self, name: str | None) -> Flow[None]:
         """Raise ``ConfigurationSetNotFound`` unless ``name`` exists (asking SES once per ttl)."""
-        if name is None or not self.verify_configuration_set:
-            return
-        if self.cached_configuration_set(name) is True:
-            return
-        yield Exclusive(f"configuration-set:{name}", self._check("configuration_set", name))
+        yield from self._ensure("configuration_set", name, self.verify_configuration_set)
 
     def check_configuration_set(self, name: str) -> Flow[None]:
         """Ask SES now (bypassing the cache) whether ``name`` exists; raise if it does not."""
         validate_configuration_set_name(name)
-        self.forget_configuration_set(name)
-        yield Exclusive(f"configuration-set:{name}", self._check("configuration_set", name))
+        yield from self._recheck("configuration_set", name)
 
     # ------------------------------------------------------------------ tenant
 
@@ -438,18 +433,13 @@ class SendingCore:
 
     def ensure_tenant(self, name: str | None) -> Flow[None]:
         """Raise ``TenantNotFound`` unless tenant ``name`` exists (asking SES once per ttl)."""
-        if name is None or not self.verify_tenant:
-            return
-        if self.cached_tenant(name) is True:
-            return
-        yield Exclusive(f"tenant:{name}", self._check("tenant", name))
+        yield from self._ensure("tenant", name, self.verify_tenant)
 
     def check_tenant(self, name: str) -> Flow[None]:
         """Ask SES now (bypassing the cache) whether tenant ``name`` exists; raise if it does not."""
         validate_tenant_name(name)
         _tenants_need_v2(self.api)
-        self.forget_tenant(name)
-        yield Exclusive(f"tenant:{name}", self._check("tenant", name))
+        yield from self._recheck("tenant", name)
 
     def get_tenant(self, name: str) -> Flow[TenantInfo]:
         """What ``GetTenant`` says of tenant ``name`` (``TenantNotFound`` when there is none)."""
@@ -487,6 +477,17 @@ class SendingCore:
         entry = _Cached(self._clock() + ttl, missing)
         self._known[(kind, name)] = entry
         return entry
+
+    def _ensure(self, kind: Describing, name: str | None, verify: bool) -> Flow[None]:
+        """Nothing when ``name`` is None, checking is off, or the cache knows it exists; else ask SES once
+        (concurrent sends of one client wait for the same answer)."""
+        if name is None or not verify or self._cached(kind, name) is True:
+            return
+        yield Exclusive(f"{kind.replace('_', '-')}:{name}", self._check(kind, name))
+
+    def _recheck(self, kind: Describing, name: str) -> Flow[None]:
+        self._known.pop((kind, name), None)
+        yield Exclusive(f"{kind.replace('_', '-')}:{name}", self._check(kind, name))
 
     def _check(self, kind: Describing, name: str) -> Flow[None]:
         entry = self._known.get((kind, name))
