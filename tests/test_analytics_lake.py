@@ -82,6 +82,19 @@ def test_what_it_accepts(tmp_path: Path) -> None:
     assert sum(1 for r in written if r["mail"].get("futureField") == {"kept": True}) == 2
 
 
+def test_a_record_with_a_lone_surrogate_is_written_and_reads_back_the_same(tmp_path: Path) -> None:
+    # A subject cut in the middle of an emoji: valid JSON, kept by the parser, but not UTF-8.
+    text = json.dumps(make_record(EventType.DELIVERY, sent_at=T0)).replace(
+        '"mail": {', '"mail": {"cut": "\\ud83d", ', 1
+    )
+    event = parse_event(text)
+    assert event.raw["mail"]["cut"] == "\ud83d"
+    with LakeWriter(tmp_path) as writer:
+        assert writer.write(event)
+    (written,) = read_all(tmp_path)
+    assert written == event.raw
+
+
 def test_rotation_by_records_and_bytes_and_gzip(tmp_path: Path) -> None:
     records = [make_record(EventType.SEND, sent_at=T0 + timedelta(seconds=i)) for i in range(25)]
     with LakeWriter(tmp_path / "a", max_records=10) as writer:

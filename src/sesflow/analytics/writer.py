@@ -33,13 +33,26 @@ log = logging.getLogger("sesflow.analytics")
 
 _INPROGRESS = ".inprogress"
 
-_dumps: Callable[[Any], bytes]
+_fast_dumps: Callable[[Any], bytes] | None
 try:  # orjson (extra "fast"): several times faster, and always compact
-    from orjson import dumps as _dumps
+    from orjson import dumps as _fast_dumps
 except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _fast_dumps = None
 
-    def _dumps(value: Any) -> bytes:
+
+def _dumps(value: Any) -> bytes:
+    """One compact JSON line. A record may hold a lone surrogate (valid JSON that sesflow's parser keeps, but
+    not UTF-8): neither orjson nor UTF-8 can write one, so such a record is written with ``\\uXXXX`` escapes,
+    which read back to the same text."""
+    if _fast_dumps is not None:
+        try:
+            return _fast_dumps(value)
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate (or a value JSON cannot hold)
+            pass
+    try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 Writable = SesEvent | SourceItem | Mapping[str, Any] | str | bytes
