@@ -262,7 +262,7 @@ def test_a_deeply_nested_unknown_record_still_gets_a_key() -> None:
     assert effects[:2] == ["Claim", "Store.seen"]
     assert (outcome.status, outcome.action) == (Status.HANDLED, Action.DELETE)
     assert outcome.key is not None
-    assert outcome.key.startswith("ses1:")
+    assert outcome.key.startswith("ses2:")
 
 
 def test_a_record_without_a_computable_key_goes_to_the_dead_letter_hook(
@@ -410,8 +410,19 @@ def test_the_key_is_stable_across_redeliveries_and_parses() -> None:
     again = idempotency_key(parse_event(json.dumps(record)))
     assert first is not None
     assert first == again
-    assert first.startswith("ses1:")
-    assert len(first) == len("ses1:") + 64
+    assert first.startswith("ses2:")
+    assert len(first) == len("ses2:") + 64
+
+
+def test_no_recipient_text_can_stand_for_two_recipients() -> None:
+    # Joined with a bare separator, a hostile event naming one "recipient" that holds it wrote the same
+    # identity as a genuine event of the same message for two recipients, which would then be skipped.
+    two = make_record("Delivery", recipients=["a@example.com", "b@example.com"], message_id="mid-2")
+    one = make_record("Delivery", recipients=["a@example.com,b@example.com"], message_id="mid-2")
+    one["delivery"]["timestamp"] = two["delivery"]["timestamp"]
+    hostile, genuine = parse_event(one), parse_event(two)
+    assert hostile.recipients == ("a@example.com,b@example.com",)  # the parser keeps it as SES sent it
+    assert idempotency_key(hostile) != idempotency_key(genuine)
 
 
 def test_distinct_events_have_distinct_keys() -> None:

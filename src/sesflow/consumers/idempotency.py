@@ -46,12 +46,12 @@ __all__ = [
 
 logger = logging.getLogger("sesflow.consumers")
 
-_KEY_VERSION: Final = "ses1"
+_KEY_VERSION: Final = "ses2"  # ses1 joined its parts with \x1f, which a hostile record could shift
 _RECENT_COMMITS: Final = 1024
 
 
 def idempotency_key(record: ParsedRecord) -> str | None:
-    """The identity of an SES event as a short string (``ses1:<sha256 hex>``), or None for a control message.
+    """The identity of an SES event as a short string (``ses2:<sha256 hex>``), or None for a control message.
 
     See the module documentation for what goes into it. Raises ``ParseError``, and nothing
     else, when the event has no identity that can be written down: an ``UnknownEvent``
@@ -79,12 +79,18 @@ def idempotency_key(record: ParsedRecord) -> str | None:
         if feedback_id:
             parts.append(f"feedback={feedback_id}")
         else:
-            parts.append("to=" + ",".join(sorted(record.recipients)))
+            parts.append("to=" + _framed(sorted(record.recipients)))
         if isinstance(record, ClickEvent):
             parts.append(f"link={record.click.link}")
     # surrogatepass: a lone surrogate is valid JSON and kept by the parser; it must give a key, not an error.
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(_framed(parts).encode("utf-8", "surrogatepass")).hexdigest()
     return f"{_KEY_VERSION}:{digest}"
+
+
+def _framed(parts: list[str]) -> str:
+    """``parts`` joined so that no choice of their text can make two different lists write the same string:
+    each is preceded by its length (a separator alone could be part of a hostile message id or address)."""
+    return "".join(f"{len(part)}:{part}" for part in parts)
 
 
 class _Close:
@@ -111,7 +117,7 @@ _CONSTANTS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 def _canonical_json(raw: Mapping[str, object]) -> str:
     """``raw`` as JSON with sorted keys and no spaces: for a decoded record, exactly what
     ``json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)`` writes (the key of an unknown
-    event has been built from that text since version ``ses1``).
+    event is built from that text).
 
     Built from a work list rather than by recursion, so the depth of the record does not matter; a mapping
     passed to ``parse_event`` may hold what ``json.dumps`` refuses, which raises ``ParseError`` here.
