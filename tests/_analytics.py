@@ -200,6 +200,11 @@ def _m(**counts: Any) -> dict[str, Any]:
     return base
 
 
+def _plus(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The counts of ``parts`` added up."""
+    return {k: sum(part[k] for part in parts) for k in parts[0]}
+
+
 # For the range 2026-03-01 .. 2026-03-05 (the BEFORE and AFTER messages excluded).
 DAY1_COUNTS = _m(
     sent=10,
@@ -216,57 +221,43 @@ DAY1_COUNTS = _m(
 )
 DAY2_COUNTS = _m(sent=8, delivered=6, rejects=2, rendering_failures=2)
 DAY5_COUNTS = _m(sent=1, delivered=1)
-TOTAL_COUNTS = {k: DAY1_COUNTS[k] + DAY2_COUNTS[k] + DAY5_COUNTS[k] for k in DAY1_COUNTS}
+TOTAL_COUNTS = _plus(DAY1_COUNTS, DAY2_COUNTS, DAY5_COUNTS)
+
+# Day 1 by recipient domain. Users 0-5 (a.example, the tenant acme): all delivered, user0 complains, users 0-3
+# open (user0 three times), users 0-1 click (user0 twice), users 2 and 4 unsubscribe. Users 6-9 (b.example,
+# the tenant globex): delivered 6-7, hard bounce user8, soft bounce and delay user9.
+DAY1_A = _m(
+    sent=6,
+    delivered=6,
+    complaints=1,
+    opens_unique=4,
+    opens_total=6,
+    clicks_unique=2,
+    clicks_total=3,
+    unsubscribes=2,
+)
+DAY1_B = _m(sent=4, delivered=2, hard_bounces=1, soft_bounces=1, delivery_delays=1)
+assert _plus(DAY1_A, DAY1_B) == DAY1_COUNTS
+
 
 EXPECTED_GROUPS: dict[str, dict[str | None, dict[str, Any]]] = {
     "configuration-set": {"transactional": DAY1_COUNTS, "marketing": DAY2_COUNTS, None: DAY5_COUNTS},
     "tag:campaign": {"welcome": DAY1_COUNTS, "promo": DAY2_COUNTS, None: DAY5_COUNTS},
     "tenant": {
-        # day 1, users 0-5: all delivered, user0 complains, users 0-3 open (user0 three times), users 0-1
-        # click (user0 twice), users 2 and 4 unsubscribe
-        "acme": _m(
-            sent=6,
-            delivered=6,
-            complaints=1,
-            opens_unique=4,
-            opens_total=6,
-            clicks_unique=2,
-            clicks_total=3,
-            unsubscribes=2,
-        ),
-        # day 1, users 6-9: delivered 6-7, hard bounce user8, soft bounce and delay user9; day 2, the
-        # rendering failure (never sent) and the rejected message, two recipients each
-        "globex": _m(
-            sent=4 + 2,
-            delivered=2,
-            hard_bounces=1,
-            soft_bounces=1,
-            delivery_delays=1,
-            rejects=2,
-            rendering_failures=2,
-        ),
-        # day 2, the three delivered messages (two recipients each); day 5, the lone message
-        None: _m(sent=6 + 1, delivered=6 + 1),
+        "acme": DAY1_A,
+        # day 1's users 6-9, and day 2's rendering failure (never sent) and rejected message (two recipients
+        # each)
+        "globex": _plus(DAY1_B, _m(sent=2, rejects=2, rendering_failures=2)),
+        # day 2's three delivered messages (two recipients each), and the day-5 message
+        None: _plus(_m(sent=6, delivered=6), DAY5_COUNTS),
     },
     "sender": {
         "orders@shop.example": DAY1_COUNTS,
-        "news@news.example": _m(**{k: DAY2_COUNTS[k] + DAY5_COUNTS[k] for k in DAY2_COUNTS}),
+        "news@news.example": _plus(DAY2_COUNTS, DAY5_COUNTS),
     },
     "recipient-domain": {
-        # users 0-5 at a.example: delivered 0-5, complaint user0, opens users0-3 (+2), clicks users 0-1 (+1),
-        # unsubscribes users 2 and 4; plus the day-5 message
-        "a.example": _m(
-            sent=7,
-            delivered=7,
-            complaints=1,
-            opens_unique=4,
-            opens_total=6,
-            clicks_unique=2,
-            clicks_total=3,
-            unsubscribes=2,
-        ),
-        # users 6-9: delivered 6-7, hard bounce user8, soft bounce and delay user9
-        "b.example": _m(sent=4, delivered=2, hard_bounces=1, soft_bounces=1, delivery_delays=1),
+        "a.example": _plus(DAY1_A, DAY5_COUNTS),  # the day-5 message went to a.example too
+        "b.example": DAY1_B,
         "c.example": DAY2_COUNTS,
     },
     "day": {"2026-03-01": DAY1_COUNTS, "2026-03-02": DAY2_COUNTS, "2026-03-05": DAY5_COUNTS},
