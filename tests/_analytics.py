@@ -1,8 +1,8 @@
 """A lake of SES events whose report is known by construction, for the analytics tests.
 
 Every message and every event is written out below, and :data:`EXPECTED` is counted by hand from this
-construction (not by any code under test), per configuration set, campaign tag, sender, recipient domain and
-day. Nothing here is random.
+construction (not by any code under test), per configuration set, tenant, campaign tag, sender, recipient
+domain and day. Nothing here is random.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def _record(event_type: str, message: dict[str, Any], delay_ms: int = 0, **detai
         source=message["source"],
         configuration_set=message["config"],
         tags=message["tags"],
+        tenant=message.get("tenant"),
         detail=detail or None,
     )
 
@@ -66,6 +67,7 @@ def known_records() -> list[dict[str, Any]]:
 
     # Day 1: ten one-recipient messages, configuration set "transactional", campaign "welcome", from SHOP.
     # Recipients 0-5 are at a.example, 6-9 at B.Example (a domain in capitals: grouped lower-cased).
+    # The messages to 0-5 are sent for the tenant "acme", those to 6-9 for "globex".
     day1 = []
     for i in range(10):
         domain = "a.example" if i < 6 else "B.Example"
@@ -77,6 +79,7 @@ def known_records() -> list[dict[str, Any]]:
                 "source": SHOP,
                 "config": "transactional",
                 "tags": {"campaign": "welcome"},
+                "tenant": "acme" if i < 6 else "globex",
             }
         )
     for m in day1:
@@ -98,7 +101,8 @@ def known_records() -> list[dict[str, Any]]:
     records.append(_record("Subscription", day1[3], 300_000, **OPT_IN))  # not an unsubscribe
     records.append(_record("Subscription", day1[4], 300_000, **OPT_OUT_OF_A_TOPIC))
 
-    # Day 2: five two-recipient messages at c.example, configuration set "marketing", campaign "promo".
+    # Day 2: five two-recipient messages at c.example, configuration set "marketing", campaign "promo"; the
+    # first two (the rendering failure and the reject) for the tenant "globex", the other three for none.
     day2 = [
         {
             "id": f"day2-{i}",
@@ -107,6 +111,7 @@ def known_records() -> list[dict[str, Any]]:
             "source": NEWS,
             "config": "marketing",
             "tags": {"campaign": "promo"},
+            "tenant": "globex" if i < 2 else None,
         }
         for i in range(5)
     ]
@@ -139,6 +144,7 @@ def known_records() -> list[dict[str, Any]]:
             "source": SHOP,
             "config": "transactional",
             "tags": {"campaign": "welcome"},
+            "tenant": "acme",
         }
         records.append(_record("Send", outside))
         records.append(_record("Bounce", outside, 1000))
@@ -194,6 +200,11 @@ def _m(**counts: Any) -> dict[str, Any]:
     return base
 
 
+def _plus(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The counts of ``parts`` added up."""
+    return {k: sum(part[k] for part in parts) for k in parts[0]}
+
+
 # For the range 2026-03-01 .. 2026-03-05 (the BEFORE and AFTER messages excluded).
 DAY1_COUNTS = _m(
     sent=10,
@@ -210,30 +221,43 @@ DAY1_COUNTS = _m(
 )
 DAY2_COUNTS = _m(sent=8, delivered=6, rejects=2, rendering_failures=2)
 DAY5_COUNTS = _m(sent=1, delivered=1)
-TOTAL_COUNTS = {k: DAY1_COUNTS[k] + DAY2_COUNTS[k] + DAY5_COUNTS[k] for k in DAY1_COUNTS}
+TOTAL_COUNTS = _plus(DAY1_COUNTS, DAY2_COUNTS, DAY5_COUNTS)
+
+# Day 1 by recipient domain. Users 0-5 (a.example, the tenant acme): all delivered, user0 complains, users 0-3
+# open (user0 three times), users 0-1 click (user0 twice), users 2 and 4 unsubscribe. Users 6-9 (b.example,
+# the tenant globex): delivered 6-7, hard bounce user8, soft bounce and delay user9.
+DAY1_A = _m(
+    sent=6,
+    delivered=6,
+    complaints=1,
+    opens_unique=4,
+    opens_total=6,
+    clicks_unique=2,
+    clicks_total=3,
+    unsubscribes=2,
+)
+DAY1_B = _m(sent=4, delivered=2, hard_bounces=1, soft_bounces=1, delivery_delays=1)
+assert _plus(DAY1_A, DAY1_B) == DAY1_COUNTS
+
 
 EXPECTED_GROUPS: dict[str, dict[str | None, dict[str, Any]]] = {
     "configuration-set": {"transactional": DAY1_COUNTS, "marketing": DAY2_COUNTS, None: DAY5_COUNTS},
     "tag:campaign": {"welcome": DAY1_COUNTS, "promo": DAY2_COUNTS, None: DAY5_COUNTS},
+    "tenant": {
+        "acme": DAY1_A,
+        # day 1's users 6-9, and day 2's rendering failure (never sent) and rejected message (two recipients
+        # each)
+        "globex": _plus(DAY1_B, _m(sent=2, rejects=2, rendering_failures=2)),
+        # day 2's three delivered messages (two recipients each), and the day-5 message
+        None: _plus(_m(sent=6, delivered=6), DAY5_COUNTS),
+    },
     "sender": {
         "orders@shop.example": DAY1_COUNTS,
-        "news@news.example": _m(**{k: DAY2_COUNTS[k] + DAY5_COUNTS[k] for k in DAY2_COUNTS}),
+        "news@news.example": _plus(DAY2_COUNTS, DAY5_COUNTS),
     },
     "recipient-domain": {
-        # users 0-5 at a.example: delivered 0-5, complaint user0, opens users0-3 (+2), clicks users 0-1 (+1),
-        # unsubscribes users 2 and 4; plus the day-5 message
-        "a.example": _m(
-            sent=7,
-            delivered=7,
-            complaints=1,
-            opens_unique=4,
-            opens_total=6,
-            clicks_unique=2,
-            clicks_total=3,
-            unsubscribes=2,
-        ),
-        # users 6-9: delivered 6-7, hard bounce user8, soft bounce and delay user9
-        "b.example": _m(sent=4, delivered=2, hard_bounces=1, soft_bounces=1, delivery_delays=1),
+        "a.example": _plus(DAY1_A, DAY5_COUNTS),  # the day-5 message went to a.example too
+        "b.example": DAY1_B,
         "c.example": DAY2_COUNTS,
     },
     "day": {"2026-03-01": DAY1_COUNTS, "2026-03-02": DAY2_COUNTS, "2026-03-05": DAY5_COUNTS},

@@ -18,7 +18,7 @@ from sesflow.analytics import LakeWriter
 from sesflow.cli.report import add_report_parser, run_report
 from sesflow.testing import make_record
 
-from ._analytics import TOTAL_COUNTS, s3_bucket, write_known_lake
+from ._analytics import EXPECTED_GROUPS, TOTAL_COUNTS, s3_bucket, write_known_lake
 
 RANGE = ["--since", "2026-03-01", "--until", "2026-03-05"]
 
@@ -40,6 +40,20 @@ def test_json(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["total"]["sent"] == TOTAL_COUNTS["sent"]
     assert data["by"] == "tag:campaign"
     assert [g["key"] for g in data["groups"]] == ["welcome", "promo", None]
+
+
+def test_by_tenant(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert sesflow("report", str(lake), *RANGE, "--format", "json", "--by", "tenant") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["by"] == "tenant"
+    assert {g["key"]: g["sent"] for g in data["groups"]} == {
+        key: metrics["sent"] for key, metrics in EXPECTED_GROUPS["tenant"].items()
+    }
+    # For Athena, the tenant is the first value of SES's ses:tenant-name tag in the table's mail.tags map.
+    assert sesflow("report", "s3://my-bucket/events/", "--athena", "--by", "tenant", *RANGE) == 0
+    out = capsys.readouterr().out
+    assert "element_at(element_at(mail.tags, 'ses:tenant-name'), 1) AS dim" in out
+    assert "`tags`:map<string,array<string>>" in out
 
 
 def test_csv_to_a_file(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ NDJSON, with both engines, and the Athena report query counts as constructed ove
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ pytest.importorskip("duckdb", reason="the analytics extra is not installed")
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sesflow import parse_event
+from sesflow import EventType, parse_event
 from sesflow.analytics import (
     Lake,
     LakeError,
@@ -36,10 +37,19 @@ from sesflow.analytics.parquet import (
     record_from_row,
     rows_to_parquet,
 )
+from sesflow.events import BounceEvent, BounceType
 from sesflow.testing import sample_records
 from sesflow.testing.strategies import ses_records
 
-from ._analytics import EXPECTED_GROUPS, LATENCIES, TOTAL_COUNTS, comparable, counts, write_known_lake
+from ._analytics import (
+    EXPECTED_GROUPS,
+    LATENCIES,
+    TOTAL_COUNTS,
+    comparable,
+    counts,
+    known_records,
+    write_known_lake,
+)
 from ._hypothesis import PROFILE
 
 RANGE = {"since": date(2026, 3, 1), "until": date(2026, 3, 5)}
@@ -118,6 +128,44 @@ def test_the_athena_query_counts_as_constructed_over_the_parquet_table(
     assert groups == EXPECTED_GROUPS[by]
     (total,) = (Metrics.from_mapping(r) for r in rows if r["grouping_set"] == "total")
     assert counts(total) == TOTAL_COUNTS
+
+
+def test_the_tenants_pages_athena_query_counts_per_tenant_on_both_tables(lakes: tuple[Path, Path]) -> None:
+    """The SQL of docs/tenants.md ("Reports"), parsed as Trino and translated by sqlglot, over the NDJSON
+    table typed as the Athena DDL declares it and over the Parquet files: sends and hard bounces per tenant,
+    as events (not recipients), counted here from the known lake's records."""
+    import duckdb
+
+    sqlglot = pytest.importorskip("sqlglot", reason="sqlglot is in the test extra")
+    from sesflow.analytics._engines import duckdb_view_sql, parquet_view_sql
+    from sesflow.analytics.schema import duckdb_columns, table_schema
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "tenants.md").read_text(encoding="utf-8")
+    (athena,) = re.findall(r"```sql\n(.*?)```", page.split("### Reports", 1)[1].split("\n## ", 1)[0], re.S)
+    duck = sqlglot.parse_one(athena, read="trino", error_level=sqlglot.ErrorLevel.RAISE).sql(dialect="duckdb")
+
+    expected: dict[str | None, list[int]] = {}
+    for record in known_records():
+        event = parse_event(record)
+        if event.timestamp.month != 3:  # the query's partitions: March 2026
+            continue
+        row = expected.setdefault(event.tenant, [0, 0])
+        row[0] += event.event_type is EventType.SEND
+        row[1] += isinstance(event, BounceEvent) and event.bounce.bounce_type == BounceType.PERMANENT
+    assert set(expected) == {"acme", "globex", None}
+    assert expected["acme"][1] > 0  # the March message after the report's range bounced
+
+    ndjson, parquet = lakes
+    for view in (
+        duckdb_view_sql(
+            Lake(ndjson).local_copies(Lake(ndjson).files(), None), duckdb_columns(table_schema())
+        ),
+        parquet_view_sql([Path(f.name) for f in Lake(parquet).files()]),
+    ):
+        con = duckdb.connect()
+        con.execute(view)
+        got = {tenant: [sends, bounces] for tenant, sends, bounces in con.execute(duck).fetchall()}
+        assert got == expected, view[:60]
 
 
 def test_every_sample_record_survives_the_round_trip(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """``sesflow demo``, through the command's entry point: the numbers it reports are what the mailbox simulator
-makes of what it sent, and it leaves nothing running."""
+makes of what it sent, for all the mail and for the tenant's, and it leaves nothing running."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 
 from sesflow.cli import main
-from sesflow.cli.demo import COLUMNS, plan
+from sesflow.cli.demo import COLUMNS, TENANT, plan
 from sesflow.testing import Outcome, simulator_outcome
 
 pytest.importorskip("rich", reason="the cli extra is not installed")
@@ -68,6 +68,22 @@ def test_the_summary_matches_what_was_sent(capsys: pytest.CaptureFixture[str]) -
     assert sum(summary[cs][c] for cs in summary for c in COLUMNS) == outcome["published"]
     assert sum(1 for e in outcome["sent_to"] if "+" in e["to"]) == 10  # the simulator addresses carry labels
 
+    # The tenant's mail, counted by a handler that the router gives only the events tagged for it.
+    tenant = outcome["tenant"]
+    assert tenant["name"] == TENANT == "acme"
+    ours = [e for e in outcome["sent_to"] if e["tenant"] == TENANT]
+    assert len(ours) == 4 + 8 // 2  # orders 1001-1004 and half the readers
+    assert {e["tenant"] for e in outcome["sent_to"]} == {TENANT, None}
+    certain = _from_addresses(ours)
+    for cs, row in tenant["summary"].items():
+        for column in ("sent", "delivered", "bounced", "complained"):
+            assert row[column] == certain[cs][column], (cs, column)
+        assert row["opened"] <= summary[cs]["opened"]
+        assert row["clicked"] <= summary[cs]["clicked"]
+    assert tenant["summary"]["demo-orders"]["bounced"] == 1  # bounce+order-1004
+    assert tenant["summary"] == tenant["expected"]
+    assert tenant["summary"]["demo-newsletter"]["sent"] == 4
+
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert leftover == []
     with pytest.raises(urllib.error.URLError, match="refused"):  # the embedded server is gone
@@ -98,6 +114,15 @@ def test_python_m_sesflow_runs_the_demo_and_reads_well_at_80_columns() -> None:
     row = re.search(r"demo-orders\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│\s*0\s*│\s*0\s*│", out)
     assert row, out
     assert re.search(r"demo-newsletter\s*│\s*7\s*│\s*5\s*│\s*2\s*│\s*1\s*│", out), out
+    # The tenant's table: orders 1001-1004 (three delivered, one bounce) and two of the four readers.
+    tenant = out.split(f"The tenant {TENANT}'s mail", 1)[1]
+    assert re.search(r"demo-orders\s*│\s*4\s*│\s*3\s*│\s*1\s*│\s*0\s*│\s*0\s*│\s*0\s*│", tenant), out
+    assert re.search(r"demo-newsletter\s*│\s*2\s*│\s*2\s*│\s*0\s*│\s*0\s*│", tenant), out
+    tagged = {m.to for m in plan(4) if m.tenant == TENANT}
+    for line in out.splitlines():  # each event of the tenant's mail names it, and no other event does
+        match = re.match(r"^  (Send|Delivery)\s+\S+\s+(\S+)(.*)$", line)
+        if match:
+            assert (f"  {TENANT}" in match.group(3)) == (match.group(2) in tagged), line
     assert "nothing is left running" in out
     addresses = [m.to for m in plan(4)]
     for line in out.splitlines():
@@ -153,5 +178,8 @@ def test_the_parquet_lake_counts_what_the_consumer_counted() -> None:
     assert lake["location"] == "s3://sesflow-demo-lake/parquet/"
     assert lake["objects"] == outcome["messages"]  # one Firehose object per message in the demo
     assert lake["report"] == outcome["summary"]
+    tenant_total = {c: sum(row[c] for row in outcome["tenant"]["summary"].values()) for c in COLUMNS}
+    assert lake["tenant_report"] == tenant_total  # the report by tenant, from the Parquet lake
+    assert tenant_total["sent"] == 4 + 6 // 2
     assert lake["matches"] is True
     assert outcome["ok"] is True

@@ -36,8 +36,10 @@ from sesflow.sending import (
     ListUnsubscribe,
     SesClient,
     Template,
+    TenantNotFound,
     ValidationError,
 )
+from sesflow.testing import FakeSes
 
 from ._django_support import sesflow
 
@@ -362,6 +364,8 @@ def test_ses_refusing_a_message_raises_its_typed_error(shop: Shop) -> None:
         ({"MAX_BODY_SIZE": 0}, "SESFLOW['MAX_BODY_SIZE']"),
         ({"TOPIC_ARNS": "arn:aws:sns:us-east-1:123456789012:one"}, "SESFLOW['TOPIC_ARNS']"),
         ({"VERIFIER_OPTIONS": {"topic_arns": []}}, "SESFLOW['TOPIC_ARNS']"),
+        ({"TENANT": "not a name!"}, "SESFLOW['TENANT']"),
+        ({"TENANT": "acme", "API": "v1"}, "SESFLOW['TENANT']"),  # v1 has no tenants
     ],
 )
 def test_a_wrong_setting_is_a_settings_error_naming_it(
@@ -374,18 +378,87 @@ def test_a_wrong_setting_is_a_settings_error_naming_it(
     assert shop.new() == []
 
 
-def test_tenant_needs_a_client_that_takes_tenants(shop: Shop) -> None:
+def test_every_sending_setting_is_a_client_keyword() -> None:
+    accepted = set(inspect.signature(SesClient).parameters)
+    assert set(CLIENT_SETTINGS.values()) <= accepted
+    assert CLIENT_SETTINGS["TENANT"] == "tenant"
+    assert CLIENT_SETTINGS["VERIFY_TENANT"] == "verify_tenant"
+
+
+# ------------------------------------------------------------------------------------------ tenants
+
+
+def _on(fake: FakeSes, **changes: Any) -> Any:
+    """The project's settings with FakeSes as its SES endpoint, and ``changes``."""
+    return sesflow(
+        ENDPOINT_URL=fake.endpoint_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        **changes,
+    )
+
+
+@pytest.fixture
+def tenants(django_project: None) -> Iterator[FakeSes]:
+    """FakeSes, which answers GetTenant and checks a tenant's sends (moto does neither), as the project's SES
+    with TENANT acme; the tenants acme and globex exist with every resource associated."""
+    with (
+        FakeSes(configuration_sets={"shop-events"}, tenants={"acme", "globex"}) as fake,
+        _on(fake, TENANT="acme"),
+    ):
+        yield fake
+
+
+def _sent(fake: FakeSes) -> list[Any]:
+    return [call for call in fake.calls if call.operation == "SendEmail"]
+
+
+def test_the_tenant_setting_reaches_ses_and_a_message_can_name_its_own(tenants: FakeSes) -> None:
+    default = EmailMessage("Your order shipped", "It is on its way.", None, ["jane@example.com"])
+    assert default.send() == 1
+    assert default.sesflow_result.tenant == "acme"  # type: ignore[attr-defined]
+    (call,) = _sent(tenants)
+    assert call.body["TenantName"] == "acme"
+    assert call.body["ConfigurationSetName"] == "shop-events"
+    assert [c.body for c in tenants.calls if c.operation == "GetTenant"] == [{"TenantName": "acme"}]
+
+    own = SesflowOptions(tenant="globex").apply(EmailMessage("Hi", "Hello", None, ["joe@example.com"]))
+    header = EmailMessage("Hi", "Hello", None, ["ann@example.com"], headers={"X-SES-TENANT": "globex"})
+    assert get_connection().send_messages([own, header, default]) == 3
+    assert [c.body["TenantName"] for c in _sent(tenants)[1:]] == ["globex", "globex", "acme"]
+    assert [r.sesflow_result.tenant for r in (own, header)] == ["globex", "globex"]  # type: ignore[attr-defined]
+    # Each tenant was checked to exist once, before its first send; the header never reaches SES as one.
+    assert [c.body["TenantName"] for c in tenants.calls if c.operation == "GetTenant"] == ["acme", "globex"]
+    assert all("Raw" not in c.body["Content"] for c in _sent(tenants))
+
+    with get_connection(tenant="globex") as connection:  # a backend's own client, for another tenant
+        assert connection.send_messages([EmailMessage("Hi", "Hello", None, ["bo@example.com"])]) == 1
+    assert _sent(tenants)[-1].body["TenantName"] == "globex"
+
+
+def test_a_missing_tenant_is_refused_before_ses_sees_the_message(tenants: FakeSes) -> None:
+    message = SesflowOptions(tenant="initech").apply(EmailMessage("Hi", "Hello", None, ["jane@example.com"]))
+    with pytest.raises(TenantNotFound, match="initech"):
+        message.send()
+    assert _sent(tenants) == []
+    assert isinstance(message.sesflow_error, TenantNotFound)  # type: ignore[attr-defined]
+    with _on(tenants, TENANT="initech"):  # the setting names a tenant that does not exist
+        assert send_mail("Hi", "Hello", None, ["jane@example.com"], fail_silently=True) == 0
+    assert _sent(tenants) == []
+
+
+def test_no_tenant_and_verify_tenant_against_moto(shop: Shop) -> None:
     with sesflow(ENDPOINT_URL=shop.endpoint, TENANT=None):
         assert "tenant" not in client_options()  # None means: not passed at all
         assert send_mail("Hi", "Hello", None, ["jane@example.com"]) == 1
-    takes_tenants = "tenant" in inspect.signature(SesClient).parameters
-    with sesflow(ENDPOINT_URL=shop.endpoint, TENANT="acme"):
-        if takes_tenants:
-            shared_client()
-        else:
-            with pytest.raises(SettingsError, match="tenant"):
-                shared_client()
-    assert CLIENT_SETTINGS["TENANT"] == "tenant"
+    # moto answers no GetTenant: VERIFY_TENANT=False sends without asking, with the tenant on the call.
+    with sesflow(ENDPOINT_URL=shop.endpoint, TENANT="acme", VERIFY_TENANT=False):
+        client = shared_client()
+        sends = Wire(client.client)
+        assert send_mail("Hi", "Hello", None, ["jane@example.com"]) == 1
+    assert sends.operations() == ["GetConfigurationSet", "SendEmail"]
+    assert sends.sends()[0]["TenantName"] == "acme"
+    assert [m.subject for m in shop.new()] == ["Hi", "Hi"]
 
 
 # ------------------------------------------------------------------------------------------ hostile input
@@ -517,6 +590,21 @@ HOSTILE: list[tuple[str, Any, str]] = [
         "headers['X-SES-MESSAGE-TAGS']",
     ),
     ("a tag that SES refuses", lambda: _message(headers={"X-SES-MESSAGE-TAGS": "kind=a b"}), "tags['kind']"),
+    (
+        "the tenant twice",
+        lambda: _message(headers={"X-SES-TENANT": "acme"}, sesflow=SesflowOptions(tenant="globex")),
+        "tenant",
+    ),
+    (
+        "a header injected through X-SES-TENANT",
+        lambda: _message(headers={"X-SES-TENANT": "acme\r\nBcc: spy@example.org"}),
+        "headers['X-SES-TENANT']",
+    ),
+    (
+        "a tenant name SES refuses",
+        lambda: _message(headers={"X-SES-TENANT": "acme corp"}),
+        "headers['X-SES-TENANT']",
+    ),
     ("non-UTF-8 bytes as the body", lambda: _message(body=b"\xff\xfe"), "body"),
 ]
 
@@ -544,6 +632,9 @@ def test_hostile_messages_raise_only_validation_errors_naming_the_field(
         (lambda: SesflowOptions(tags={"ses:reserved": "x"}), "sesflow.tags"),
         (lambda: SesflowOptions(template="welcome"), "sesflow.template"),
         (lambda: SesflowOptions(feedback_address="nobody"), "sesflow.feedback_address"),
+        (lambda: SesflowOptions(tenant="acme\nBcc: spy@example.org"), "sesflow.tenant"),
+        (lambda: SesflowOptions(tenant="x" * 65), "sesflow.tenant"),
+        (lambda: SesflowOptions(tenant=42), "sesflow.tenant"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_options_are_refused_when_made(build: Any, field: str) -> None:
@@ -560,6 +651,7 @@ def test_headers_that_django_lets_override_fields_are_honoured(django_project: N
                 "Reply-To": '"Help, Desk" <help@shop.example.com>, other@shop.example.com',
                 "X-SES-CONFIGURATION-SET": "shop-receipts",
                 "X-SES-MESSAGE-TAGS": "kind=receipt, batch=7",
+                "X-SES-TENANT": "acme",
                 "X-Priority": 1,
             }
         )
@@ -570,6 +662,7 @@ def test_headers_that_django_lets_override_fields_are_honoured(django_project: N
         (None, "other@shop.example.com"),
     ]
     assert converted.configuration_set == "shop-receipts"
+    assert converted.tenant == "acme"
     assert dict(converted.tags) == {"kind": "receipt", "batch": "7"}
     assert dict(converted.headers) == {"X-Priority": "1"}
 

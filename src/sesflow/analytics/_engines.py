@@ -92,17 +92,16 @@ _REPORT_PATHS: tuple[tuple[str, ...], ...] = (
 def report_schema(dimension: Dimension | None) -> Struct:
     """The part of ``table_schema`` the report reads (DuckDB parses only it).
 
-    ``mail.tags`` becomes a struct of the one tag a tag or configuration-set breakdown reads: DuckDB then
-    extracts that key instead of building a map of every tag (three times slower to read).
+    ``mail.tags`` becomes a struct of the one tag a tag, configuration-set or tenant breakdown reads: DuckDB
+    then extracts that key instead of building a map of every tag (three times slower to read).
     """
     paths = list(_REPORT_PATHS)
     if dimension is not None and dimension.kind == "sender":
         paths.append(("mail", "source"))
     schema = table_schema().select(paths)
-    if dimension is None or dimension.kind not in ("configuration_set", "tag"):
+    tag = None if dimension is None else dimension.source_tag
+    if tag is None:
         return schema
-    tag = dimension.tag if dimension.kind == "tag" else "ses:configuration-set"
-    assert tag is not None
     tags = Field("tags", Struct((Field(tag, Array(Scalar("string"))),)))
     mail = schema.field("mail").type
     assert isinstance(mail, Struct)
@@ -340,6 +339,8 @@ def collect_outcomes(
         group: str | None = None
         if kind == "configuration_set":
             group = event.configuration_set
+        elif kind == "tenant":
+            group = event.tenant
         elif kind == "tag":
             assert tag is not None
             group = event.tags.first(tag)

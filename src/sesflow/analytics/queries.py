@@ -34,7 +34,7 @@ from typing import Literal
 
 import attrs
 
-from ..events import EventType, format_timestamp
+from ..events import TENANT_TAG, EventType, format_timestamp
 from .lake import DEFAULT_ARRIVAL_LAG, TimeRange
 from .schema import Struct, table_schema
 
@@ -81,11 +81,12 @@ ATHENA = Dialect(
 
 _DIALECTS = {"duckdb": DUCKDB, "athena": ATHENA, "trino": ATHENA}
 
-Kind = Literal["configuration_set", "sender", "recipient_domain", "tag", "day"]
+Kind = Literal["configuration_set", "tenant", "sender", "recipient_domain", "tag", "day"]
 _KINDS: dict[str, Kind] = {
     "configuration_set": "configuration_set",
     "configuration-set": "configuration_set",
     "config-set": "configuration_set",
+    "tenant": "tenant",
     "sender": "sender",
     "source": "sender",
     "recipient_domain": "recipient_domain",
@@ -96,11 +97,19 @@ _KINDS: dict[str, Kind] = {
 }
 
 
+# The dimensions SES publishes only as one of its auto-tags in mail.tags. Both names are lower case, so they
+# survive Firehose's lower-casing of every JSON key (map keys included) in the Parquet layout.
+_SOURCE_TAGS: dict[str, str] = {"configuration_set": "ses:configuration-set", "tenant": TENANT_TAG}
+
+
 @attrs.frozen
 class Dimension:
-    """What a report is broken down by: configuration set, sender, recipient domain, a message tag, or day.
+    """What a report is broken down by: configuration set, tenant, sender, recipient domain, a message tag, or
+    day.
 
-    ``Dimension.parse("tag:campaign")`` groups by the first value of the message tag ``campaign``.
+    ``Dimension.parse("tag:campaign")`` groups by the first value of the message tag ``campaign``;
+    ``Dimension("tenant")`` by the tenant a message was sent for, which SES publishes as the tag
+    ``ses:tenant-name`` (``event.tenant``).
     """
 
     kind: Kind
@@ -114,7 +123,7 @@ class Dimension:
 
     @classmethod
     def parse(cls, text: str | Dimension) -> Dimension:
-        """``configuration-set``, ``sender``, ``recipient-domain``, ``day`` or ``tag:NAME``."""
+        """``configuration-set``, ``tenant``, ``sender``, ``recipient-domain``, ``day`` or ``tag:NAME``."""
         if isinstance(text, Dimension):
             return text
         name = text.strip()
@@ -126,9 +135,18 @@ class Dimension:
         kind = _KINDS.get(name.lower().replace(" ", "-"))
         if kind is None:
             raise ValueError(
-                f"cannot group by {text!r}: use configuration-set, sender, recipient-domain, day or tag:NAME"
+                f"cannot group by {text!r}: use configuration-set, tenant, sender, recipient-domain, day or "
+                "tag:NAME"
             )
         return cls(kind)
+
+    @property
+    def source_tag(self) -> str | None:
+        """The message tag whose first value is the group (``ses:configuration-set``, ``ses:tenant-name`` or
+        the tag named), or None when the group is not read from a tag."""
+        if self.kind == "tag":
+            return self.tag
+        return _SOURCE_TAGS.get(self.kind)
 
     @property
     def label(self) -> str:
@@ -226,11 +244,9 @@ def _dimension_expr(dimension: Dimension | None, d: Dialect) -> tuple[str | None
     """(record-level expression, or None; expression of the group value on a recipient row)."""
     if dimension is None:
         return None, "CAST(NULL AS VARCHAR)"
-    if dimension.kind == "configuration_set":
-        return d.first_tag("mail.tags", "ses:configuration-set"), "r.dim"
-    if dimension.kind == "tag":
-        assert dimension.tag is not None
-        return d.first_tag("mail.tags", dimension.tag), "r.dim"
+    tag = dimension.source_tag
+    if tag is not None:
+        return d.first_tag("mail.tags", tag), "r.dim"
     if dimension.kind == "sender":
         # The address inside "Display Name <address>", or the whole source when it has no angle brackets.
         source = "mail.source"

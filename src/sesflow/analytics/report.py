@@ -106,8 +106,8 @@ def build_report(
 
     ``lake`` is a ``Lake`` or its location (a folder or ``s3://bucket/prefix``, then
     with ``s3_client``). Dates are whole UTC days (``until`` included); datetimes are instants (``until``
-    excluded). ``by`` is ``"configuration-set"``, ``"sender"``, ``"recipient-domain"``, ``"day"``,
-    ``"tag:NAME"`` or a ``Dimension``. Only the day folders of the range are read (see
+    excluded). ``by`` is ``"configuration-set"``, ``"tenant"``, ``"sender"``, ``"recipient-domain"``,
+    ``"day"``, ``"tag:NAME"`` or a ``Dimension``. Only the day folders of the range are read (see
     ``TimeRange`` and ``arrival_lag``).
 
     ``engine="duckdb"`` (extra ``analytics``) has DuckDB read the NDJSON files directly; an S3 lake's

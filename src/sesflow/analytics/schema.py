@@ -183,10 +183,10 @@ def table_schema() -> Struct:
     A detail model with no fields (``send``, always ``{}`` in SES's records) has no column: the event type
     says everything it would.
 
-    The tenant (tenants land in the models separately): a field of ``Mail`` with an ``ses`` key appears here,
-    in the Glue table and in Parquet files with no change to this module; a new top-level key of the record
-    would be one more column beside ``mail`` below; while SES reports it as the ``ses:tenant-name`` tag it is
-    already in ``mail.tags`` (a ``tag:ses:tenant-name`` breakdown reads it).
+    The tenant has no column: SES publishes it only as the ``ses:tenant-name`` tag, so it is in ``mail.tags``
+    (in Athena ``element_at(mail.tags['ses:tenant-name'], 1)``; the report's ``tenant`` breakdown reads it).
+    Should SES add a field for it, a field of ``Mail`` with an ``ses`` key appears here, in the Glue table and
+    in Parquet files with no change to this module.
     """
     columns = [Field(family.value, _STRING) for family in EventFamily]
     columns.append(Field("mail", model_struct(Mail)))

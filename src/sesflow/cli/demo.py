@@ -2,8 +2,8 @@
 
 An embedded moto server stands in for AWS. Two configuration sets get the articles' SNS → SQS pipeline, a
 batch of mail goes through ``SesClient`` to the SES mailbox simulator (and to readers who open
-and click), ``LocalSes`` publishes the events SES would, and an
-``SqsConsumer`` hands them to an ``EventRouter`` whose handlers count them.
+and click), some of it for the tenant ``acme``, ``LocalSes`` publishes the events SES would, and an
+``SqsConsumer`` hands them to an ``EventRouter`` whose handlers count them, and count the tenant's apart.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-__all__ = ["COLUMNS", "DemoMessage", "add_demo_parser", "plan", "run_demo"]
+__all__ = ["COLUMNS", "TENANT", "DemoMessage", "add_demo_parser", "plan", "run_demo"]
 
 _DESCRIPTION = """\
 Run the whole SES event flow locally: an embedded moto server on 127.0.0.1 stands in for AWS; two
 configuration sets get an SNS topic and an SQS queue (with its dead-letter queue) each; mail goes to the SES
-mailbox simulator (success, bounce, ooto, complaint, suppressionlist, with +labels) and to newsletter readers;
-LocalSes publishes the events SES would; an SQS consumer routes them to handlers that count them; a summary
-table ends it. Needs moto[server] (pip install "sesflow[cli,testing]"). Nothing is left running.
+mailbox simulator (success, bounce, ooto, complaint, suppressionlist, with +labels) and to newsletter readers,
+some of it for the SES tenant acme; LocalSes publishes the events SES would; an SQS consumer routes them to
+handlers that count them, and to a handler for acme's events only; two summary tables end it. Needs
+moto[server] (pip install "sesflow[cli,testing]"). Nothing is left running.
 
 --lake parquet also gives each set a Firehose stream that converts its events to Parquet (with the Glue table
 generated from sesflow's models), and checks that the report built from that lake counts what the consumer
@@ -51,6 +52,8 @@ SIMULATOR_MAILBOXES = {
 }
 TRANSACTIONAL = "demo-orders"
 NEWSLETTER = "demo-newsletter"
+TENANT = "acme"
+"""The SES tenant some of the demo's mail is sent for (its events carry the ``ses:tenant-name`` tag)."""
 COLUMNS = ("sent", "delivered", "bounced", "complained", "opened", "clicked")
 LAKE_BUCKET = "sesflow-demo-lake"
 _NEWSLETTER_HTML = """\
@@ -72,19 +75,31 @@ class DemoMessage:
     delivered: int = 0
     bounced: int = 0
     complained: int = 0
+    tenant: str | None = None
 
 
 def plan(readers: int) -> list[DemoMessage]:
-    """The demo's mail: orders to the mailbox simulator, a newsletter to ``readers`` readers and to it."""
+    """The demo's mail: orders to the mailbox simulator, a newsletter to ``readers`` readers and to it.
+
+    Orders 1001 to 1004 and the newsletter to the first half of the readers are sent for ``TENANT``.
+    """
 
     def sim(mailbox: str, label: str) -> str:
         return f"{mailbox}+{label}@{SIMULATOR}"
 
     orders = [
-        DemoMessage(TRANSACTIONAL, sim("success", "order-1001"), "Order 1001 confirmed", delivered=1),
-        DemoMessage(TRANSACTIONAL, sim("success", "order-1002"), "Order 1002 confirmed", delivered=1),
-        DemoMessage(TRANSACTIONAL, sim("success", "order-1003"), "Order 1003 shipped", delivered=1),
-        DemoMessage(TRANSACTIONAL, sim("bounce", "order-1004"), "Order 1004 confirmed", bounced=1),
+        DemoMessage(
+            TRANSACTIONAL, sim("success", "order-1001"), "Order 1001 confirmed", delivered=1, tenant=TENANT
+        ),
+        DemoMessage(
+            TRANSACTIONAL, sim("success", "order-1002"), "Order 1002 confirmed", delivered=1, tenant=TENANT
+        ),
+        DemoMessage(
+            TRANSACTIONAL, sim("success", "order-1003"), "Order 1003 shipped", delivered=1, tenant=TENANT
+        ),
+        DemoMessage(
+            TRANSACTIONAL, sim("bounce", "order-1004"), "Order 1004 confirmed", bounced=1, tenant=TENANT
+        ),
         DemoMessage(TRANSACTIONAL, sim("ooto", "order-1005"), "Order 1005 confirmed", delivered=1),
         DemoMessage(
             TRANSACTIONAL, sim("complaint", "order-1006"), "Order 1006 shipped", delivered=1, complained=1
@@ -98,6 +113,7 @@ def plan(readers: int) -> list[DemoMessage]:
             "Spring sale",
             _NEWSLETTER_HTML.format(name=f"reader {n}"),
             delivered=1,
+            tenant=TENANT if n <= readers // 2 else None,
         )
         for n in range(1, readers + 1)
     ]
@@ -202,7 +218,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]:
     from ..consumers import SqsConsumer
-    from ..events import SesEvent
+    from ..events import EventType, SesEvent
     from ..provisioning import Provisioner
     from ..routing import EventRouter
     from ..sending import Email
@@ -230,9 +246,11 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
         local.client("ses").verify_domain_identity(Domain="example.com")
         show.step("Verified the sending domain [bold]example.com[/bold]")
         _show_simulator(show, messages)
+        _show_tenant(show, messages)
 
-        # 2. Send through SesClient; LocalSes publishes what SES would for each message.
-        ses = local.ses_client()
+        # 2. Send through SesClient; LocalSes publishes what SES would for each message. moto answers no
+        # GetTenant, so the client does not check that the tenant exists (it would on SES).
+        ses = local.ses_client(verify_tenant=False)
         sent_ids: dict[str, str] = {}
         with ses:
             for message in _progress(show, messages, "Sending"):
@@ -244,6 +262,7 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
                     html=message.html,
                     tags={"app": "sesflow-demo"},
                     configuration_set=message.configuration_set,
+                    tenant=message.tenant,
                 )
                 sent_ids[ses.send(email).message_id] = message.to
         published = len(local.records())
@@ -266,7 +285,8 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
                 line.append(f"{event.configuration_set or '-':<15}")
                 extra = "" if event.event_type.value == "Delivery" else detail(event)
                 to = Text(sent_ids.get(event.message_id, event.message_id))
-                print_line(show.out, line, to, Text(extra, "dim"), indent=12)
+                tenant = Text(event.tenant or "", "magenta")
+                print_line(show.out, line, to, tenant, Text(extra, "dim"), indent=12)
 
         @router.on_send
         def on_send(event: SesEvent) -> None:
@@ -292,6 +312,15 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
         def on_click(event: SesEvent) -> None:
             count("clicked", event)
 
+        # The tenant's events, apart: the router selects them by their ses:tenant-name tag.
+        tenant_counts: Counter[tuple[str, str]] = Counter()
+
+        @router.on_any(tenant=TENANT)
+        def on_tenant_event(event: SesEvent) -> None:
+            column = _COLUMN_OF.get(event.event_type.value)
+            if column is not None:
+                tenant_counts[(event.configuration_set or "-", column)] += 1
+
         show.step("Consuming the queues with SqsConsumer and an EventRouter")
         received = failed = 0
         for pipeline in pipelines.values():
@@ -300,19 +329,33 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
                 metrics = consumer.run_until_empty(wait_time_seconds=0)
             received += metrics.received
             failed += metrics.failed + metrics.invalid
-        drawn = Counter(
-            (str(e.configuration_set), column)
-            for e in local.events()
-            for column in ("opened", "clicked")
-            if e.event_type.value == ("Open" if column == "opened" else "Click")
-        )
+        drawn: Counter[tuple[str, str]] = Counter()
+        tenant_drawn: Counter[tuple[str, str]] = Counter()
+        for e in local.events():
+            if e.event_type not in (EventType.OPEN, EventType.CLICK):
+                continue
+            key = (str(e.configuration_set), "opened" if e.event_type is EventType.OPEN else "clicked")
+            drawn[key] += 1
+            if e.tenant == TENANT:
+                tenant_drawn[key] += 1
         lake_outcome = _lake_report(local, lake) if lake else None
 
+    sets = (TRANSACTIONAL, NEWSLETTER)
     expected = _expected(messages, drawn)
-    summary = {cs: {column: counts[(cs, column)] for column in COLUMNS} for cs in (TRANSACTIONAL, NEWSLETTER)}
-    ok = summary == expected and received == published and not failed and not unexpected
+    summary = {cs: {column: counts[(cs, column)] for column in COLUMNS} for cs in sets}
+    tenant_expected = _expected([m for m in messages if m.tenant == TENANT], tenant_drawn, sets)
+    tenant_summary = {cs: {column: tenant_counts[(cs, column)] for column in COLUMNS} for cs in sets}
+    ok = (
+        summary == expected
+        and tenant_summary == tenant_expected
+        and received == published
+        and not failed
+        and not unexpected
+    )
     if lake_outcome is not None:
-        lake_outcome["matches"] = lake_outcome["report"] == summary
+        lake_outcome["matches"] = lake_outcome["report"] == summary and lake_outcome["tenant_report"] == {
+            column: sum(row[column] for row in tenant_summary.values()) for column in COLUMNS
+        }
         ok = ok and lake_outcome["matches"]
         show.step(
             f"The report from the {lake_outcome['objects']} objects of {lake_outcome['location']} "
@@ -322,7 +365,10 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
                 else "[red]differs[/red]"
             )
         )
-    _show_summary(show, summary, expected, ok)
+    _show_summary(show, summary, expected, "What happened to the mail")
+    routed = f'@router.on_any(tenant="{TENANT}")'
+    _show_summary(show, tenant_summary, tenant_expected, f"The tenant {TENANT}'s mail ({routed})")
+    _show_verdict(show, ok)
     return {
         "endpoint": endpoint,
         "messages": len(messages),
@@ -331,23 +377,24 @@ def _run(endpoint: str, args: argparse.Namespace, show: _Show) -> dict[str, Any]
         "failed": failed,
         "summary": summary,
         "expected": expected,
-        "sent_to": [{"configuration_set": m.configuration_set, "to": m.to} for m in messages],
+        "tenant": {"name": TENANT, "summary": tenant_summary, "expected": tenant_expected},
+        "sent_to": [
+            {"configuration_set": m.configuration_set, "to": m.to, "tenant": m.tenant} for m in messages
+        ],
         **({"lake": lake_outcome} if lake_outcome is not None else {}),
         "ok": ok,
     }
 
 
 def _lake_report(local: Any, layout: str) -> dict[str, Any]:
-    """The lake Firehose filled, reported on by configuration set in the summary's columns."""
-    from ..analytics import Lake, build_report
+    """The lake Firehose filled, reported on by configuration set, and by tenant for ``TENANT``'s row, in the
+    summary's columns."""
+    import tempfile
 
-    s3 = local.client("s3")
-    lake = Lake(f"s3://{LAKE_BUCKET}/{layout}/", s3_client=s3)
-    report = build_report(lake, by="configuration-set")
-    rows = {}
-    for group in report.groups:
-        m = group.metrics
-        rows[str(group.key)] = {
+    from ..analytics import Lake, Metrics, build_report
+
+    def row(m: Metrics) -> dict[str, int]:
+        return {
             "sent": m.sent,
             "delivered": m.delivered,
             "bounced": m.hard_bounces + m.soft_bounces,
@@ -355,12 +402,39 @@ def _lake_report(local: Any, layout: str) -> dict[str, Any]:
             "opened": m.opens_total,
             "clicked": m.clicks_total,
         }
-    return {"layout": layout, "location": lake.location, "objects": report.files_read, "report": rows}
+
+    s3 = local.client("s3")
+    lake = Lake(f"s3://{LAKE_BUCKET}/{layout}/", s3_client=s3)
+    with tempfile.TemporaryDirectory(prefix="sesflow-demo-") as cache:  # one download for both reports
+        report = build_report(lake, by="configuration-set", cache_dir=cache)
+        tenants = build_report(lake, by="tenant", cache_dir=cache)
+    rows = {str(group.key): row(group.metrics) for group in report.groups}
+    tenant_row = next((row(g.metrics) for g in tenants.groups if g.key == TENANT), dict.fromkeys(COLUMNS, 0))
+    return {
+        "layout": layout,
+        "location": lake.location,
+        "objects": report.files_read,
+        "report": rows,
+        "tenant_report": tenant_row,
+    }
 
 
-def _expected(messages: list[DemoMessage], drawn: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    """What the summary must say: the simulator's certain outcomes, and the opens and clicks LocalSes drew."""
-    out: dict[str, dict[str, int]] = {}
+_COLUMN_OF = {
+    "Send": "sent",
+    "Delivery": "delivered",
+    "Bounce": "bounced",
+    "Complaint": "complained",
+    "Open": "opened",
+    "Click": "clicked",
+}
+
+
+def _expected(
+    messages: list[DemoMessage], drawn: Counter[tuple[str, str]], sets: tuple[str, ...] = ()
+) -> dict[str, dict[str, int]]:
+    """What the summary must say: the simulator's certain outcomes, and the opens and clicks LocalSes drew
+    (a row for each of ``sets`` even without mail)."""
+    out: dict[str, dict[str, int]] = {cs: dict.fromkeys(COLUMNS, 0) for cs in sets}
     for message in messages:
         row = out.setdefault(message.configuration_set, dict.fromkeys(COLUMNS, 0))
         row["sent"] += 1
@@ -434,8 +508,23 @@ def _show_pipelines(show: _Show, pipelines: dict[str, Any]) -> None:
     )
 
 
+def _show_tenant(show: _Show, messages: list[DemoMessage]) -> None:
+    """Say which messages are sent for the tenant, and how their events say so."""
+    if show.out is None:
+        return
+    ours = [m for m in messages if m.tenant == TENANT]
+    orders = [m.subject.split()[1] for m in ours if m.configuration_set == TRANSACTIONAL]
+    readers = sum(1 for m in ours if m.configuration_set == NEWSLETTER)
+    what = f"Orders {orders[0]} to {orders[-1]}" if orders else "No orders"
+    show.step(
+        f"{what} and the newsletter to {readers} of the readers are sent for the SES tenant "
+        f"[bold magenta]{TENANT}[/bold magenta] (TenantName); SES tags their events ses:tenant-name, "
+        "read as event.tenant"
+    )
+
+
 def _show_summary(
-    show: _Show, summary: dict[str, dict[str, int]], expected: dict[str, dict[str, int]], ok: bool
+    show: _Show, summary: dict[str, dict[str, int]], expected: dict[str, dict[str, int]], title: str
 ) -> None:
     if show.out is None:
         return
@@ -453,9 +542,10 @@ def _show_summary(
             )
         rows.append((cs, *cells))
     rows.append((Text("total", "bold"), *(Text(str(totals[c]), "bold") for c in COLUMNS)))
-    show_table(
-        show.out, ("set", *COLUMNS), rows, title="What happened to the mail", right=COLUMNS, total=True
-    )
+    show_table(show.out, ("set", *COLUMNS), rows, title=title, right=COLUMNS, total=True)
+
+
+def _show_verdict(show: _Show, ok: bool) -> None:
     if ok:
         show.step("[green]Every event SES would publish arrived, and each matched what was sent.[/green]")
     else:

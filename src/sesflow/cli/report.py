@@ -44,7 +44,10 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--by",
         default="configuration-set",
-        help="break down by configuration-set (default), sender, recipient-domain, day, tag:NAME, or none",
+        help=(
+            "break down by configuration-set (default), tenant, sender, recipient-domain, day, tag:NAME, "
+            "or none"
+        ),
     )
     parser.add_argument(
         "--format", choices=["table", "csv", "json", "html"], default="table", help="output (default: table)"

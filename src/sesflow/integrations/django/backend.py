@@ -36,6 +36,7 @@ from ...sending import (
     ValidationError,
     validate_configuration_set_name,
     validate_tags,
+    validate_tenant_name,
 )
 from .conf import SettingsError, client_options, new_client, shared_client
 
@@ -58,6 +59,7 @@ class SesflowOptions:
         message.send()
 
     ``configuration_set`` replaces the backend's default for this message (checked to exist like every set);
+    ``tenant`` replaces ``SESFLOW["TENANT"]`` (the SES tenant the message is sent for: ``Email.tenant``);
     ``tags`` are added to the default tags; ``template`` sends an SES template instead of the message's
     content (leave its subject and body empty); ``list_unsubscribe``, ``list_management`` and
     ``feedback_address`` are those of ``Email``. ``apply`` sets the attribute and returns
@@ -70,6 +72,7 @@ class SesflowOptions:
     list_unsubscribe: ListUnsubscribe | None
     list_management: ListManagement | None
     feedback_address: Address | None
+    tenant: str | None
 
     def __init__(
         self,
@@ -80,9 +83,12 @@ class SesflowOptions:
         list_unsubscribe: ListUnsubscribe | None = None,
         list_management: ListManagement | None = None,
         feedback_address: str | Address | None = None,
+        tenant: str | None = None,
     ) -> None:
         if configuration_set is not None:
             validate_configuration_set_name(configuration_set, field="sesflow.configuration_set")
+        if tenant is not None:
+            validate_tenant_name(tenant, field="sesflow.tenant")
         for field, value, kind in (
             ("template", template, Template),
             ("list_unsubscribe", list_unsubscribe, ListUnsubscribe),
@@ -102,6 +108,7 @@ class SesflowOptions:
             list_unsubscribe,
             list_management,
             feedback,
+            tenant,
         )
 
     def apply(self, message: EmailMessage) -> EmailMessage:
@@ -288,6 +295,7 @@ def email_from_django(message: EmailMessage) -> Email:
     unsubscribe: str | None = None
     unsubscribe_post: str | None = None
     header_set: str | None = None
+    header_tenant: str | None = None
     header_tags: dict[str, str] = {}
     for name, value in (message.extra_headers or {}).items():
         given = value if isinstance(value, str) else str(value)
@@ -308,6 +316,8 @@ def email_from_django(message: EmailMessage) -> Email:
             unsubscribe_post = given
         elif lowered == "x-ses-configuration-set":
             header_set = given
+        elif lowered == "x-ses-tenant":  # the SMTP interface's header for it
+            header_tenant = validate_tenant_name(given, field="headers['X-SES-TENANT']")
         elif lowered == "x-ses-message-tags":
             header_tags = _header_tags(given)
         else:
@@ -321,6 +331,7 @@ def email_from_django(message: EmailMessage) -> Email:
         "list_unsubscribe", options.list_unsubscribe, _list_unsubscribe(unsubscribe, unsubscribe_post)
     )
     configuration_set = _one_of("configuration_set", options.configuration_set, header_set)
+    tenant = _one_of("tenant", options.tenant, header_tenant)
     subject = _text(message.subject, "subject")
     text, html = _bodies(message)
     attachments = [
@@ -354,6 +365,7 @@ def email_from_django(message: EmailMessage) -> Email:
         configuration_set=configuration_set,
         feedback_address=options.feedback_address,
         list_management=options.list_management,
+        tenant=tenant,
     )
 
 

@@ -47,6 +47,7 @@ CLIENT_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "CONFIGURATION_SET": "configuration_set",
         "TENANT": "tenant",
+        "VERIFY_TENANT": "verify_tenant",
         "REGION": "region",
         "ENDPOINT_URL": "endpoint_url",
         "API": "api",
@@ -64,8 +65,8 @@ CLIENT_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
 )
 """``SESFLOW`` key -> ``SesClient`` keyword argument, for every sending setting.
 
-A key left out of ``SESFLOW`` is not passed, so the client's own default holds. ``TENANT`` needs a client
-that takes ``tenant=``; with ``None`` it is not passed at all."""
+A key left out of ``SESFLOW`` is not passed, so the client's own default holds; so is ``TENANT`` set to
+``None``."""
 
 _MISSING: Final = object()
 
@@ -225,10 +226,6 @@ def read_settings() -> SesflowSettings:
 # ---------------------------------------------------------------------------------------------- sending
 
 
-def _accepted_keywords() -> frozenset[str]:
-    return frozenset(inspect.signature(SesClient).parameters)
-
-
 def client_options(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The keyword arguments of the backend's ``SesClient``: the settings, then ``overrides``
     (keyword names, as ``get_connection(**overrides)`` passes them)."""
@@ -241,16 +238,6 @@ def client_options(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]
                 f"{', '.join(sorted(keywords))} (the SESFLOW keys {', '.join(CLIENT_SETTINGS)})"
             )
         options[keyword] = value
-    accepted = _accepted_keywords()
-    for keyword in options:
-        if keyword not in accepted:
-            name = keywords[keyword]
-            if keyword == "tenant":
-                raise SettingsError(
-                    f"{_key(name)} is set, but this sesflow's SesClient takes no tenant= argument: tenants "
-                    "need the client's tenant support (a newer sesflow); remove TENANT until then"
-                )
-            raise SettingsError(f"{_key(name)} is set, but this sesflow's SesClient takes no {keyword}=")
     return options
 
 
