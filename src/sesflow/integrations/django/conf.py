@@ -50,6 +50,7 @@ CLIENT_SETTINGS: Final[Mapping[str, str]] = MappingProxyType(
         "VERIFY_TENANT": "verify_tenant",
         "REGION": "region",
         "ENDPOINT_URL": "endpoint_url",
+        "ENDPOINT_ID": "endpoint_id",
         "API": "api",
         "MAX_SEND_RATE": "max_send_rate",
         "TAGS": "tags",
