@@ -61,6 +61,11 @@ SPEED_TARGET = 10.0
 PARQUET_SPEED_TARGET = 50.0  # the DuckDB report over the Parquet lake, against the Python loop over NDJSON
 MEMORY_TARGET_MIB = 1024
 FORMAT_VERSION = 1  # bump when the generator changes, so cached lakes are rebuilt
+# Tells the docs runner to leave the command alone (the section is rewritten whole by --write).
+DOCS_NOT_RUN = (
+    "<!-- not run: a benchmark run takes minutes and rewrites this page; tests/test_*bench*.py run the same "
+    "code small -->"
+)
 
 CONFIG_SETS = ("transactional", "marketing", "notifications")
 SENDERS = (
@@ -677,6 +682,7 @@ def render_markdown(
                 "GROUP BY, the grouping sets).",
                 *(
                     [
+                        "",
                         "On Parquet the floor is decoding the columns the report reads (the only ones DuckDB "
                         "reads; the plan of the report query names them), and every report must also count "
                         "each (outcome, message, recipient) once: the second Parquet floor adds the barest "
@@ -698,6 +704,7 @@ def render_markdown(
         "",
         "Reproduce (the first run generates the lake into `bench/.cache/`, which takes a few minutes):",
         "",
+        DOCS_NOT_RUN,
         "```sh",
         'pip install -e ".[fast,analytics]"',
         COMMAND,

@@ -204,6 +204,8 @@ def test_a_measurement_and_the_docs_section(bench: ModuleType, lakes: tuple[Path
         f"all {cpus} CPUs would be {8.0 / (0.3 / cpus):.1f}x: the most any report" in section
     )
     assert "- gzip: reading the lines alone takes 0.50s" in section  # the NDJSON floors stay
+    # The docs runner leaves the command alone, after every --write.
+    assert f"{bench.DOCS_NOT_RUN}\n```sh\n" in section
     results["plain"]["duckdb"] = {**fake, "seconds": 3.0, "import_seconds": 0.07}
     assert bench.contention_note(results) == [
         "In this run DuckDB's wall time exceeded its CPU time on the plain lake: its threads waited for CPUs "
