@@ -28,14 +28,24 @@ def versions(*names: str) -> str:
     return ", ".join(found)
 
 
+# The docs runner (tests/test_docs_snippets.py) runs every block of docs/ unless this marks it: a benchmark's
+# command is marked, since it takes minutes and rewrites the page it is on.
+DOCS_NOT_RUN = (
+    "<!-- not run: a benchmark run takes minutes and rewrites this page; tests/test_*bench*.py run the same "
+    "code small -->"
+)
+_UNMARKED_FENCE = re.compile(r"(?<!-->\n)^```(?:sh|bash|console)\n", re.MULTILINE)
+
+
 def replace_section(page: str, section: str, title: str | None = None) -> str:
     """``page`` with its ``title`` section (up to the next ``## `` heading) replaced, or appended.
 
-    ``title`` defaults to the section's own first line (``"## Parsing"``).
+    ``title`` defaults to the section's own first line (``"## Parsing"``). Each shell block of the section
+    (the command that reproduces it) gets ``DOCS_NOT_RUN`` above it, unless it has a marker already.
     """
     title = title or section.splitlines()[0]
     pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    section = section.rstrip("\n") + "\n"
+    section = _UNMARKED_FENCE.sub(lambda m: f"{DOCS_NOT_RUN}\n{m.group(0)}", section.rstrip("\n") + "\n")
     if pattern.search(page):
         return pattern.sub(lambda _m: section + "\n", page, count=1).rstrip("\n") + "\n"
     return page.rstrip("\n") + "\n\n" + section

@@ -44,7 +44,7 @@ from sesflow.analytics import LakeWriter, build_report, compact_lake
 from sesflow.testing import make_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _docs_page import machine, replace_section, versions
+from _docs_page import DOCS_NOT_RUN, machine, replace_section, versions
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -61,11 +61,6 @@ SPEED_TARGET = 10.0
 PARQUET_SPEED_TARGET = 50.0  # the DuckDB report over the Parquet lake, against the Python loop over NDJSON
 MEMORY_TARGET_MIB = 1024
 FORMAT_VERSION = 1  # bump when the generator changes, so cached lakes are rebuilt
-# Tells the docs runner to leave the command alone (the section is rewritten whole by --write).
-DOCS_NOT_RUN = (
-    "<!-- not run: a benchmark run takes minutes and rewrites this page; tests/test_*bench*.py run the same "
-    "code small -->"
-)
 
 CONFIG_SETS = ("transactional", "marketing", "notifications")
 SENDERS = (

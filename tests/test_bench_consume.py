@@ -73,6 +73,23 @@ def test_the_report_replaces_only_its_own_section(bench: ModuleType) -> None:
     assert "## Later\n\nkept" in updated
 
 
+def test_a_rewritten_section_keeps_its_command_out_of_the_docs_runner(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    from ._docs_snippets import blocks
+
+    runs = {name: bench.Run(name, 100, seconds=1.0, memory_peaks=[1024]) for name in bench.NAMES}
+    plain, delayed = bench.scenarios(10.0, memory=True)[::2]
+    section = bench.render_markdown({plain: runs, delayed: runs}, 100, 20)
+    page = tmp_path / "benchmarks.md"
+    once = bench.replace_section("# Benchmarks\n", section)
+    page.write_text(bench.replace_section(once, section))  # written twice: one marker, not two
+    shell = [b for b in blocks(page) if b.lang in ("sh", "bash", "console")]
+    assert shell
+    assert all(b.not_run and "takes minutes" in b.not_run for b in shell)
+    assert page.read_text().count("<!-- not run") == len(shell)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_cpu_seconds_follows_a_process(bench: ModuleType) -> None:
     before = bench.cpu_seconds(os.getpid())
